@@ -1,0 +1,253 @@
+/* wenshu-engine.h: the one public header of libwenshu-engine.
+ *
+ * The engine loads GGUF text models, tokenizes, renders chat prompts and
+ * generates text on the CPU. Front ends (wenshu-cli, the GTK app, the server)
+ * use only this header. Objects are opaque; parameters come from
+ * eng_*_params_default(). Errors are returned as an enum eng_status, with a
+ * one-line reason in struct eng_err that names the file and the problem.
+ *
+ * Thread-safety: a loaded eng_model is immutable and may be shared by any
+ * number of threads. An eng_session is used by one thread at a time.
+ */
+#ifndef WENSHU_ENGINE_H
+#define WENSHU_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum eng_status {
+    ENG_STATUS_OK = 0,
+    ENG_STATUS_ERR_IO,          /* cannot open, read, map or write a file */
+    ENG_STATUS_ERR_FORMAT,      /* a malformed or unsupported file */
+    ENG_STATUS_ERR_NOMEM,       /* out of memory */
+    ENG_STATUS_ERR_ARG,         /* a bad argument from the caller */
+    ENG_STATUS_ERR_CONTEXT,     /* the input does not fit the context */
+    ENG_STATUS_ERR_UNSUPPORTED, /* a valid file the engine cannot run */
+    ENG_STATUS_CANCELLED,       /* the caller's cancel flag was set */
+};
+
+/* A one-line, human-readable reason. */
+struct eng_err {
+    char msg[512];
+};
+
+/* The name of a status, e.g. "format error". Never NULL. */
+const char *eng_status_name(enum eng_status status);
+
+/* ---- models ------------------------------------------------------------- */
+
+struct eng_model;
+
+struct eng_model_params {
+    const char *path; /* the GGUF file */
+    int n_threads;    /* CPU threads for compute; 0 = all cores */
+    bool vocab_only;  /* load only the tokenizer and chat template (no weights, any arch) */
+};
+
+struct eng_model_params eng_model_params_default(void);
+
+/* Load a GGUF text model (qwen2, qwen3 or llama).
+ * Ownership: on success *out owns the model; free it with eng_model_free().
+ * Errors: returns a status; err (may be NULL) receives a reason that names
+ * the file and the problem.
+ * Thread-safety: safe; a loaded model is immutable. */
+enum eng_status eng_model_load(const struct eng_model_params *params, struct eng_model **out,
+                               struct eng_err *err);
+
+/* Free a model and set *model to NULL. Accepts NULL. No session may still use it. */
+void eng_model_free(struct eng_model **model);
+
+/* Plain facts about a loaded model. Thread-safety: safe. */
+struct eng_model_info {
+    const char *arch;       /* "qwen2", "qwen3", "llama" */
+    const char *name;       /* general.name, or "" */
+    int n_vocab;
+    int n_ctx_train;
+    int n_embd;
+    int n_layer;
+    int n_head;
+    int n_head_kv;
+    int head_dim;
+    int n_ff;
+    uint64_t n_params;      /* weights counted over all tensors */
+    uint64_t weight_bytes;  /* bytes of tensor data in the file */
+};
+void eng_model_get_info(const struct eng_model *model, struct eng_model_info *info);
+
+/* ---- tokens ------------------------------------------------------------- */
+
+/* Tokenize UTF-8 text. With parse_special, control and user-defined token
+ * strings in the text become their ids; otherwise they are plain text. No
+ * BOS/EOS is added. Invalid UTF-8 bytes are read as U+FFFD each (the WHATWG
+ * decoder's rule), so the output never depends on undefined behaviour.
+ * Ownership: *out_tokens is malloc'd and owned by the caller (free()).
+ * Thread-safety: safe. */
+enum eng_status eng_tokenize(const struct eng_model *model, const char *text, size_t len,
+                             bool parse_special, int32_t **out_tokens, size_t *out_n,
+                             struct eng_err *err);
+
+/* The raw bytes of one token (after the byte-level map is undone), or NULL
+ * for an id out of range. *len receives the byte count. The pointer is owned
+ * by the model. Thread-safety: safe. */
+const char *eng_token_bytes(const struct eng_model *model, int32_t token, size_t *len);
+
+/* Whether the token ends a turn for this model's family (EOS, <|im_end|>, ...). */
+bool eng_token_is_end(const struct eng_model *model, int32_t token);
+
+/* ---- chat --------------------------------------------------------------- */
+
+struct eng_chat_message {
+    const char *role;    /* "system", "user" or "assistant" */
+    const char *content; /* UTF-8 */
+};
+
+struct eng_chat_params {
+    bool add_generation_prompt; /* end with the assistant header */
+    bool enable_thinking;       /* Qwen3: false adds the empty <think></think> */
+    const char *default_system; /* NULL: the family's default, if any */
+};
+struct eng_chat_params eng_chat_params_default(void);
+
+/* Render messages into a prompt string with the model's chat template,
+ * recognised from tokenizer.chat_template (never executed).
+ * Ownership: *out is malloc'd, owned by the caller. Thread-safety: safe. */
+enum eng_status eng_chat_render(const struct eng_model *model, const struct eng_chat_message *msgs,
+                                size_t n_msgs, const struct eng_chat_params *params, char **out,
+                                struct eng_err *err);
+
+/* The name of the template family the model uses: "chatml", "qwen3", "llama3",
+ * "deepseek-r1", "smolvlm". Thread-safety: safe. */
+const char *eng_chat_family(const struct eng_model *model);
+
+/* ---- sampling ----------------------------------------------------------- */
+
+struct eng_sampler_params {
+    float temperature;        /* <= 0: greedy */
+    int top_k;                /* <= 0: off */
+    float top_p;              /* >= 1: off */
+    float min_p;              /* <= 0: off */
+    float repeat_penalty;     /* 1: off; divides positive logits of seen tokens */
+    float frequency_penalty;  /* 0: off; subtracts count * value */
+    float presence_penalty;   /* 0: off; subtracts value once per seen token */
+    int penalty_last_n;       /* window of recent tokens for the penalties */
+    uint64_t seed;            /* same seed, same model, same input: same output */
+};
+struct eng_sampler_params eng_sampler_params_default(void);
+
+/* ---- sessions ----------------------------------------------------------- */
+
+struct eng_session;
+
+struct eng_session_params {
+    int n_ctx;     /* context length in tokens; 0 = min(model's, 4096) */
+    int n_batch;   /* prompt tokens per forward pass */
+    int n_threads; /* 0 = the model's */
+};
+struct eng_session_params eng_session_params_default(void);
+
+/* Ownership: *out owns the session (and its KV cache); the model must outlive
+ * it. Thread-safety: the session is used by one thread at a time. */
+enum eng_status eng_session_new(struct eng_model *model, const struct eng_session_params *params,
+                                struct eng_session **out, struct eng_err *err);
+void eng_session_free(struct eng_session **session);
+
+/* Tokens held in the KV cache, and the context size. */
+int eng_session_n_past(const struct eng_session *session);
+int eng_session_n_ctx(const struct eng_session *session);
+
+/* Forget all tokens. */
+void eng_session_reset(struct eng_session *session);
+
+/* Run the model over tokens, appending them to the KV cache, and keep the
+ * logits of the last one. Refuses (ENG_STATUS_ERR_CONTEXT) tokens that do not
+ * fit the context; nothing is evaluated then.
+ * cancel (may be NULL) is polled between batches. */
+enum eng_status eng_session_eval(struct eng_session *session, const int32_t *tokens, size_t n,
+                                 const volatile int *cancel, struct eng_err *err);
+
+/* The logits after the last eval: n_vocab floats, owned by the session,
+ * valid until the next eval. */
+const float *eng_session_logits(const struct eng_session *session);
+
+/* Called once per generated token with its text. The text holds only whole
+ * UTF-8 characters; a partial character is held back until it completes.
+ * Return false to stop. */
+typedef bool (*eng_token_callback)(int32_t token, const char *text, size_t len, void *user_data);
+
+struct eng_generate_params {
+    int n_predict;                   /* max new tokens; < 0: until the context is full */
+    struct eng_sampler_params sampler;
+    eng_token_callback on_token;     /* may be NULL */
+    void *user_data;                 /* passed to on_token */
+    const volatile int *cancel;      /* may be NULL; non-zero stops between tokens */
+    bool stop_at_end;                /* stop on the family's end tokens */
+};
+struct eng_generate_params eng_generate_params_default(void);
+
+/* Evaluate prompt tokens, then sample and evaluate up to n_predict new tokens.
+ * Ownership: when out_tokens is not NULL, *out_tokens is malloc'd with the
+ * generated ids (caller frees). Returns ENG_STATUS_CANCELLED when cancelled;
+ * the tokens so far were streamed and stay in the cache. */
+enum eng_status eng_session_generate(struct eng_session *session, const int32_t *prompt,
+                                     size_t n_prompt, const struct eng_generate_params *params,
+                                     int32_t **out_tokens, size_t *out_n, struct eng_err *err);
+
+/* ---- files: vocab, synthetic models, quantization, inspection ----------- */
+
+/* A tokenizer vocab as GGUF keys hold it (tokenizer.ggml.*). */
+struct eng_vocab {
+    const char *pre;                /* pre-tokenizer id: "qwen2", "llama-bpe", ... */
+    const char *const *tokens;      /* [n_tokens], UTF-8 vocab strings */
+    const int32_t *token_types;     /* [n_tokens], 1 normal, 3 control, 4 user-defined, ... */
+    size_t n_tokens;
+    const char *const *merges;      /* [n_merges], "A B", rank = index */
+    size_t n_merges;
+    int32_t bos_id, eos_id, eot_id, pad_id; /* -1 when absent */
+    bool add_bos;
+    const char *chat_template;      /* may be NULL */
+};
+
+/* Write a GGUF holding only the vocab keys (loadable with vocab_only).
+ * Thread-safety: safe. */
+enum eng_status eng_vocab_write(const struct eng_vocab *vocab, const char *path,
+                                struct eng_err *err);
+
+struct eng_synth_params {
+    const char *arch;    /* "qwen2", "qwen3" or "llama" */
+    const char *preset;  /* "tiny", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen3-0.6b" */
+    const struct eng_vocab *vocab; /* NULL: a small byte-level vocab */
+    const char *weight_type;       /* "F32" (default) or "F16" for matrices */
+    uint64_t seed;
+    const char *path;    /* output file */
+};
+struct eng_synth_params eng_synth_params_default(void);
+
+/* Write a model with fixed pseudo-random weights, with llama.cpp's keys and
+ * tensor names. Thread-safety: safe. */
+enum eng_status eng_synth_write(const struct eng_synth_params *params, struct eng_err *err);
+
+/* Requantize every 2-D weight matrix of a GGUF model to type_name ("Q8_0",
+ * "Q4_0", "Q4_K", "Q6_K", ...). Norms, biases and 1-D tensors stay F32.
+ * Rows whose width the type cannot hold fall back as llama.cpp does.
+ * Thread-safety: safe. */
+enum eng_status eng_quantize_file(const char *in_path, const char *out_path,
+                                  const char *type_name, int n_threads, struct eng_err *err);
+
+/* Print a GGUF file's metadata and a tensor table (name, type, shape, bytes)
+ * to out. Thread-safety: safe. */
+enum eng_status eng_inspect_file(const char *path, FILE *out, struct eng_err *err);
+
+/* Peak resident set size of this process in bytes (0 when unknown). */
+uint64_t eng_peak_rss_bytes(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WENSHU_ENGINE_H */

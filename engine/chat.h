@@ -17,12 +17,17 @@
 #include "tokenizer.h"
 #include "wenshu-engine.h"
 
+/* Two families come in two variants that differ only in injected text; a
+ * variant has its family's name (chat_family_name). */
 enum chat_family {
-    CHAT_FAMILY_CHATML,      /* Qwen2 / Qwen2.5 / Qwen2-VL (plain ChatML) */
+    CHAT_FAMILY_CHATML,      /* Qwen2 / Qwen2-VL / Qwen2.5-VL: ChatML, default system
+                              * "You are a helpful assistant." */
     CHAT_FAMILY_QWEN3,       /* ChatML with <think> handling */
-    CHAT_FAMILY_LLAMA3,
+    CHAT_FAMILY_LLAMA3,      /* Llama 3: no system preamble */
     CHAT_FAMILY_DEEPSEEK_R1, /* DeepSeek-R1-Distill-Qwen */
     CHAT_FAMILY_SMOLVLM,
+    CHAT_FAMILY_QWEN25,      /* Qwen2.5: ChatML, default system "You are Qwen, ..." */
+    CHAT_FAMILY_LLAMA31,     /* Llama 3.1 / 3.2 / 3.3: "Cutting Knowledge Date" preamble */
 };
 
 /* Recognise the family from the template text (may be NULL) and the

@@ -103,4 +103,30 @@ void quant_vec_dot(enum eng_type type, int n, float *s, const void *x, const voi
 /* The plain C kernel, whatever the CPU (for tests against the AVX2 one). */
 void quant_vec_dot_ref(enum eng_type type, int n, float *s, const void *x, const void *y);
 
+/* ---- matrix-vector kernels (appended by the quant owner) ---------------- */
+
+/* s[r] = dot(row r of x, y) for r < n_rows, where row r starts at byte
+ * x + r * x_row_stride. y is one row of vec_dot_type. The AVX2 path shares
+ * each activation block across several weight rows. */
+void quant_vec_dot_rows(enum eng_type type, int n, float *s, const void *x, size_t x_row_stride,
+                        int n_rows, const void *y);
+
+/* s[c * s_col_stride + r] = dot(row r of x, column c of y) for r < n_rows,
+ * c < n_cols; column c of y (vec_dot_type) starts at byte y + c * y_col_stride.
+ * For prefill: a tile of weight rows is reused across all columns. */
+void quant_vec_dot_rows_cols(enum eng_type type, int n, float *s, size_t s_col_stride,
+                             const void *x, size_t x_row_stride, int n_rows, const void *y,
+                             size_t y_col_stride, int n_cols);
+
+/* ---- kernel tables shared by quant.c and quant-avx2.c only --------------- */
+typedef void (*quant_dot_fn)(int n, float *s, const void *x, const void *y);
+typedef void (*quant_dot_rows_fn)(int n, float *s, const void *x, size_t x_row_stride,
+                                  int n_rows, const void *y);
+typedef void (*quant_quantize_fn)(const float *src, void *dst, int64_t n);
+/* The AVX2 kernel for a weight type, or NULL when there is none (or the file
+ * was built without AVX2). Call only when the CPU has AVX2, FMA and F16C. */
+quant_dot_fn quant_avx2_dot(enum eng_type type);
+quant_dot_rows_fn quant_avx2_dot_rows(enum eng_type type);
+quant_quantize_fn quant_avx2_quantize(enum eng_type type);
+
 #endif /* WENSHU_QUANT_H */

@@ -1,1 +1,388 @@
-/* placeholder: being written */
+/* session.c: a conversation's state (KV cache, scratch, logits) and the
+ * decoder forward pass for qwen2, qwen3 and llama on the CPU backend, plus
+ * streaming generation.
+ *
+ * One forward pass takes a batch of n_tok tokens at positions
+ * n_past..n_past+n_tok-1, appends their keys and values to the cache and
+ * leaves the logits of the last token.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "engine-internal.h"
+#include "model.h"
+#include "sampler.h"
+
+/* The activation types a weight product may need (its vec_dot_type). */
+enum { QACT_F32, QACT_F16, QACT_BF16, QACT_Q8_0, QACT_Q8_1, QACT_Q8_K, QACT_COUNT };
+static const enum eng_type qact_types[QACT_COUNT] = {
+    ENG_TYPE_F32, ENG_TYPE_F16, ENG_TYPE_BF16, ENG_TYPE_Q8_0, ENG_TYPE_Q8_1, ENG_TYPE_Q8_K,
+};
+
+struct eng_session {
+    struct eng_model *model;
+    struct threadpool *pool;
+    int n_ctx, n_batch, n_past;
+
+    float *k_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
+    float *v_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
+    float *logits;   /* [n_vocab] of the last evaluated token */
+
+    /* Scratch for one batch; every row is one token. */
+    float *x;        /* [n_batch][n_embd] the residual stream */
+    float *xn;       /* [n_batch][n_embd] normed input of a block */
+    float *q;        /* [n_batch][n_head * head_dim] */
+    float *attn;     /* [n_batch][n_head * head_dim] attention output */
+    float *proj;     /* [n_batch][n_embd] output of attn_output / ffn_down */
+    float *gate;     /* [n_batch][n_ff] */
+    float *up;       /* [n_batch][n_ff] */
+    float *scores;   /* [n_threads][n_ctx] attention scratch */
+    uint8_t *qact_data[QACT_COUNT]; /* per activation type: n_batch rows of the widest input */
+    struct cpu_qact qact[QACT_COUNT];
+};
+
+struct eng_session_params eng_session_params_default(void)
+{
+    return (struct eng_session_params){.n_ctx = 0, .n_batch = 256, .n_threads = 0};
+}
+
+static int qact_slot(enum eng_type vec_type)
+{
+    for (int i = 0; i < QACT_COUNT; i++)
+        if (qact_types[i] == vec_type)
+            return i;
+    ENG_ASSERT(!"no activation slot for this type");
+}
+
+static void *alloc_floats(size_t n, bool *ok)
+{
+    void *p = calloc(n ? n : 1, sizeof(float));
+    if (!p)
+        *ok = false;
+    return p;
+}
+
+/* Mark the activation types the model's matrices need. */
+static void mark_qact_types(const struct eng_model *m, bool used[QACT_COUNT])
+{
+    memset(used, 0, sizeof(bool) * QACT_COUNT);
+    used[qact_slot(quant_traits(m->output.type)->vec_dot_type)] = true;
+    for (int il = 0; il < m->n_layer; il++) {
+        const struct model_layer *l = &m->layers[il];
+        const struct cpu_matrix *mats[] = {&l->wq,       &l->wk,     &l->wv,      &l->wo,
+                                           &l->ffn_gate, &l->ffn_up, &l->ffn_down};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            used[qact_slot(quant_traits(mats[i]->type)->vec_dot_type)] = true;
+    }
+}
+
+enum eng_status eng_session_new(struct eng_model *model, const struct eng_session_params *params,
+                                struct eng_session **out, struct eng_err *err)
+{
+    *out = NULL;
+    if (model->vocab_only)
+        return eng_set_err(err, ENG_STATUS_ERR_ARG, "%s: loaded vocab-only, cannot run",
+                           model->gguf->path);
+    struct eng_session_params p = params ? *params : eng_session_params_default();
+    const struct eng_model *m = model;
+    if (p.n_ctx <= 0)
+        p.n_ctx = m->n_ctx_train < 4096 ? m->n_ctx_train : 4096;
+    if (p.n_batch <= 0)
+        p.n_batch = 256;
+    if (p.n_batch > p.n_ctx)
+        p.n_batch = p.n_ctx;
+    struct eng_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
+    s->model = model;
+    s->n_ctx = p.n_ctx;
+    s->n_batch = p.n_batch;
+    s->pool = threadpool_new(p.n_threads > 0 ? p.n_threads : m->n_threads);
+    bool ok = s->pool != NULL;
+    size_t kv_dim = (size_t)m->n_head_kv * m->head_dim, q_dim = (size_t)m->n_head * m->head_dim;
+    size_t nb = (size_t)p.n_batch;
+    s->k_cache = alloc_floats((size_t)m->n_layer * p.n_ctx * kv_dim, &ok);
+    s->v_cache = alloc_floats((size_t)m->n_layer * p.n_ctx * kv_dim, &ok);
+    s->logits = alloc_floats((size_t)m->n_vocab, &ok);
+    s->x = alloc_floats(nb * m->n_embd, &ok);
+    s->xn = alloc_floats(nb * m->n_embd, &ok);
+    s->q = alloc_floats(nb * q_dim, &ok);
+    s->attn = alloc_floats(nb * q_dim, &ok);
+    s->proj = alloc_floats(nb * m->n_embd, &ok);
+    s->gate = alloc_floats(nb * m->n_ff, &ok);
+    s->up = alloc_floats(nb * m->n_ff, &ok);
+    s->scores = alloc_floats((size_t)(ok ? threadpool_n_threads(s->pool) : 1) * p.n_ctx, &ok);
+    bool used[QACT_COUNT];
+    mark_qact_types(m, used);
+    int widest = m->n_ff > m->n_embd ? m->n_ff : m->n_embd;
+    if ((int)q_dim > widest)
+        widest = (int)q_dim;
+    for (int i = 0; i < QACT_COUNT && ok; i++) {
+        if (!used[i])
+            continue;
+        int blck = quant_traits(qact_types[i])->blck;
+        int padded = (widest + blck - 1) / blck * blck;
+        s->qact_data[i] = malloc(cpu_qact_bytes(qact_types[i], padded, p.n_batch));
+        ok = ok && s->qact_data[i];
+    }
+    if (!ok) {
+        eng_session_free(&s);
+        return eng_set_err(err, ENG_STATUS_ERR_NOMEM,
+                           "out of memory for a %d-token context", p.n_ctx);
+    }
+    *out = s;
+    return ENG_STATUS_OK;
+}
+
+void eng_session_free(struct eng_session **session)
+{
+    struct eng_session *s = session ? *session : NULL;
+    if (!s)
+        return;
+    threadpool_free(&s->pool);
+    float *bufs[] = {s->k_cache, s->v_cache, s->logits, s->x,  s->xn,
+                     s->q,       s->attn,    s->proj,   s->gate, s->up, s->scores};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    for (int i = 0; i < QACT_COUNT; i++)
+        free(s->qact_data[i]);
+    free(s);
+    *session = NULL;
+}
+
+int eng_session_n_past(const struct eng_session *s) { return s->n_past; }
+int eng_session_n_ctx(const struct eng_session *s) { return s->n_ctx; }
+void eng_session_reset(struct eng_session *s) { s->n_past = 0; }
+
+void eng_session_truncate(struct eng_session *s, int n_keep)
+{
+    if (n_keep >= 0 && n_keep < s->n_past)
+        s->n_past = n_keep;
+}
+const float *eng_session_logits(const struct eng_session *s) { return s->logits; }
+
+/* Quantize x[n_tok][n_in] for products with weights of type w_type. */
+static const struct cpu_qact *quantize_input(struct eng_session *s, enum eng_type w_type,
+                                             const float *x, int n_in, int n_tok)
+{
+    int slot = qact_slot(quant_traits(w_type)->vec_dot_type);
+    struct cpu_qact *q = &s->qact[slot];
+    q->data = s->qact_data[slot];
+    cpu_qact_fill(q, qact_types[slot], x, n_in, n_tok);
+    return q;
+}
+
+/* y[n_tok][w->n_out] = x · W^T for one matrix. */
+static void matmul(struct eng_session *s, const struct cpu_matrix *w, const float *x, int n_tok,
+                   float *y, int y_stride)
+{
+    struct cpu_matmul job = {.w = w, .x = quantize_input(s, w->type, x, w->n_in, n_tok),
+                             .y = y, .y_stride = y_stride};
+    cpu_matmul_run(s->pool, &job, 1);
+}
+
+/* The attention block of one layer; adds its output to s->x. */
+static void attention_block(struct eng_session *s, int il, int n_tok)
+{
+    const struct eng_model *m = s->model;
+    const struct model_layer *l = &m->layers[il];
+    int q_dim = m->n_head * m->head_dim, kv_dim = m->n_head_kv * m->head_dim;
+    int pos0 = s->n_past;
+    /* This layer's cache rows for the new tokens: [n_tok][kv_dim] each. */
+    float *k_layer = s->k_cache + (size_t)il * s->n_ctx * kv_dim;
+    float *v_layer = s->v_cache + (size_t)il * s->n_ctx * kv_dim;
+    float *k_new = k_layer + (size_t)pos0 * kv_dim;
+    float *v_new = v_layer + (size_t)pos0 * kv_dim;
+
+    cpu_rms_norm(s->xn, s->x, l->attn_norm, m->n_embd, n_tok, m->norm_eps);
+    const struct cpu_qact *xq = quantize_input(s, l->wq.type, s->xn, m->n_embd, n_tok);
+    /* K and V may need other activation types than Q in mixed-quant files;
+     * each type has its own slot, so all three stay valid. */
+    struct cpu_qact xk = *quantize_input(s, l->wk.type, s->xn, m->n_embd, n_tok);
+    struct cpu_qact xv = *quantize_input(s, l->wv.type, s->xn, m->n_embd, n_tok);
+    struct cpu_matmul qkv[3] = {
+        {.w = &l->wq, .x = xq, .y = s->q, .y_stride = q_dim, .bias = l->bq},
+        {.w = &l->wk, .x = &xk, .y = k_new, .y_stride = kv_dim, .bias = l->bk},
+        {.w = &l->wv, .x = &xv, .y = v_new, .y_stride = kv_dim, .bias = l->bv},
+    };
+    cpu_matmul_run(s->pool, qkv, 3);
+
+    if (l->q_norm) {
+        cpu_rms_norm(s->q, s->q, l->q_norm, m->head_dim, n_tok * m->n_head, m->norm_eps);
+        cpu_rms_norm(k_new, k_new, l->k_norm, m->head_dim, n_tok * m->n_head_kv, m->norm_eps);
+    }
+    cpu_rope(s->q, n_tok, m->n_head, m->head_dim, m->n_rot, m->rope_inv_freq, pos0, m->rope_neox);
+    cpu_rope(k_new, n_tok, m->n_head_kv, m->head_dim, m->n_rot, m->rope_inv_freq, pos0,
+             m->rope_neox);
+
+    struct cpu_attention att = {
+        .q = s->q, .k_cache = k_layer, .v_cache = v_layer, .out = s->attn,
+        .n_tok = n_tok, .pos0 = pos0,
+        .n_head = m->n_head, .n_head_kv = m->n_head_kv, .head_dim = m->head_dim,
+        .scale = 1.0f / sqrtf((float)m->head_dim), .scores = s->scores, .n_ctx = s->n_ctx,
+    };
+    cpu_attention_run(s->pool, &att);
+    matmul(s, &l->wo, s->attn, n_tok, s->proj, m->n_embd);
+    cpu_add(s->x, s->proj, (size_t)n_tok * m->n_embd);
+}
+
+/* The SwiGLU feed-forward block of one layer; adds its output to s->x. */
+static void ffn_block(struct eng_session *s, int il, int n_tok)
+{
+    const struct eng_model *m = s->model;
+    const struct model_layer *l = &m->layers[il];
+    cpu_rms_norm(s->xn, s->x, l->ffn_norm, m->n_embd, n_tok, m->norm_eps);
+    struct cpu_qact xg = *quantize_input(s, l->ffn_gate.type, s->xn, m->n_embd, n_tok);
+    const struct cpu_qact *xu = quantize_input(s, l->ffn_up.type, s->xn, m->n_embd, n_tok);
+    struct cpu_matmul gate_up[2] = {
+        {.w = &l->ffn_gate, .x = &xg, .y = s->gate, .y_stride = m->n_ff},
+        {.w = &l->ffn_up, .x = xu, .y = s->up, .y_stride = m->n_ff},
+    };
+    cpu_matmul_run(s->pool, gate_up, 2);
+    cpu_silu_mul(s->gate, s->up, (size_t)n_tok * m->n_ff);
+    matmul(s, &l->ffn_down, s->gate, n_tok, s->proj, m->n_embd);
+    cpu_add(s->x, s->proj, (size_t)n_tok * m->n_embd);
+}
+
+/* Forward n_tok tokens (n_tok <= n_batch, fits the context). */
+static void forward_batch(struct eng_session *s, const int32_t *tokens, int n_tok)
+{
+    const struct eng_model *m = s->model;
+    for (int t = 0; t < n_tok; t++) {
+        const struct cpu_matrix *e = &m->token_embd;
+        quant_dequantize_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes,
+                             s->x + (size_t)t * m->n_embd, m->n_embd);
+    }
+    for (int il = 0; il < m->n_layer; il++) {
+        attention_block(s, il, n_tok);
+        ffn_block(s, il, n_tok);
+    }
+    s->n_past += n_tok;
+    /* Logits of the last token only. */
+    float *last = s->xn;
+    cpu_rms_norm(last, s->x + (size_t)(n_tok - 1) * m->n_embd, m->output_norm, m->n_embd, 1,
+                 m->norm_eps);
+    matmul(s, &m->output, last, 1, s->logits, m->n_vocab);
+}
+
+enum eng_status eng_session_eval(struct eng_session *s, const int32_t *tokens, size_t n,
+                                 const volatile int *cancel, struct eng_err *err)
+{
+    const struct eng_model *m = s->model;
+    if (n == 0)
+        return ENG_STATUS_OK;
+    if (n > (size_t)(s->n_ctx - s->n_past))
+        return eng_set_err(err, ENG_STATUS_ERR_CONTEXT,
+                           "input of %zu tokens does not fit the context: %d of %d tokens are "
+                           "used, %d are free",
+                           n, s->n_past, s->n_ctx, s->n_ctx - s->n_past);
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->n_vocab)
+            return eng_set_err(err, ENG_STATUS_ERR_ARG, "token id %d at %zu is out of range "
+                               "(vocab %d)", tokens[i], i, m->n_vocab);
+    for (size_t done = 0; done < n;) {
+        if (cancel && *cancel)
+            return eng_set_err(err, ENG_STATUS_CANCELLED, "cancelled");
+        int n_tok = (int)(n - done < (size_t)s->n_batch ? n - done : (size_t)s->n_batch);
+        forward_batch(s, tokens + done, n_tok);
+        done += (size_t)n_tok;
+    }
+    return ENG_STATUS_OK;
+}
+
+struct eng_sampler_params eng_sampler_params_default(void)
+{
+    return (struct eng_sampler_params){
+        .temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f,
+        .repeat_penalty = 1.0f, .frequency_penalty = 0.0f, .presence_penalty = 0.0f,
+        .penalty_last_n = 64, .seed = 0,
+    };
+}
+
+struct eng_generate_params eng_generate_params_default(void)
+{
+    return (struct eng_generate_params){
+        .n_predict = 256, .sampler = eng_sampler_params_default(), .stop_at_end = true};
+}
+
+/* Stream one token's bytes through the UTF-8 holder to the callback. */
+static bool emit_token(const struct eng_generate_params *p, const struct eng_model *m,
+                       struct utf8_stream *utf8, int32_t token)
+{
+    size_t len = 0;
+    const char *bytes = eng_token_bytes(m, token, &len);
+    char buf[512];
+    if (!bytes || len + 8 > sizeof buf)
+        len = 0;
+    size_t n_out = utf8_stream_push(utf8, bytes ? bytes : "", len, buf, sizeof buf);
+    return p->on_token ? p->on_token(token, buf, n_out, p->user_data) : true;
+}
+
+enum eng_status eng_session_generate(struct eng_session *s, const int32_t *prompt,
+                                     size_t n_prompt, const struct eng_generate_params *params,
+                                     int32_t **out_tokens, size_t *out_n, struct eng_err *err)
+{
+    const struct eng_model *m = s->model;
+    struct eng_generate_params p = params ? *params : eng_generate_params_default();
+    if (out_tokens)
+        *out_tokens = NULL;
+    if (out_n)
+        *out_n = 0;
+    enum eng_status st = eng_session_eval(s, prompt, n_prompt, p.cancel, err);
+    if (st)
+        return st;
+    if (s->n_past == 0)
+        return eng_set_err(err, ENG_STATUS_ERR_ARG, "nothing to generate from: empty prompt");
+    struct sampler *smp = sampler_new(&p.sampler, m->n_vocab);
+    int max_new = p.n_predict < 0 ? s->n_ctx : p.n_predict;
+    int32_t *generated = malloc(sizeof(int32_t) * (size_t)(max_new > 0 ? max_new : 1));
+    if (!smp || !generated) {
+        sampler_free(&smp);
+        free(generated);
+        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_prompt; i++)
+        sampler_accept(smp, prompt[i]);
+    struct utf8_stream utf8 = {0};
+    int n_gen = 0;
+    while (n_gen < max_new) {
+        if (p.cancel && *p.cancel) {
+            st = eng_set_err(err, ENG_STATUS_CANCELLED, "cancelled after %d tokens", n_gen);
+            break;
+        }
+        int32_t token = sampler_sample(smp, s->logits);
+        if (p.stop_at_end && eng_token_is_end(m, token))
+            break;
+        sampler_accept(smp, token);
+        generated[n_gen++] = token;
+        if (!emit_token(&p, m, &utf8, token))
+            break;
+        if (n_gen == max_new || s->n_past >= s->n_ctx)
+            break;
+        if ((st = eng_session_eval(s, &token, 1, NULL, err)))
+            break;
+    }
+    char tail[8];
+    size_t n_tail = utf8_stream_flush(&utf8, tail, sizeof tail);
+    if (n_tail && p.on_token)
+        p.on_token(-1, tail, n_tail, p.user_data);
+    sampler_free(&smp);
+    if (out_tokens)
+        *out_tokens = generated;
+    else
+        free(generated);
+    if (out_n)
+        *out_n = (size_t)n_gen;
+    return st;
+}
+
+uint64_t eng_peak_rss_bytes(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_maxrss * 1024u;
+}

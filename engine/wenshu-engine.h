@@ -164,6 +164,10 @@ int eng_session_n_ctx(const struct eng_session *session);
 /* Forget all tokens. */
 void eng_session_reset(struct eng_session *session);
 
+/* Keep only the first n_keep tokens of the cache (e.g. the part of a chat
+ * that is unchanged); later evals continue from there. */
+void eng_session_truncate(struct eng_session *session, int n_keep);
+
 /* Run the model over tokens, appending them to the KV cache, and keep the
  * logits of the last one. Refuses (ENG_STATUS_ERR_CONTEXT) tokens that do not
  * fit the context; nothing is evaluated then.

@@ -1,1 +1,131 @@
-/* placeholder: being written */
+/* cmd-bench.c: `wenshu-cli bench`, prompt (pp) and generation (tg) speed
+ * measured as llama-bench does: pp = one batch of P tokens from an empty
+ * cache; tg = N single-token steps from an empty cache. Each test runs once
+ * to warm up, then R times; the mean is reported. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Seconds for one prompt batch of n_prompt tokens. */
+static double time_prompt(struct eng_session *s, const int32_t *tokens, int n_prompt,
+                          struct eng_err *err, bool *ok)
+{
+    eng_session_reset(s);
+    double t0 = now_seconds();
+    *ok = *ok && eng_session_eval(s, tokens, (size_t)n_prompt, NULL, err) == ENG_STATUS_OK;
+    return now_seconds() - t0;
+}
+
+/* Seconds for n_gen single-token steps. */
+static double time_generate(struct eng_session *s, const int32_t *tokens, int n_gen,
+                            struct eng_err *err, bool *ok)
+{
+    eng_session_reset(s);
+    double t0 = now_seconds();
+    for (int i = 0; i < n_gen && *ok; i++)
+        *ok = eng_session_eval(s, &tokens[i], 1, NULL, err) == ENG_STATUS_OK;
+    return now_seconds() - t0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *model_path = NULL;
+    int n_threads = 0, n_prompt = 64, n_gen = 32, reps = 3;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        bool missing = false, bad = false;
+        if (cli_opt(argc, argv, &i, "-m", "--model", &model_path, &missing)) {
+        } else if (cli_opt(argc, argv, &i, "-t", "--threads", &v, &missing)) {
+            bad = !missing && (!cli_parse_int(v, &n_threads) || n_threads < 0);
+        } else if (cli_opt(argc, argv, &i, "-p", "--n-prompt", &v, &missing)) {
+            bad = !missing && (!cli_parse_int(v, &n_prompt) || n_prompt < 0);
+        } else if (cli_opt(argc, argv, &i, "-n", "--n-gen", &v, &missing)) {
+            bad = !missing && (!cli_parse_int(v, &n_gen) || n_gen < 0);
+        } else if (cli_opt(argc, argv, &i, "-r", "--repetitions", &v, &missing)) {
+            bad = !missing && (!cli_parse_int(v, &reps) || reps < 1);
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else {
+            return cli_fail("bench: unknown option %s", argv[i]), 2;
+        }
+        if (bad)
+            return cli_fail("bench: bad value for %s: %s", argv[i - 1], v), 2;
+        if (missing)
+            return 2;
+    }
+    if (!model_path)
+        return cli_fail("bench: no model given (-m MODEL.gguf)"), 2;
+
+    struct eng_model_params mp = eng_model_params_default();
+    mp.path = model_path;
+    mp.n_threads = n_threads;
+    struct eng_model *model = NULL;
+    struct eng_session *session = NULL;
+    struct eng_err err;
+    if (eng_model_load(&mp, &model, &err) != ENG_STATUS_OK)
+        return cli_fail("%s", err.msg);
+    struct eng_model_info info;
+    eng_model_get_info(model, &info);
+    struct eng_session_params sp = eng_session_params_default();
+    sp.n_ctx = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
+    sp.n_batch = n_prompt > 0 ? n_prompt : 1;
+    sp.n_threads = n_threads;
+    if (eng_session_new(model, &sp, &session, &err) != ENG_STATUS_OK) {
+        eng_model_free(&model);
+        return cli_fail("%s: %s", model_path, err.msg);
+    }
+    /* Token ids spread over the vocab, as llama-bench's random prompt. */
+    int n_tokens = n_prompt > n_gen ? n_prompt : n_gen;
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)(n_tokens + 1));
+    for (int i = 0; tokens && i < n_tokens; i++)
+        tokens[i] = (int32_t)(((uint64_t)i * 2654435761u + 17) % (uint64_t)info.n_vocab);
+
+    bool ok = tokens != NULL;
+    double pp_time = 0, tg_time = 0;
+    if (n_prompt > 0) {
+        time_prompt(session, tokens, n_prompt, &err, &ok);
+        for (int r = 0; r < reps && ok; r++)
+            pp_time += time_prompt(session, tokens, n_prompt, &err, &ok);
+    }
+    if (n_gen > 0) {
+        time_generate(session, tokens, n_gen, &err, &ok);
+        for (int r = 0; r < reps && ok; r++)
+            tg_time += time_generate(session, tokens, n_gen, &err, &ok);
+    }
+    int status = 0;
+    if (!ok) {
+        status = cli_fail("%s: %s", model_path, tokens ? err.msg : "out of memory");
+    } else {
+        double pp_tps = pp_time > 0 ? n_prompt * reps / pp_time : 0;
+        double tg_tps = tg_time > 0 ? n_gen * reps / tg_time : 0;
+        int threads_used = n_threads > 0 ? n_threads : 0;
+        unsigned long long rss = (unsigned long long)eng_peak_rss_bytes();
+        if (json) {
+            printf("{\"model\": \"%s\", \"file_bytes\": %llu, \"threads\": %d, \"n_prompt\": %d, "
+                   "\"n_gen\": %d, \"repetitions\": %d, \"pp_tps\": %.3f, \"tg_tps\": %.3f, "
+                   "\"peak_rss_bytes\": %llu}\n",
+                   info.name, (unsigned long long)info.weight_bytes, threads_used, n_prompt,
+                   n_gen, reps, pp_tps, tg_tps, rss);
+        } else {
+            printf("model: %s (%s, %.1f MiB of weights)\n", info.name, info.arch,
+                   info.weight_bytes / 1048576.0);
+            printf("pp%d: %.2f tok/s\ntg%d: %.2f tok/s\npeak RSS: %.1f MiB\n", n_prompt, pp_tps,
+                   n_gen, tg_tps, rss / 1048576.0);
+        }
+    }
+    free(tokens);
+    eng_session_free(&session);
+    eng_model_free(&model);
+    return status;
+}

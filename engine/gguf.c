@@ -201,8 +201,8 @@ static bool need(struct reader *r, uint64_t n)
 {
     if (n <= remaining(r))
         return true;
-    return fail(r, ENG_STATUS_ERR_FORMAT, "truncated at byte %" PRIu64 " while reading %s",
-                r->size, r->what);
+    return fail(r, ENG_STATUS_ERR_FORMAT, "truncated at byte %" PRIu64 " while reading %s", r->size,
+                r->what);
 }
 
 static bool read_bytes(struct reader *r, void *dst, size_t n)
@@ -308,8 +308,9 @@ static bool parse_header(struct reader *r, struct gguf_file *f)
     if (!read_bytes(r, &n_tensors, 8) || !read_bytes(r, &n_kv, 8))
         return false;
     if (n_tensors < 0 || n_kv < 0)
-        return fail(r, ENG_STATUS_ERR_FORMAT, "negative count in header (%" PRId64
-                    " tensors, %" PRId64 " keys)", n_tensors, n_kv);
+        return fail(r, ENG_STATUS_ERR_FORMAT,
+                    "negative count in header (%" PRId64 " tensors, %" PRId64 " keys)", n_tensors,
+                    n_kv);
     /* Refuse counts the rest of the file cannot hold before allocating. */
     uint64_t left = remaining(r);
     if ((uint64_t)n_kv > left / GGUF_MIN_KV_BYTES)
@@ -387,8 +388,8 @@ static bool parse_kv(struct reader *r, struct gguf_file_impl *g, uint64_t i)
     if (!read_u32(r, &type))
         return false;
     if (type >= GGUF_TYPE_COUNT)
-        return fail(r, ENG_STATUS_ERR_FORMAT, "key '%s' has unknown value type %" PRIu32,
-                    key_msg, type);
+        return fail(r, ENG_STATUS_ERR_FORMAT, "key '%s' has unknown value type %" PRIu32, key_msg,
+                    type);
     kv->type = (enum gguf_value_type)type;
     if (kv->type == GGUF_TYPE_ARRAY)
         return parse_array(r, kv, key_msg);
@@ -443,15 +444,14 @@ static bool parse_tensor_shape(struct reader *r, struct gguf_tensor *t, const ch
                         name_msg, d, t->ne[d]);
         if (__builtin_mul_overflow(n_elements, (uint64_t)t->ne[d], &n_elements) ||
             n_elements > INT64_MAX)
-            return fail(r, ENG_STATUS_ERR_FORMAT, "tensor '%s': element count overflows",
-                        name_msg);
+            return fail(r, ENG_STATUS_ERR_FORMAT, "tensor '%s': element count overflows", name_msg);
     }
     if (!read_bytes(r, &type_id, 4))
         return false;
     const struct quant_traits *tr = quant_traits(type_id);
     if (tr == NULL)
-        return fail(r, ENG_STATUS_ERR_FORMAT, "tensor '%s' has unknown type id %" PRId32,
-                    name_msg, type_id);
+        return fail(r, ENG_STATUS_ERR_FORMAT, "tensor '%s' has unknown type id %" PRId32, name_msg,
+                    type_id);
     t->type = (enum eng_type)type_id;
     if (t->ne[0] % tr->blck != 0)
         return fail(r, ENG_STATUS_ERR_FORMAT,
@@ -509,8 +509,8 @@ static bool place_tensors(struct reader *r, struct gguf_file_impl *g)
             return fail(r, ENG_STATUS_ERR_FORMAT,
                         "tensor '%s' (%" PRIu64 " bytes at data offset %" PRIu64
                         ") extends past the end of the file (data section is %" PRIu64 " bytes)",
-                        msg_name(name_msg, sizeof name_msg, t->name.data, t->name.len),
-                        t->n_bytes, t->offset, blob);
+                        msg_name(name_msg, sizeof name_msg, t->name.data, t->name.len), t->n_bytes,
+                        t->offset, blob);
         }
         t->data = r->base + f->data_offset + t->offset;
     }
@@ -527,8 +527,9 @@ static bool parse(struct reader *r, struct gguf_file_impl *g)
     f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
     if (f->kv == NULL || f->tensors == NULL || !index_init(&g->kv_index, (size_t)f->n_kv) ||
         !index_init(&g->tensor_index, (size_t)f->n_tensors))
-        return fail(r, ENG_STATUS_ERR_NOMEM, "out of memory for %" PRIu64 " keys and %" PRIu64
-                    " tensors", f->n_kv, f->n_tensors);
+        return fail(r, ENG_STATUS_ERR_NOMEM,
+                    "out of memory for %" PRIu64 " keys and %" PRIu64 " tensors", f->n_kv,
+                    f->n_tensors);
     for (uint64_t i = 0; i < f->n_kv; i++)
         if (!parse_kv(r, g, i))
             return false;
@@ -632,8 +633,7 @@ enum eng_status gguf_open(const char *path, struct gguf_file **out, struct eng_e
     int map_errno = errno;
     close(fd);
     if (map == MAP_FAILED)
-        return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot map: %s", path,
-                           strerror(map_errno));
+        return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
     struct gguf_file_impl *g = impl_new(path);
     if (g == NULL) {
         munmap(map, (size_t)st.st_size);
@@ -826,8 +826,11 @@ static void sb_finish(struct sbuf *sb, size_t buf_size)
 static size_t utf8_decode(const uint8_t *s, uint64_t n, uint32_t *cp)
 {
     static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t len = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3
-                                                      : (s[0] >> 3) == 30 ? 4 : 0;
+    size_t len = s[0] < 0x80         ? 1
+                 : (s[0] >> 5) == 6  ? 2
+                 : (s[0] >> 4) == 14 ? 3
+                 : (s[0] >> 3) == 30 ? 4
+                                     : 0;
     if (len == 0 || len > n)
         return 0;
     uint32_t c = len == 1 ? s[0] : (uint32_t)(s[0] & (0x7f >> len));
@@ -950,9 +953,9 @@ void gguf_kv_format(const struct gguf_kv *kv, char *buf, size_t buf_size)
 /* ---- writer -------------------------------------------------------------- */
 
 struct writer_kv {
-    char *key;                /* owned, NUL-terminated */
+    char *key; /* owned, NUL-terminated */
     enum gguf_value_type type;
-    uint8_t *payload;         /* [payload_len] owned: the encoded value after the type id */
+    uint8_t *payload; /* [payload_len] owned: the encoded value after the type id */
     size_t payload_len;
 };
 
@@ -1171,8 +1174,8 @@ static void copy_one_kv(struct gguf_writer *w, const struct gguf_kv *kv)
 {
     char key[1024];
     if (kv->key.len >= sizeof key || memchr(kv->key.data, '\0', kv->key.len) != NULL) {
-        writer_problem(w, ENG_STATUS_ERR_ARG, "cannot copy key '%.*s...': too long or has NUL",
-                       40, kv->key.data);
+        writer_problem(w, ENG_STATUS_ERR_ARG, "cannot copy key '%.*s...': too long or has NUL", 40,
+                       kv->key.data);
         return;
     }
     memcpy(key, kv->key.data, kv->key.len);
@@ -1198,8 +1201,8 @@ void gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_file *f)
         copy_one_kv(w, &f->kv[i]);
 }
 
-void gguf_writer_add_tensor(struct gguf_writer *w, const char *name, enum eng_type type,
-                            int n_dims, const int64_t *ne, const void *data)
+void gguf_writer_add_tensor(struct gguf_writer *w, const char *name, enum eng_type type, int n_dims,
+                            const int64_t *ne, const void *data)
 {
     ENG_ASSERT(w != NULL && name != NULL && ne != NULL);
     const struct quant_traits *tr = quant_traits(type);
@@ -1225,8 +1228,8 @@ void gguf_writer_add_tensor(struct gguf_writer *w, const char *name, enum eng_ty
     }
     if (t.ne[0] % tr->blck != 0) {
         writer_problem(w, ENG_STATUS_ERR_ARG,
-                       "tensor '%s': ne[0] = %" PRId64 " is not a multiple of %s's block %d",
-                       name, t.ne[0], tr->name, tr->blck);
+                       "tensor '%s': ne[0] = %" PRId64 " is not a multiple of %s's block %d", name,
+                       t.ne[0], tr->name, tr->blck);
         return;
     }
     uint64_t rows = t.ne[0] == 0 ? 0 : n_elements / (uint64_t)t.ne[0];
@@ -1259,8 +1262,7 @@ static bool writer_alignment(struct gguf_writer *w, uint32_t *alignment)
         if (w->kv[i].type == GGUF_TYPE_UINT32)
             memcpy(&a, w->kv[i].payload, 4);
         if (a == 0 || (a & (a - 1)) != 0) {
-            writer_problem(w, ENG_STATUS_ERR_ARG,
-                           GGUF_KEY_ALIGNMENT " must be a u32 power of two");
+            writer_problem(w, ENG_STATUS_ERR_ARG, GGUF_KEY_ALIGNMENT " must be a u32 power of two");
             return false;
         }
         *alignment = a;
@@ -1416,8 +1418,8 @@ enum eng_status gguf_writer_write(struct gguf_writer *w, const char *path, struc
     if (o->error == 0 && rename(tmp, path) != 0)
         o->error = errno;
     if (o->error != 0) {
-        status = eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot write: %s", path,
-                             strerror(o->error));
+        status =
+            eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot write: %s", path, strerror(o->error));
         unlink(tmp);
     }
 out_free:

@@ -106,8 +106,9 @@ enum eng_status eng_inspect_file(const char *path, FILE *out, struct eng_err *er
     enum eng_status status = gguf_open(path, &f, err);
     if (status != ENG_STATUS_OK)
         return status;
-    fprintf(out, "%s: GGUF v%" PRIu32 ", %" PRIu64 " keys, %" PRIu64
-                 " tensors, alignment %" PRIu32 ", data at byte %" PRIu64 ", ",
+    fprintf(out,
+            "%s: GGUF v%" PRIu32 ", %" PRIu64 " keys, %" PRIu64 " tensors, alignment %" PRIu32
+            ", data at byte %" PRIu64 ", ",
             path, f->version, f->n_kv, f->n_tensors, f->alignment, f->data_offset);
     print_size(out, f->size);
     fputc('\n', out);

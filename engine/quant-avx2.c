@@ -42,6 +42,14 @@ ALWAYS_INLINE float h2f(eng_half h)
     return _cvtsh_ss(h);
 }
 
+/* A half in memory, converted and broadcast to 8 floats. */
+ALWAYS_INLINE __m256 bcast_half(const eng_half *p)
+{
+    short v;
+    memcpy(&v, p, 2);
+    return _mm256_cvtph_ps(_mm_set1_epi16(v));
+}
+
 /* 16 packed bytes -> 32 bytes: low nibbles of p[0..15], then high nibbles. */
 ALWAYS_INLINE __m256i unpack_nibbles(const uint8_t *p)
 {
@@ -77,51 +85,90 @@ ALWAYS_INLINE __m256i dot_s8s8(__m256i x, __m256i y)
 
 /* ---- per-block integer dots for the 32-element formats ------------------- */
 
-/* Each returns 8 s32 partial sums of one block's integer dot. */
+/* Each returns 8 s32 partial sums of one block's integer dot. `pre` is
+ * what prep_*(qy) computed once per activation block for all rows. */
 
-ALWAYS_INLINE __m256i blk_q4_0(const struct block_q4_0 *x, __m256i qy)
+/* 8 * y summed in pairs (s16): the "- 8" of Q4_0, shared by all rows. */
+ALWAYS_INLINE __m256i prep_q4_0(__m256i qy)
 {
-    const __m256i q = unpack_nibbles(x->qs);
+    return _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy);
+}
+
+ALWAYS_INLINE __m256i prep_none(__m256i qy)
+{
+    return qy;
+}
+
+/* The Q8_0-family weight formats are split into loadx_* (a block's 32 quants
+ * as bytes, unsigned for Q4_0 and signed for the rest) and dotxy_* (their
+ * integer dot with one activation block), so a tile can unpack a block once
+ * for several activation columns. blk_* = dotxy_*(loadx_*). */
+
+ALWAYS_INLINE __m256i dotxy_u4(__m256i q, __m256i qy, __m256i pre)
+{
     /* sum (q - 8) * y = sum q*y - 8 * sum y, both in s16 range per pair */
-    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, qy),
-                                       _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+    return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(q, qy), pre),
+                             _mm256_set1_epi16(1));
 }
 
-ALWAYS_INLINE __m256i blk_q8_0(const struct block_q8_0 *x, __m256i qy)
+ALWAYS_INLINE __m256i dotxy_s8(__m256i q, __m256i qy, __m256i pre)
 {
-    return dot_s8s8(_mm256_loadu_si256((const __m256i *)x->qs), qy);
+    (void)pre;
+    return dot_s8s8(q, qy);
 }
 
-ALWAYS_INLINE __m256i blk_q5_0(const struct block_q5_0 *x, __m256i qy)
+ALWAYS_INLINE __m256i loadx_q4_0(const struct block_q4_0 *x)
+{
+    return unpack_nibbles(x->qs);
+}
+
+ALWAYS_INLINE __m256i loadx_q8_0(const struct block_q8_0 *x)
+{
+    return _mm256_loadu_si256((const __m256i *)x->qs);
+}
+
+ALWAYS_INLINE __m256i loadx_q5_0(const struct block_q5_0 *x)
 {
     /* (q4 | hi<<4) - 16 == q4 | (hi ? 0 : 0xF0) as s8 */
     __m256i hi = _mm256_andnot_si256(bytes_from_bits_32(x->qh), _mm256_set1_epi8((char)0xF0));
-    return dot_s8s8(_mm256_or_si256(unpack_nibbles(x->qs), hi), qy);
+    return _mm256_or_si256(unpack_nibbles(x->qs), hi);
 }
 
-ALWAYS_INLINE __m256i blk_iq4_nl(const struct block_iq4_nl *x, __m256i qy)
+ALWAYS_INLINE __m256i loadx_iq4_nl(const struct block_iq4_nl *x)
 {
     static const int8_t kvalues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                        1,    13,   25,  38,  53,  69,  89,  113};
     const __m256i book = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues));
-    return dot_s8s8(_mm256_shuffle_epi8(book, unpack_nibbles(x->qs)), qy);
+    return _mm256_shuffle_epi8(book, unpack_nibbles(x->qs));
 }
 
-ALWAYS_INLINE __m256i blk_q4_1(const struct block_q4_1 *x, __m256i qy)
+#define DEFINE_BLK(NAME, BLOCK, DOTXY)                                                           \
+    ALWAYS_INLINE __m256i blk_##NAME(const struct BLOCK *x, __m256i qy, __m256i pre)            \
+    {                                                                                            \
+        return DOTXY(loadx_##NAME(x), qy, pre);                                                  \
+    }
+
+DEFINE_BLK(q4_0, block_q4_0, dotxy_u4)
+DEFINE_BLK(q8_0, block_q8_0, dotxy_s8)
+DEFINE_BLK(q5_0, block_q5_0, dotxy_s8)
+DEFINE_BLK(iq4_nl, block_iq4_nl, dotxy_s8)
+
+ALWAYS_INLINE __m256i blk_q4_1(const struct block_q4_1 *x, __m256i qy, __m256i pre)
 {
+    (void)pre;
     return dot_u8s8(unpack_nibbles(x->qs), qy);
 }
 
-ALWAYS_INLINE __m256i blk_q5_1(const struct block_q5_1 *x, __m256i qy)
+ALWAYS_INLINE __m256i blk_q5_1(const struct block_q5_1 *x, __m256i qy, __m256i pre)
 {
+    (void)pre;
     const __m256i hi = _mm256_and_si256(bytes_from_bits_32(x->qh), _mm256_set1_epi8(0x10));
     return dot_u8s8(_mm256_or_si256(unpack_nibbles(x->qs), hi), qy);
 }
 
 /* A weight format with 32-element blocks against Q8_0 activations: R rows
  * (R a compile-time constant after inlining) share each activation block. */
-#define DEFINE_ROWS_Q8_0(NAME, BLOCK, BLK_FN)                                                    \
+#define DEFINE_ROWS_Q8_0(NAME, BLOCK, BLK_FN, PREP_FN)                                                    \
     ALWAYS_INLINE void NAME##_rowsR(int nb, float *s, const uint8_t *x, size_t stride,          \
                                     const struct block_q8_0 *y, const int R)                    \
     {                                                                                            \
@@ -129,11 +176,12 @@ ALWAYS_INLINE __m256i blk_q5_1(const struct block_q5_1 *x, __m256i qy)
                          _mm256_setzero_ps()};                                                   \
         for (int i = 0; i < nb; i++) {                                                           \
             const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
-            const float dy = h2f(y[i].d);                                                        \
+            const __m256i pre = PREP_FN(qy);                                                     \
+            const __m256 dy = bcast_half(&y[i].d);                                               \
             for (int r = 0; r < R; r++) {                                                        \
                 const struct BLOCK *xb = (const struct BLOCK *)(x + (size_t)r * stride) + i;     \
-                const __m256 d = _mm256_set1_ps(h2f(xb->d) * dy);                                \
-                acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(xb, qy)), acc[r]);         \
+                const __m256 p = _mm256_mul_ps(dy, _mm256_cvtepi32_ps(BLK_FN(xb, qy, pre)));     \
+                acc[r] = _mm256_fmadd_ps(bcast_half(&xb->d), p, acc[r]);                         \
             }                                                                                    \
         }                                                                                        \
         for (int r = 0; r < R; r++)                                                              \
@@ -151,13 +199,14 @@ ALWAYS_INLINE __m256i blk_q5_1(const struct block_q5_1 *x, __m256i qy)
             const __m256i qy1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);                \
             const __m256 d0 = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                         \
             const __m256 d1 = _mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d));                 \
-            acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy0)), acc0);            \
-            acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(BLK_FN(&x[i + 1], qy1)), acc1);        \
+            acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy0, PREP_FN(qy0))), acc0); \
+            acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(BLK_FN(&x[i + 1], qy1, PREP_FN(qy1))),  \
+                                   acc1);                                                        \
         }                                                                                        \
         for (; i < nb; i++) {                                                                    \
             const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
             const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                          \
-            acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy)), acc0);              \
+            acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy, PREP_FN(qy))), acc0);  \
         }                                                                                        \
         *s = hsum_ps(_mm256_add_ps(acc0, acc1));                                                 \
     }                                                                                            \
@@ -177,10 +226,90 @@ ALWAYS_INLINE __m256i blk_q5_1(const struct block_q5_1 *x, __m256i qy)
         }                                                                                        \
     }
 
-DEFINE_ROWS_Q8_0(q4_0, block_q4_0, blk_q4_0)
-DEFINE_ROWS_Q8_0(q8_0, block_q8_0, blk_q8_0)
-DEFINE_ROWS_Q8_0(q5_0, block_q5_0, blk_q5_0)
-DEFINE_ROWS_Q8_0(iq4_nl, block_iq4_nl, blk_iq4_nl)
+DEFINE_ROWS_Q8_0(q4_0, block_q4_0, blk_q4_0, prep_q4_0)
+DEFINE_ROWS_Q8_0(q8_0, block_q8_0, blk_q8_0, prep_none)
+DEFINE_ROWS_Q8_0(q5_0, block_q5_0, blk_q5_0, prep_none)
+DEFINE_ROWS_Q8_0(iq4_nl, block_iq4_nl, blk_iq4_nl, prep_none)
+
+/* Prefill tiles: TILE_R weight rows x TILE_C activation columns per call of
+ * the micro-kernel, each weight block unpacked once for TILE_C columns and
+ * each activation block loaded once for TILE_R rows; L2 blocking of
+ * ROWS_COLS_R rows x ROWS_COLS_C columns around it. */
+#define TILE_R 2
+#define TILE_C 4
+#define ROWS_COLS_R 64
+#define ROWS_COLS_C 64
+
+#define DEFINE_TILE_Q8_0(NAME, BLOCK, DOTXY, PREP_FN)                                            \
+    ALWAYS_INLINE void NAME##_tileRC(int nb, float *s, size_t s_col_stride, const uint8_t *x,   \
+                                     size_t x_stride, const uint8_t *y, size_t y_stride,        \
+                                     const int R, const int C)                                   \
+    {                                                                                            \
+        __m256 acc[TILE_R][TILE_C];                                                              \
+        for (int r = 0; r < R; r++)                                                              \
+            for (int c = 0; c < C; c++)                                                          \
+                acc[r][c] = _mm256_setzero_ps();                                                 \
+        for (int i = 0; i < nb; i++) {                                                           \
+            __m256i xv[TILE_R];                                                                  \
+            __m256 dx[TILE_R];                                                                   \
+            for (int r = 0; r < R; r++) {                                                        \
+                const struct BLOCK *xb = (const struct BLOCK *)(x + (size_t)r * x_stride) + i;   \
+                xv[r] = loadx_##NAME(xb);                                                        \
+                dx[r] = bcast_half(&xb->d);                                                      \
+            }                                                                                    \
+            for (int c = 0; c < C; c++) {                                                        \
+                const struct block_q8_0 *yb =                                                    \
+                    (const struct block_q8_0 *)(y + (size_t)c * y_stride) + i;                   \
+                const __m256i qy = _mm256_loadu_si256((const __m256i *)yb->qs);                  \
+                const __m256i pre = PREP_FN(qy);                                                 \
+                const __m256 dy = bcast_half(&yb->d);                                            \
+                for (int r = 0; r < R; r++) {                                                    \
+                    const __m256 p = _mm256_mul_ps(dy, _mm256_cvtepi32_ps(DOTXY(xv[r], qy, pre))); \
+                    acc[r][c] = _mm256_fmadd_ps(dx[r], p, acc[r][c]);                            \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+        for (int c = 0; c < C; c++)                                                              \
+            for (int r = 0; r < R; r++)                                                          \
+                s[(size_t)c * s_col_stride + r] = hsum_ps(acc[r][c]);                            \
+    }                                                                                            \
+    static void NAME##_tile(int nb, float *s, size_t s_col_stride, const uint8_t *x,            \
+                            size_t x_stride, int R, const uint8_t *y, size_t y_stride, int C)    \
+    {                                                                                            \
+        if (R == TILE_R && C == TILE_C)                                                          \
+            NAME##_tileRC(nb, s, s_col_stride, x, x_stride, y, y_stride, TILE_R, TILE_C);        \
+        else if (R == TILE_R)                                                                    \
+            for (int c = 0; c < C; c++)                                                          \
+                NAME##_tileRC(nb, s + (size_t)c * s_col_stride, s_col_stride, x, x_stride,       \
+                              y + (size_t)c * y_stride, y_stride, TILE_R, 1);                    \
+        else                                                                                     \
+            for (int c = 0; c < C; c++)                                                          \
+                NAME##_tileRC(nb, s + (size_t)c * s_col_stride, s_col_stride, x, x_stride,       \
+                              y + (size_t)c * y_stride, y_stride, 1, 1);                         \
+    }                                                                                            \
+    static void NAME##_rows_cols(int n, float *s, size_t s_col_stride, const void *vx,          \
+                                 size_t x_stride, int n_rows, const void *vy, size_t y_stride,  \
+                                 int n_cols)                                                     \
+    {                                                                                            \
+        const uint8_t *x = vx, *y = vy;                                                          \
+        for (int c0 = 0; c0 < n_cols; c0 += ROWS_COLS_C) {                                       \
+            const int c1 = c0 + ROWS_COLS_C < n_cols ? c0 + ROWS_COLS_C : n_cols;                \
+            for (int r0 = 0; r0 < n_rows; r0 += ROWS_COLS_R) {                                   \
+                const int r1 = r0 + ROWS_COLS_R < n_rows ? r0 + ROWS_COLS_R : n_rows;            \
+                for (int c = c0; c < c1; c += TILE_C)                                            \
+                    for (int r = r0; r < r1; r += TILE_R)                                        \
+                        NAME##_tile(n / 32, s + (size_t)c * s_col_stride + r, s_col_stride,      \
+                                    x + (size_t)r * x_stride, x_stride,                          \
+                                    r1 - r < TILE_R ? r1 - r : TILE_R, y + (size_t)c * y_stride, \
+                                    y_stride, c1 - c < TILE_C ? c1 - c : TILE_C);                \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+DEFINE_TILE_Q8_0(q4_0, block_q4_0, dotxy_u4, prep_q4_0)
+DEFINE_TILE_Q8_0(q8_0, block_q8_0, dotxy_s8, prep_none)
+DEFINE_TILE_Q8_0(q5_0, block_q5_0, dotxy_s8, prep_none)
+DEFINE_TILE_Q8_0(iq4_nl, block_iq4_nl, dotxy_s8, prep_none)
 
 /* Q4_1 and Q5_1 against Q8_1: d*dy*sum(q*y) + m*s per block. */
 #define DEFINE_DOT_Q8_1(NAME, BLOCK, BLK_FN)                                                     \
@@ -194,7 +323,7 @@ DEFINE_ROWS_Q8_0(iq4_nl, block_iq4_nl, blk_iq4_nl)
             const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
             const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                          \
             summs += h2f(x[i].m) * h2f(y[i].s);                                                  \
-            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy)), acc);                \
+            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy, qy)), acc);            \
         }                                                                                        \
         *s = hsum_ps(acc) + summs;                                                               \
     }
@@ -315,13 +444,17 @@ ALWAYS_INLINE __m256i q6_scale(__m128i scales8, int i)
     return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, shuf));
 }
 
-/* The scaled integer dot of one Q6_K block with a Q8_K block, as 8 s32. */
-ALWAYS_INLINE __m256i blk_q6_K(const struct block_q6_K *x, const int8_t *q8)
+/* The scaled integer dot of one Q6_K block with a Q8_K block, as 8 s32.
+ * The quants are used unsigned (0..63); the "- 32" is applied once per block
+ * as 32 * sum_j scale[j] * bsums[j], the 16-element sums Q8_K carries. */
+ALWAYS_INLINE __m256i blk_q6_K(const struct block_q6_K *x, const int8_t *q8,
+                               const int16_t *bsums)
 {
     const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
-    const __m256i m32 = _mm256_set1_epi8(32);
     const __m128i scales8 = _mm_loadu_si128((const __m128i *)x->scales);
-    __m256i sumi = _mm256_setzero_si256();
+    const __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(scales8),
+                                           _mm256_loadu_si256((const __m256i *)bsums));
+    __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
     for (int h = 0; h < 2; h++) {
         const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
         const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
@@ -340,9 +473,7 @@ ALWAYS_INLINE __m256i blk_q6_K(const struct block_q6_K *x, const int8_t *q8)
             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
         for (int k = 0; k < 4; k++) {
             const __m256i q8k = _mm256_loadu_si256((const __m256i *)(q8 + 128 * h + 32 * k));
-            /* sum (q - 32) * y per pair = maddubs(q, y) - maddubs(32, y) */
-            const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], q8k),
-                                               _mm256_maddubs_epi16(m32, q8k));
+            const __m256i p = _mm256_maddubs_epi16(q[k], q8k);
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(q6_scale(scales8, 4 * h + k), p));
         }
     }
@@ -358,7 +489,7 @@ ALWAYS_INLINE void q6_K_rowsR(int nb, float *s, const uint8_t *x, size_t stride,
         for (int r = 0; r < R; r++) {
             const struct block_q6_K *b = (const struct block_q6_K *)(x + (size_t)r * stride) + i;
             const __m256 d = _mm256_set1_ps(y[i].d * h2f(b->d));
-            acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(blk_q6_K(b, y[i].qs)), acc[r]);
+            acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(blk_q6_K(b, y[i].qs, y[i].bsums)), acc[r]);
         }
     }
     for (int r = 0; r < R; r++)
@@ -603,6 +734,17 @@ quant_dot_rows_fn quant_avx2_dot_rows(enum eng_type type)
     }
 }
 
+quant_dot_rows_cols_fn quant_avx2_dot_rows_cols(enum eng_type type)
+{
+    switch (type) {
+    case ENG_TYPE_Q4_0: return q4_0_rows_cols;
+    case ENG_TYPE_Q5_0: return q5_0_rows_cols;
+    case ENG_TYPE_Q8_0: return q8_0_rows_cols;
+    case ENG_TYPE_IQ4_NL: return iq4_nl_rows_cols;
+    default: return NULL;
+    }
+}
+
 quant_quantize_fn quant_avx2_quantize(enum eng_type type)
 {
     switch (type) {
@@ -621,6 +763,12 @@ quant_dot_fn quant_avx2_dot(enum eng_type type)
 }
 
 quant_dot_rows_fn quant_avx2_dot_rows(enum eng_type type)
+{
+    (void)type;
+    return NULL;
+}
+
+quant_dot_rows_cols_fn quant_avx2_dot_rows_cols(enum eng_type type)
 {
     (void)type;
     return NULL;

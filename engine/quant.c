@@ -1097,6 +1097,7 @@ static const quant_dot_fn ref_dot[ENG_TYPE_COUNT] = {
 /* The kernels in use; written once under pthread_once, read-only after. */
 static quant_dot_fn active_dot[ENG_TYPE_COUNT];
 static quant_dot_rows_fn active_rows[ENG_TYPE_COUNT];
+static quant_dot_rows_cols_fn active_rows_cols[ENG_TYPE_COUNT];
 static quant_quantize_fn active_quantize[ENG_TYPE_COUNT];
 static bool use_avx2;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -1119,12 +1120,14 @@ static void init_tables(void)
     for (int t = 0; t < ENG_TYPE_COUNT; t++) {
         active_dot[t] = ref_dot[t];
         active_rows[t] = NULL;
+        active_rows_cols[t] = NULL;
         active_quantize[t] = NULL;
         if (!use_avx2)
             continue;
         if (quant_avx2_dot((enum eng_type)t))
             active_dot[t] = quant_avx2_dot((enum eng_type)t);
         active_rows[t] = quant_avx2_dot_rows((enum eng_type)t);
+        active_rows_cols[t] = quant_avx2_dot_rows_cols((enum eng_type)t);
         active_quantize[t] = quant_avx2_quantize((enum eng_type)t);
     }
 }
@@ -1187,6 +1190,13 @@ void quant_vec_dot_rows_cols(enum eng_type type, int n, float *s, size_t s_col_s
                              const void *x, size_t x_row_stride, int n_rows, const void *y,
                              size_t y_col_stride, int n_cols)
 {
+    quant_init();
+    ENG_ASSERT((unsigned)type < ENG_TYPE_COUNT && active_dot[type] != NULL);
+    if (active_rows_cols[type]) {
+        active_rows_cols[type](n, s, s_col_stride, x, x_row_stride, n_rows, y, y_col_stride,
+                               n_cols);
+        return;
+    }
     const uint8_t *xb = x, *yb = y;
     for (int r0 = 0; r0 < n_rows; r0 += ROWS_COLS_TILE) {
         const int nr = imin(ROWS_COLS_TILE, n_rows - r0);

@@ -122,11 +122,15 @@ void quant_vec_dot_rows_cols(enum eng_type type, int n, float *s, size_t s_col_s
 typedef void (*quant_dot_fn)(int n, float *s, const void *x, const void *y);
 typedef void (*quant_dot_rows_fn)(int n, float *s, const void *x, size_t x_row_stride,
                                   int n_rows, const void *y);
+typedef void (*quant_dot_rows_cols_fn)(int n, float *s, size_t s_col_stride, const void *x,
+                                       size_t x_row_stride, int n_rows, const void *y,
+                                       size_t y_col_stride, int n_cols);
 typedef void (*quant_quantize_fn)(const float *src, void *dst, int64_t n);
 /* The AVX2 kernel for a weight type, or NULL when there is none (or the file
  * was built without AVX2). Call only when the CPU has AVX2, FMA and F16C. */
 quant_dot_fn quant_avx2_dot(enum eng_type type);
 quant_dot_rows_fn quant_avx2_dot_rows(enum eng_type type);
+quant_dot_rows_cols_fn quant_avx2_dot_rows_cols(enum eng_type type);
 quant_quantize_fn quant_avx2_quantize(enum eng_type type);
 
 #endif /* WENSHU_QUANT_H */

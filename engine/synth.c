@@ -297,11 +297,11 @@ static bool add_layer(struct synth_model *sm, const struct synth_shape *sh, cons
         T("attn_q_norm.weight", sh->head_dim, 1, 1.0f, 0.2f, false);
         T("attn_k_norm.weight", sh->head_dim, 1, 1.0f, 0.2f, false);
     }
-    T("attn_output.weight", q_dim, sh->n_embd, 0.0f, 1.7f * s_q, true);
+    T("attn_output.weight", q_dim, sh->n_embd, 0.0f, 6.0f * s_q, true);
     T("ffn_norm.weight", sh->n_embd, 1, 1.0f, 0.2f, false);
     T("ffn_gate.weight", sh->n_embd, sh->n_ff, 0.0f, 1.7f * s_embd, true);
     T("ffn_up.weight", sh->n_embd, sh->n_ff, 0.0f, 1.7f * s_embd, true);
-    T("ffn_down.weight", sh->n_ff, sh->n_embd, 0.0f, 1.7f * s_ff, true);
+    T("ffn_down.weight", sh->n_ff, sh->n_embd, 0.0f, 6.0f * s_ff, true);
 #undef T
     return ok;
 }
@@ -418,7 +418,7 @@ enum eng_status eng_synth_write(const struct eng_synth_params *p, struct eng_err
     if (ok) {
         write_hparams(sm.w, sh, arch, n_vocab, matrix_type);
         write_vocab_keys(sm.w, &pv.vocab);
-        ok = add_tensor(&sm, "token_embd.weight", sh->n_embd, n_vocab, 0.0f, 1.7f, true);
+        ok = add_tensor(&sm, "token_embd.weight", sh->n_embd, n_vocab, 0.0f, 0.1f, true);
         for (int il = 0; ok && il < sh->n_layer; il++)
             ok = add_layer(&sm, sh, arch, il);
         ok = ok && add_tensor(&sm, "output_norm.weight", sh->n_embd, 1, 1.0f, 0.2f, false);

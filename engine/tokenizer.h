@@ -79,7 +79,8 @@ struct utf8_stream {
     int n_pending;
 };
 /* Appends whole characters from (pending + bytes) into out (capacity out_cap,
- * at least len + 8), returning the count written. */
+ * at least 3 * len + 12: each invalid byte can become the 3 bytes of U+FFFD),
+ * returning the count written. */
 size_t utf8_stream_push(struct utf8_stream *s, const char *bytes, size_t len, char *out,
                         size_t out_cap);
 /* Flush what is held at the end of a stream (as U+FFFD for an incomplete character). */

@@ -26,12 +26,12 @@
 
 static int n_failures;
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);       \
-            n_failures++;                                                                  \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            n_failures++;                                                                          \
+        }                                                                                          \
     } while (0)
 
 static char tmp_dir[256];
@@ -60,10 +60,22 @@ static void bb_bytes(struct bb *b, const void *src, size_t n)
     b->n += n;
 }
 
-static void bb_u8(struct bb *b, uint8_t v) { bb_bytes(b, &v, 1); }
-static void bb_u32(struct bb *b, uint32_t v) { bb_bytes(b, &v, 4); }
-static void bb_u64(struct bb *b, uint64_t v) { bb_bytes(b, &v, 8); }
-static void bb_i64(struct bb *b, int64_t v) { bb_bytes(b, &v, 8); }
+static void bb_u8(struct bb *b, uint8_t v)
+{
+    bb_bytes(b, &v, 1);
+}
+static void bb_u32(struct bb *b, uint32_t v)
+{
+    bb_bytes(b, &v, 4);
+}
+static void bb_u64(struct bb *b, uint64_t v)
+{
+    bb_bytes(b, &v, 8);
+}
+static void bb_i64(struct bb *b, int64_t v)
+{
+    bb_bytes(b, &v, 8);
+}
 
 static void bb_str(struct bb *b, const char *s)
 {
@@ -92,7 +104,7 @@ struct knobs {
     uint64_t arr_n;
     bool set_str_arr_n; /* count of the string array (key 3) */
     uint64_t str_arr_n;
-    bool dup_key; /* key 1 named like key 0 */
+    bool dup_key;       /* key 1 named like key 0 */
     bool set_alignment; /* add general.alignment = alignment of type alignment_type */
     uint32_t alignment, alignment_type;
     bool set_n_dims; /* n_dims of tensor 1 (that many ne written, up to 8) */
@@ -110,7 +122,10 @@ struct knobs {
 #define HB_T0_BYTES 32
 #define HB_T1_BYTES 68
 
-static uint8_t hb_byte(size_t i) { return (uint8_t)(i * 29 + 5); }
+static uint8_t hb_byte(size_t i)
+{
+    return (uint8_t)(i * 29 + 5);
+}
 
 /* The hand-built file. Its last tensor is not padded, so every strict prefix
  * is invalid. */
@@ -342,10 +357,14 @@ static void test_corruptions(void)
         {"ndims5.gguf", {.set_n_dims = true, .n_dims = 5}, "'t1' has 5 dimensions"},
         {"neg-ne.gguf", {.set_ne = true, .ne0 = 32, .ne1 = -2}, "ne[1] = -2"},
         {"block.gguf", {.set_ne = true, .ne0 = 48, .ne1 = 2}, "not a multiple of the block"},
-        {"elems-ovf.gguf", {.set_ne = true, .ne0 = INT64_C(1) << 40, .ne1 = INT64_C(1) << 40},
+        {"elems-ovf.gguf",
+         {.set_ne = true, .ne0 = INT64_C(1) << 40, .ne1 = INT64_C(1) << 40},
          "element count overflows"},
         {"bytes-ovf.gguf",
-         {.set_ne = true, .set_type = true, .type_id = 0, .ne0 = INT64_C(1) << 40,
+         {.set_ne = true,
+          .set_type = true,
+          .type_id = 0,
+          .ne0 = INT64_C(1) << 40,
           .ne1 = INT64_C(1) << 22},
          "byte size overflows"},
         {"big-tensor.gguf", {.set_ne = true, .ne0 = 32, .ne1 = 3}, "extends past the end"},
@@ -353,9 +372,11 @@ static void test_corruptions(void)
         {"offset-ovf.gguf", {.set_offset = true, .offset = UINT64_MAX - 31}, "t1"},
         {"offset-near.gguf", {.set_offset = true, .offset = 64}, "extends past the end"},
         {"misaligned.gguf", {.set_offset = true, .offset = 48}, "not a multiple of the alignment"},
-        {"align0.gguf", {.set_alignment = true, .alignment_type = GGUF_TYPE_UINT32, .alignment = 0},
+        {"align0.gguf",
+         {.set_alignment = true, .alignment_type = GGUF_TYPE_UINT32, .alignment = 0},
          "general.alignment is 0"},
-        {"align3.gguf", {.set_alignment = true, .alignment_type = GGUF_TYPE_UINT32, .alignment = 3},
+        {"align3.gguf",
+         {.set_alignment = true, .alignment_type = GGUF_TYPE_UINT32, .alignment = 3},
          "general.alignment is 3"},
         {"align-type.gguf",
          {.set_alignment = true, .alignment_type = GGUF_TYPE_INT32, .alignment = 32},
@@ -364,8 +385,11 @@ static void test_corruptions(void)
          {.set_alignment = true, .alignment_type = GGUF_TYPE_UINT64, .alignment = 32},
          "expected u32"},
         {"misaligned64.gguf",
-         {.set_alignment = true, .alignment_type = GGUF_TYPE_UINT32, .alignment = 64,
-          .set_offset = true, .offset = 32},
+         {.set_alignment = true,
+          .alignment_type = GGUF_TYPE_UINT32,
+          .alignment = 64,
+          .set_offset = true,
+          .offset = 32},
          "not a multiple of the alignment 64"},
         {"dupname.gguf", {.dup_name = true}, "duplicate tensor name 't0'"},
     };
@@ -498,8 +522,8 @@ static void check_sample(const struct gguf_file *f, bool exact_keys)
     CHECK(gguf_get_f32(f, "test.f32", &f32) && f32 == 0.15625f);
     CHECK(gguf_get_bool(f, "test.bool", &b) && b);
     const struct gguf_kv *kv = gguf_find_kv(f, "test.arr_i32");
-    CHECK(kv && kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_INT32 &&
-          kv->arr_n == 4 && memcmp(kv->value, sample_arr_i32, sizeof sample_arr_i32) == 0);
+    CHECK(kv && kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_INT32 && kv->arr_n == 4 &&
+          memcmp(kv->value, sample_arr_i32, sizeof sample_arr_i32) == 0);
     kv = gguf_find_kv(f, "test.arr_f32");
     CHECK(kv && kv->arr_type == GGUF_TYPE_FLOAT32 && kv->arr_n == 3 &&
           memcmp(kv->value, sample_arr_f32, sizeof sample_arr_f32) == 0);
@@ -509,9 +533,15 @@ static void check_sample(const struct gguf_file *f, bool exact_keys)
         CHECK(kv->strs[i].len == strlen(sample_tokens[i]) &&
               memcmp(kv->strs[i].data, sample_tokens[i], kv->strs[i].len) == 0);
     if (exact_keys) {
-        static const char *const order[] = {"general.architecture", "general.name", "test.u32",
-                                            "test.i32", "test.f32", "test.bool",
-                                            "test.arr_i32", "test.arr_f32", "test.tokens"};
+        static const char *const order[] = {"general.architecture",
+                                            "general.name",
+                                            "test.u32",
+                                            "test.i32",
+                                            "test.f32",
+                                            "test.bool",
+                                            "test.arr_i32",
+                                            "test.arr_f32",
+                                            "test.tokens"};
         CHECK(f->n_kv == 9 && f->version == 3 && f->alignment == 32);
         for (uint64_t i = 0; i < f->n_kv && i < 9; i++)
             CHECK(f->kv[i].key.len == strlen(order[i]) &&
@@ -585,8 +615,8 @@ static void test_writer_roundtrip(void)
     CHECK(f->size == f->data_offset + expect_offset);
     /* The padding between the infos and the data blob is zeros as well. */
     const struct gguf_tensor *last = &f->tensors[f->n_tensors - 1];
-    const uint8_t *infos_end = (const uint8_t *)last->name.data + last->name.len + 4 +
-                               8 * (size_t)last->n_dims + 4 + 8;
+    const uint8_t *infos_end =
+        (const uint8_t *)last->name.data + last->name.len + 4 + 8 * (size_t)last->n_dims + 4 + 8;
     for (const uint8_t *p = infos_end; p < f->map + f->data_offset; p++)
         CHECK(*p == 0);
     gguf_close(&f);
@@ -754,7 +784,8 @@ static void test_getters(void)
         CHECK(!gguf_get_u32(f, "i16", &u));
         CHECK(gguf_get_i64(f, "i16", &i) && i == -5);
         CHECK(!gguf_get_u32(f, "u64big", &u) && !gguf_get_i64(f, "u64big", &i));
-        CHECK(gguf_get_i64(f, "i64", &i) && i == -(INT64_C(1) << 40) && !gguf_get_u32(f, "i64", &u));
+        CHECK(gguf_get_i64(f, "i64", &i) && i == -(INT64_C(1) << 40) &&
+              !gguf_get_u32(f, "i64", &u));
         CHECK(gguf_get_f32(f, "f64", &x) && x == 2.5f && !gguf_get_i64(f, "f64", &i));
         CHECK(gguf_get_bool(f, "bool2", &bo) && bo && !gguf_get_u32(f, "bool2", &u));
         CHECK(!gguf_get_str(f, "u8", &s) && !gguf_get_bool(f, "u8", &bo));
@@ -769,8 +800,8 @@ static void test_getters(void)
 /* gguf_kv_format: escaping, truncation, arrays. */
 static void test_format(void)
 {
-    static const char *const strs[] = {"a\x01z", "\xff\xfe", "tab\there", "\"q\\", "中",
-                                       "\xe2\x80\xae", "x", "y", "z", "last"};
+    static const char *const strs[] = {"a\x01z",       "\xff\xfe", "tab\there", "\"q\\", "中",
+                                       "\xe2\x80\xae", "x",        "y",         "z",     "last"};
     char path[512];
     tmp_path(path, sizeof path, "format.gguf");
     struct gguf_writer *w = gguf_writer_new();
@@ -884,7 +915,7 @@ static double now_s(void)
 static void test_large_vocab(void)
 {
     enum { N_TOKENS = 151643, N_TENSORS = 300 };
-    char (*tok)[16] = malloc((size_t)N_TOKENS * 16); /* [N_TOKENS][16] token texts */
+    char(*tok)[16] = malloc((size_t)N_TOKENS * 16); /* [N_TOKENS][16] token texts */
     const char **toks = malloc((size_t)N_TOKENS * sizeof *toks);
     float *zero = calloc(64, sizeof(float));
     struct gguf_writer *w = gguf_writer_new();
@@ -936,7 +967,8 @@ static void test_large_vocab(void)
         }
     }
     double t3 = now_s();
-    fprintf(stderr, "large vocab: write %.1f ms, open %.1f ms, 50k key + 300 tensor look-ups %.1f ms\n",
+    fprintf(stderr,
+            "large vocab: write %.1f ms, open %.1f ms, 50k key + 300 tensor look-ups %.1f ms\n",
             (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3);
     CHECK(t2 - t1 < 1.0 && t3 - t2 < 1.0);
     gguf_close(&f);

@@ -17,6 +17,11 @@ Bounds:
     Greedy ids are checked along the engine's own path: each id the engine
     picks must be within that bound of the reference's best logit at that step
     (an exact match is not required, since a near-tie may flip).
+Known weakness: the tied tiny qwen2/qwen3 synth models echo the last prompt
+token under greedy decoding (1 distinct id, wide margin), so their greedy check
+says little about the decode steps; the untied llama model (20+ distinct ids)
+is the real check of incremental decoding.  The "min top-2 margin" printed per
+case shows how demanding each greedy check was.
 Also: a prompt longer than the context (`logits --ctx 16`, ~40 tokens) must
 exit non-zero with a message containing "context".
 The reference first runs its own self-test (two formulations must agree).
@@ -221,8 +226,13 @@ def check_greedy(m, label, tokens, eng_ids, ref_all, tol, exact):
                     eng_ids))
             return
     same = all(int(np.argmax(ref_all[base + s])) == t for s, t in enumerate(eng_ids))
-    print("ok    %s: %d greedy ids %s reference" % (
-        label, N_GREEDY, "identical to" if same else "within bound of"))
+    # How hard the check was: a path that repeats one id with a wide margin
+    # says little about the decode steps (tied tiny models tend to echo).
+    margins = [np.diff(np.sort(ref_all[base + s])[-2:])[0] / np.max(np.abs(ref_all[base + s]))
+               for s in range(N_GREEDY)]
+    print("ok    %s: %d greedy ids %s reference (%d distinct, min top-2 margin %.2g of max)"
+          % (label, N_GREEDY, "identical to" if same else "within bound of",
+             len(set(eng_ids)), min(margins)))
 
 
 def check_ref_cli(path, tmp):

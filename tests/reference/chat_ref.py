@@ -26,6 +26,7 @@ import sys
 
 try:
     import jinja2
+    import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 except ImportError:
     print("chat_ref.py: python3-jinja2 is not installed; skipping", file=sys.stderr)

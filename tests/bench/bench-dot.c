@@ -1,0 +1,119 @@
+/* bench-dot.c: single-thread throughput of the matrix-vector dot kernels.
+ *
+ * For each weight type, a ROWS x COLS matrix (default 896 x 4864, the shape of
+ * Qwen2.5-0.5B's ffn_down; override with argv[1] argv[2]) is multiplied by
+ * one quantized activation row. Reports GB/s of weight bytes read for
+ *   C:    quant_vec_dot_ref row by row (the plain C kernels)
+ *   AVX2: quant_vec_dot_rows (the dispatched multi-row kernels)
+ * and the "prefill" rate of quant_vec_dot_rows_cols with 8 columns.
+ * Usage: bench-dot [ROWS COLS [SECONDS_PER_MEASURE]] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quant.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+struct bench_case {
+    enum eng_type type;
+    int rows, cols;
+    uint8_t *w;  /* [rows][row_size] */
+    uint8_t *a;  /* [8][activation row size] */
+    float *out;  /* [8][rows] */
+    size_t wrs, ars;
+};
+
+static void run_ref(struct bench_case *c)
+{
+    for (int r = 0; r < c->rows; r++)
+        quant_vec_dot_ref(c->type, c->cols, &c->out[r], c->w + (size_t)r * c->wrs, c->a);
+}
+
+static void run_rows(struct bench_case *c)
+{
+    quant_vec_dot_rows(c->type, c->cols, c->out, c->w, c->wrs, c->rows, c->a);
+}
+
+static void run_rows_cols(struct bench_case *c)
+{
+    quant_vec_dot_rows_cols(c->type, c->cols, c->out, (size_t)c->rows, c->w, c->wrs, c->rows,
+                            c->a, c->ars, 8);
+}
+
+/* Seconds of the fastest call of fn over at least min_s of calls: the best
+ * case is the most stable figure on a shared machine. */
+static double time_it(void (*fn)(struct bench_case *), struct bench_case *c, double min_s)
+{
+    fn(c); /* warm up */
+    double best = 1e30;
+    const double t0 = now_s();
+    do {
+        const double t1 = now_s();
+        fn(c);
+        const double dt = now_s() - t1;
+        if (dt < best)
+            best = dt;
+    } while (now_s() - t0 < min_s);
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    const int rows = argc > 2 ? atoi(argv[1]) : 896;
+    const int cols = argc > 2 ? atoi(argv[2]) : 4864;
+    const double min_s = argc > 3 ? atof(argv[3]) : 0.3;
+    if (rows <= 0 || cols <= 0 || cols % 32 != 0) {
+        fprintf(stderr, "usage: bench-dot [ROWS COLS(multiple of 32) [SECONDS]]\n");
+        return 2;
+    }
+    quant_init();
+    printf("matrix %d x %d, one thread, AVX2 %s\n", rows, cols,
+           quant_have_avx2() ? "on" : "off (WENSHU_NO_AVX2 or no CPU support)");
+    printf("%-7s %10s %10s %10s %12s\n", "type", "MiB", "C GB/s", "rows GB/s", "8-col GB/s");
+    const enum eng_type types[] = {ENG_TYPE_F32,  ENG_TYPE_F16,  ENG_TYPE_BF16, ENG_TYPE_Q8_0,
+                                   ENG_TYPE_Q4_0, ENG_TYPE_Q4_1, ENG_TYPE_Q5_0, ENG_TYPE_Q5_1,
+                                   ENG_TYPE_IQ4_NL, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K};
+    float *src = malloc(sizeof(float) * (size_t)cols * 8); /* [8][cols] */
+    if (!src)
+        return 1;
+    unsigned seed = 1;
+    for (size_t i = 0; i < (size_t)cols * 8; i++) {
+        seed = seed * 1103515245u + 12345u;
+        src[i] = (float)((seed >> 8) & 0xffff) / 65536.0f - 0.5f;
+    }
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        struct bench_case c = {.type = types[k], .rows = rows, .cols = cols};
+        const struct quant_traits *t = quant_traits(c.type);
+        if (cols % t->blck != 0)
+            continue;
+        const enum eng_type vt = t->vec_dot_type;
+        c.wrs = quant_row_size(c.type, cols);
+        c.ars = quant_row_size(vt, cols);
+        c.w = malloc(c.wrs * (size_t)rows);
+        c.a = malloc(c.ars * 8);
+        c.out = malloc(sizeof(float) * (size_t)rows * 8);
+        if (!c.w || !c.a || !c.out)
+            return 1;
+        for (int r = 0; r < rows; r++) /* realistic weights: quantize a pattern */
+            quant_quantize_row(c.type, src + (size_t)(r % 8) * cols, c.w + (size_t)r * c.wrs,
+                               cols);
+        for (int j = 0; j < 8; j++)
+            quant_quantize_row(vt, src + (size_t)j * cols, c.a + (size_t)j * c.ars, cols);
+        const double bytes = (double)c.wrs * rows;
+        const double t_ref = time_it(run_ref, &c, min_s);
+        const double t_rows = time_it(run_rows, &c, min_s);
+        const double t_rc = time_it(run_rows_cols, &c, min_s);
+        printf("%-7s %10.2f %10.2f %10.2f %12.2f\n", t->name, bytes / (1 << 20),
+               bytes / t_ref * 1e-9, bytes / t_rows * 1e-9, 8 * bytes / t_rc * 1e-9);
+        free(c.w), free(c.a), free(c.out);
+    }
+    free(src);
+    return 0;
+}

@@ -178,12 +178,14 @@ ALWAYS_INLINE __m256i blk_q5_1(const struct block_q5_1 *x, __m256i qy, __m256i p
             const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
             const __m256i pre = PREP_FN(qy);                                                     \
             const __m256 dy = bcast_half(&y[i].d);                                               \
+            _Pragma("GCC unroll 4")                                                              \
             for (int r = 0; r < R; r++) {                                                        \
                 const struct BLOCK *xb = (const struct BLOCK *)(x + (size_t)r * stride) + i;     \
                 const __m256 p = _mm256_mul_ps(dy, _mm256_cvtepi32_ps(BLK_FN(xb, qy, pre)));     \
                 acc[r] = _mm256_fmadd_ps(bcast_half(&xb->d), p, acc[r]);                         \
             }                                                                                    \
         }                                                                                        \
+        _Pragma("GCC unroll 4")                                                                  \
         for (int r = 0; r < R; r++)                                                              \
             s[r] = hsum_ps(acc[r]);                                                              \
     }                                                                                            \
@@ -246,30 +248,37 @@ DEFINE_ROWS_Q8_0(iq4_nl, block_iq4_nl, blk_iq4_nl, prep_none)
                                      const int R, const int C)                                   \
     {                                                                                            \
         __m256 acc[TILE_R][TILE_C];                                                              \
+        _Pragma("GCC unroll 4")                                                                  \
         for (int r = 0; r < R; r++)                                                              \
+            _Pragma("GCC unroll 4")                                                              \
             for (int c = 0; c < C; c++)                                                          \
                 acc[r][c] = _mm256_setzero_ps();                                                 \
         for (int i = 0; i < nb; i++) {                                                           \
             __m256i xv[TILE_R];                                                                  \
             __m256 dx[TILE_R];                                                                   \
+            _Pragma("GCC unroll 4")                                                              \
             for (int r = 0; r < R; r++) {                                                        \
                 const struct BLOCK *xb = (const struct BLOCK *)(x + (size_t)r * x_stride) + i;   \
                 xv[r] = loadx_##NAME(xb);                                                        \
                 dx[r] = bcast_half(&xb->d);                                                      \
             }                                                                                    \
+            _Pragma("GCC unroll 4")                                                              \
             for (int c = 0; c < C; c++) {                                                        \
                 const struct block_q8_0 *yb =                                                    \
                     (const struct block_q8_0 *)(y + (size_t)c * y_stride) + i;                   \
                 const __m256i qy = _mm256_loadu_si256((const __m256i *)yb->qs);                  \
                 const __m256i pre = PREP_FN(qy);                                                 \
                 const __m256 dy = bcast_half(&yb->d);                                            \
+                _Pragma("GCC unroll 4")                                                          \
                 for (int r = 0; r < R; r++) {                                                    \
                     const __m256 p = _mm256_mul_ps(dy, _mm256_cvtepi32_ps(DOTXY(xv[r], qy, pre))); \
                     acc[r][c] = _mm256_fmadd_ps(dx[r], p, acc[r][c]);                            \
                 }                                                                                \
             }                                                                                    \
         }                                                                                        \
+        _Pragma("GCC unroll 4")                                                                  \
         for (int c = 0; c < C; c++)                                                              \
+            _Pragma("GCC unroll 4")                                                              \
             for (int r = 0; r < R; r++)                                                          \
                 s[(size_t)c * s_col_stride + r] = hsum_ps(acc[r][c]);                            \
     }                                                                                            \
@@ -279,10 +288,12 @@ DEFINE_ROWS_Q8_0(iq4_nl, block_iq4_nl, blk_iq4_nl, prep_none)
         if (R == TILE_R && C == TILE_C)                                                          \
             NAME##_tileRC(nb, s, s_col_stride, x, x_stride, y, y_stride, TILE_R, TILE_C);        \
         else if (R == TILE_R)                                                                    \
+            _Pragma("GCC unroll 4")                                                              \
             for (int c = 0; c < C; c++)                                                          \
                 NAME##_tileRC(nb, s + (size_t)c * s_col_stride, s_col_stride, x, x_stride,       \
                               y + (size_t)c * y_stride, y_stride, TILE_R, 1);                    \
         else                                                                                     \
+            _Pragma("GCC unroll 4")                                                              \
             for (int c = 0; c < C; c++)                                                          \
                 NAME##_tileRC(nb, s + (size_t)c * s_col_stride, s_col_stride, x, x_stride,       \
                               y + (size_t)c * y_stride, y_stride, 1, 1);                         \
@@ -376,6 +387,7 @@ ALWAYS_INLINE __m256i blk_k4(const uint8_t *scales_raw, const uint8_t *qs, const
     const __m256i scales = _mm256_set_m128i(sc128, sc128);
     __m256i hbits = with_high ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     __m256i sumi = _mm256_setzero_si256();
+    #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         const __m256i scale_l = _mm256_shuffle_epi8(scales, shuffle_s16(2 * j));
         const __m256i scale_h = _mm256_shuffle_epi8(scales, shuffle_s16(2 * j + 1));
@@ -407,6 +419,7 @@ ALWAYS_INLINE void k4_rowsR(int nb, float *s, const uint8_t *x, size_t stride,
                      _mm256_setzero_ps()};
     __m128 acc_m[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     for (int i = 0; i < nb; i++) {
+        #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *row = x + (size_t)r * stride;
             const uint8_t *scales, *qs, *qh = NULL;
@@ -426,6 +439,7 @@ ALWAYS_INLINE void k4_rowsR(int nb, float *s, const uint8_t *x, size_t stride,
             acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod_m), acc_m[r]);
         }
     }
+    #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         __m128 m = _mm_add_ps(acc_m[r], _mm_movehl_ps(acc_m[r], acc_m[r]));
         m = _mm_add_ss(m, _mm_movehdup_ps(m));
@@ -455,6 +469,7 @@ ALWAYS_INLINE __m256i blk_q6_K(const struct block_q6_K *x, const int8_t *q8,
     const __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(scales8),
                                            _mm256_loadu_si256((const __m256i *)bsums));
     __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
+    #pragma GCC unroll 4
     for (int h = 0; h < 2; h++) {
         const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
         const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
@@ -471,6 +486,7 @@ ALWAYS_INLINE __m256i blk_q6_K(const struct block_q6_K *x, const int8_t *q8,
         q[3] = _mm256_or_si256(
             _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m256i q8k = _mm256_loadu_si256((const __m256i *)(q8 + 128 * h + 32 * k));
             const __m256i p = _mm256_maddubs_epi16(q[k], q8k);
@@ -486,12 +502,14 @@ ALWAYS_INLINE void q6_K_rowsR(int nb, float *s, const uint8_t *x, size_t stride,
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     for (int i = 0; i < nb; i++) {
+        #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const struct block_q6_K *b = (const struct block_q6_K *)(x + (size_t)r * stride) + i;
             const __m256 d = _mm256_set1_ps(y[i].d * h2f(b->d));
             acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(blk_q6_K(b, y[i].qs, y[i].bsums)), acc[r]);
         }
     }
+    #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
         s[r] = hsum_ps(acc[r]);
 }
@@ -571,12 +589,14 @@ ALWAYS_INLINE __m256 load8_bf16(const void *p, int i)
         int i = 0;                                                                               \
         for (; i + 16 <= n; i += 16) {                                                           \
             const __m256 y0 = LOAD(y, i), y1 = LOAD(y, i + 8);                                   \
+            _Pragma("GCC unroll 4")                                                              \
             for (int r = 0; r < R; r++) {                                                        \
                 const void *xr = x + (size_t)r * stride;                                         \
                 acc0[r] = _mm256_fmadd_ps(LOAD(xr, i), y0, acc0[r]);                             \
                 acc1[r] = _mm256_fmadd_ps(LOAD(xr, i + 8), y1, acc1[r]);                         \
             }                                                                                    \
         }                                                                                        \
+        _Pragma("GCC unroll 4")                                                                  \
         for (int r = 0; r < R; r++) {                                                            \
             float sum = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));                                \
             for (int k = i; k < n; k++)                                                          \

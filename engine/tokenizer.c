@@ -11,6 +11,19 @@
  *      lowest merge rank first (leftmost on ties), through a binary heap.
  * All state lives in struct tokenizer, which is immutable once built; each
  * call to tokenizer_encode() owns its scratch buffers.
+ *
+ * Choices, and where this differs from a reference:
+ * - parse_special false splits out nothing (llama.cpp still splits
+ *   USER_DEFINED tokens then; HF always splits added tokens).
+ * - NFC is applied for pre ids qwen2 and deepseek-r1-qwen. Qwen's
+ *   tokenizer.json is verified by the tokenizer-hf test; that R1-distill's
+ *   tokenizer.json also normalizes is assumed, not checked.
+ * - \s is Unicode White_Space (HF's Oniguruma, llama.cpp). JavaScript's \s,
+ *   used by the node reference, differs on U+0085 and U+FEFF only.
+ * - (?i:'s|...) folds ASCII only, as llama.cpp and transformers.js do; HF's
+ *   Oniguruma would also take an apostrophe + U+017F (long s) as a contraction.
+ * - A missing tokenizer.ggml.pre means gpt-2; a merge naming a token that is
+ *   not in the vocab is skipped; a repeated merge keeps its last rank (HF).
  */
 #include "tokenizer.h"
 
@@ -23,8 +36,8 @@
 #define TOK_EMPTY_SLOT (-1)
 
 struct pair_slot {
-    uint64_t key;  /* (left id << 32) | right id; UINT64_MAX when empty */
-    int32_t rank;  /* merge rank (index in tokenizer.ggml.merges) */
+    uint64_t key;   /* (left id << 32) | right id; UINT64_MAX when empty */
+    int32_t rank;   /* merge rank (index in tokenizer.ggml.merges) */
     int32_t merged; /* id of the merged token */
 };
 
@@ -35,22 +48,22 @@ struct tokenizer {
     bool ignore_merges; /* a piece that is a whole vocab token skips BPE (Llama 3) */
 
     int32_t n_vocab;
-    char *text_arena;      /* all token strings, each NUL-terminated */
-    size_t *text_off;      /* [n_vocab] offset of token i in text_arena */
-    uint32_t *text_len;    /* [n_vocab] */
-    char *bytes_arena;     /* all decoded token bytes, each NUL-terminated */
-    size_t *bytes_off;     /* [n_vocab] */
-    uint32_t *bytes_len;   /* [n_vocab] */
-    uint8_t *types;        /* [n_vocab] enum tok_token_type */
+    char *text_arena;    /* all token strings, each NUL-terminated */
+    size_t *text_off;    /* [n_vocab] offset of token i in text_arena */
+    uint32_t *text_len;  /* [n_vocab] */
+    char *bytes_arena;   /* all decoded token bytes, each NUL-terminated */
+    size_t *bytes_off;   /* [n_vocab] */
+    uint32_t *bytes_len; /* [n_vocab] */
+    uint8_t *types;      /* [n_vocab] enum tok_token_type */
 
-    int32_t *vocab_slots;  /* [vocab_cap] token ids by text hash; TOK_EMPTY_SLOT when empty */
-    size_t vocab_cap;      /* power of two */
+    int32_t *vocab_slots;    /* [vocab_cap] token ids by text hash; TOK_EMPTY_SLOT when empty */
+    size_t vocab_cap;        /* power of two */
     struct pair_slot *pairs; /* [pair_cap] merges by (left, right) */
-    size_t pair_cap;       /* power of two */
+    size_t pair_cap;         /* power of two */
 
     int32_t byte_token[256]; /* the token of each single byte */
 
-    int32_t *specials;     /* [n_specials] CONTROL/USER_DEFINED ids, by first byte then longest first */
+    int32_t *specials; /* [n_specials] CONTROL/USER_DEFINED ids, by first byte then longest first */
     size_t n_specials;
     uint32_t special_first[257]; /* specials[special_first[b] .. special_first[b+1]) start with b */
 
@@ -218,8 +231,7 @@ static enum eng_status load_model_and_pre(struct tokenizer *tok, const struct gg
     struct gguf_str s;
     char name[64];
     if (!gguf_get_str(f, "tokenizer.ggml.model", &s))
-        return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: missing tokenizer.ggml.model",
-                           f->path);
+        return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: missing tokenizer.ggml.model", f->path);
     if (!str_copy(&s, name, sizeof name) || strcmp(name, "gpt2") != 0)
         return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED,
                            "%s: tokenizer.ggml.model '%.*s' is not supported (only gpt2)", f->path,
@@ -491,8 +503,8 @@ static enum eng_status load_ids(struct tokenizer *tok, const struct gguf_file *f
     tok->add_bos = false;
     if (gguf_find_kv(f, "tokenizer.ggml.add_bos_token") &&
         !gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &tok->add_bos))
-        return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: tokenizer.ggml.add_bos_token is not a bool",
-                           f->path);
+        return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
+                           "%s: tokenizer.ggml.add_bos_token is not a bool", f->path);
     return ENG_STATUS_OK;
 }
 
@@ -583,7 +595,7 @@ struct bpe_work {
     struct bpe_sym *syms;  /* [piece bytes] */
     struct bpe_cand *heap; /* [3 * piece bytes]: n-1 pairs, then at most 2 per merge */
     size_t n_heap;
-    char *text;            /* [2 * piece bytes]: the piece in byte-level form */
+    char *text; /* [2 * piece bytes]: the piece in byte-level form */
 };
 
 static bool cand_less(const struct bpe_cand *a, const struct bpe_cand *b)
@@ -632,8 +644,7 @@ static void push_pair(const struct tokenizer *tok, struct bpe_work *w, int32_t p
         return;
     const struct pair_slot *m = pair_lookup(tok, w->syms[pos].id, w->syms[next].id);
     if (m)
-        heap_push(w, (struct bpe_cand){m->rank, pos, w->syms[pos].id, w->syms[next].id,
-                                        m->merged});
+        heap_push(w, (struct bpe_cand){m->rank, pos, w->syms[pos].id, w->syms[next].id, m->merged});
 }
 
 /* Whole-piece look-up for ignore_merges: the byte-level text of the piece. */
@@ -748,7 +759,7 @@ static enum eng_status encode_section(const struct tokenizer *tok, const uint8_t
         return ENG_STATUS_OK;
     size_t n_cps = 0;
     uint32_t *cps = section_code_points(tok, text, len, &n_cps);
-    uint8_t *classes = malloc(n_cps + 1);                /* [n_cps] */
+    uint8_t *classes = malloc(n_cps + 1);              /* [n_cps] */
     size_t *ends = malloc((n_cps + 1) * sizeof *ends); /* [n_cps] piece ends */
     bool ok = cps && classes && ends;
     if (ok) {
@@ -867,8 +878,7 @@ const char *tokenizer_token_text(const struct tokenizer *tok, int32_t id)
 
 enum tok_token_type tokenizer_token_type(const struct tokenizer *tok, int32_t id)
 {
-    return id >= 0 && id < tok->n_vocab ? (enum tok_token_type)tok->types[id]
-                                        : TOK_TYPE_UNDEFINED;
+    return id >= 0 && id < tok->n_vocab ? (enum tok_token_type)tok->types[id] : TOK_TYPE_UNDEFINED;
 }
 
 int32_t tokenizer_find(const struct tokenizer *tok, const char *text)

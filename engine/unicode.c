@@ -417,7 +417,8 @@ static size_t match_gpt2(const struct split_text *t, size_t i)
 }
 
 /* Split t (the whole of [0, t->n)) with one pattern; appends ends (offset by base). */
-static size_t split_with(enum unicode_pre pre, const struct split_text *t, size_t base, size_t *ends)
+static size_t split_with(enum unicode_pre pre, const struct split_text *t, size_t base,
+                         size_t *ends)
 {
     size_t n_pieces = 0;
     for (size_t i = 0; i < t->n;) {

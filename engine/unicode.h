@@ -45,12 +45,18 @@ size_t unicode_nfc(const uint32_t *cps, size_t n, uint32_t *out);
 /* True when some character of cps[0..n) may change under NFC. */
 bool unicode_nfc_may_change(const uint32_t *cps, size_t n);
 
+/* The pre-tokenizer patterns, by llama.cpp's tokenizer.ggml.pre families:
+ *   GPT2:   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ *   SMOLLM: each \p{N} isolated first, then GPT2 on the stretches between
+ *   QWEN2:  (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
+ *            ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ *   LLAMA3: QWEN2 with \p{N}{1,3}
+ * (?i:) folds ASCII only, as llama.cpp and transformers.js do. */
 enum unicode_pre {
-    UNICODE_PRE_GPT2,   /* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
-    UNICODE_PRE_SMOLLM, /* \p{N} isolated first, then the GPT-2 pattern on the rest */
-    UNICODE_PRE_QWEN2,  /* (?i:'s|..)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|
-                           \s*[\r\n]+|\s+(?!\S)|\s+ */
-    UNICODE_PRE_LLAMA3, /* the same with \p{N}{1,3} */
+    UNICODE_PRE_GPT2,
+    UNICODE_PRE_SMOLLM,
+    UNICODE_PRE_QWEN2,
+    UNICODE_PRE_LLAMA3,
 };
 
 /* Split cps[0..n) into pre-tokens. Writes the end offset (exclusive, in code

@@ -373,7 +373,7 @@ int main(int argc, char **argv)
         }
         const int rows_for[4] = {7, 6, 5, 3};
         for (int i = 0; i < n_ns; i++)
-            case_dot(type, ns[i], rows_for[i], 3, seed++);
+            case_dot(type, ns[i], rows_for[i], 5, seed++);
     }
 
     for (int type = 0; type < ENG_TYPE_COUNT; type++) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gguf.h"
 #include "tokenizer.h"
@@ -286,14 +287,97 @@ static bool line_selftest(const char *line, size_t len, void *user_data)
         uint32_t *cps = decode_line(clean, clean_len, &nfc_n);
         bool nfc_stable = !unicode_nfc_may_change(cps, nfc_n);
         if (nfc_stable || strcmp(tokenizer_pre_name(t->tok), "qwen2") != 0)
-            check(t, dec_len == clean_len && memcmp(dec, clean, dec_len) == 0, "round trip",
-                  line, len);
+            check(t, dec_len == clean_len && memcmp(dec, clean, dec_len) == 0, "round trip", line,
+                  len);
         free(cps);
         free(dec);
         free(ids);
     }
     free(clean);
     return true;
+}
+
+/* Every push of a line, in chunks of 1..7 bytes, emits well-formed UTF-8. */
+static void stream_pushes_whole_chars(struct selftest *t, const char *line, size_t len)
+{
+    char out[3 * 7 + 12];
+    for (size_t chunk = 1; chunk <= 7; chunk++) {
+        struct utf8_stream s = {{0}, 0};
+        for (size_t i = 0; i < len; i += chunk) {
+            size_t n = len - i < chunk ? len - i : chunk;
+            size_t k = utf8_stream_push(&s, line + i, n, out, sizeof out);
+            if (!check(t, unicode_utf8_valid((const uint8_t *)out, k) && s.n_pending <= 3,
+                       "utf8_stream push emits whole characters", line, len))
+                return;
+        }
+    }
+}
+
+static bool line_stream_check(const char *line, size_t len, void *user_data)
+{
+    stream_pushes_whole_chars(user_data, line, len);
+    return true;
+}
+
+/* A vocab GGUF of the 256 byte tokens with the given model and pre ids,
+ * built with the engine's writer; returns the status of loading it. */
+static enum eng_status load_small_vocab(const char *model, const char *pre, int drop_byte,
+                                        struct eng_err *err)
+{
+    char strs[256][8];
+    const char *tokens[256];
+    size_t n = 0;
+    for (int b = 0; b < 256; b++) {
+        if (b == drop_byte)
+            continue;
+        bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+        int k = 0;
+        for (int i = 0; i < b; i++)
+            k += !((i >= 33 && i <= 126) || (i >= 161 && i <= 172) || i >= 174);
+        uint8_t utf8[4];
+        size_t m = unicode_encode_utf8(printable ? (uint32_t)b : 256u + (uint32_t)k, utf8);
+        memcpy(strs[n], utf8, m);
+        strs[n][m] = '\0';
+        tokens[n] = strs[n];
+        n++;
+    }
+    char path[] = "/tmp/test-tokenizer-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return ENG_STATUS_ERR_IO;
+    close(fd);
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_writer_set_str(w, "tokenizer.ggml.model", model);
+    gguf_writer_set_str(w, "tokenizer.ggml.pre", pre);
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, n);
+    struct gguf_file *f = NULL;
+    struct tokenizer *tok = NULL;
+    enum eng_status st = gguf_writer_write(w, path, err);
+    if (st == ENG_STATUS_OK)
+        st = gguf_open(path, &f, err);
+    if (st == ENG_STATUS_OK)
+        st = tokenizer_from_gguf(f, &tok, err);
+    tokenizer_free(&tok);
+    gguf_close(&f);
+    gguf_writer_free(&w);
+    unlink(path);
+    return st;
+}
+
+/* Refusals: an unknown pre id or model, a vocab without every byte token. */
+static void check_refusals(struct selftest *t)
+{
+    struct eng_err err = {{0}};
+    enum eng_status st = load_small_vocab("gpt2", "no-such-pre", -1, &err);
+    check(t, st == ENG_STATUS_ERR_UNSUPPORTED && strstr(err.msg, "no-such-pre"),
+          "unknown pre refused, named", err.msg, strlen(err.msg));
+    st = load_small_vocab("llama", "gpt-2", -1, &err);
+    check(t, st == ENG_STATUS_ERR_UNSUPPORTED && strstr(err.msg, "llama"), "SPM model refused",
+          err.msg, strlen(err.msg));
+    st = load_small_vocab("gpt2", "gpt-2", 'x', &err);
+    check(t, st == ENG_STATUS_ERR_FORMAT, "missing byte token refused", err.msg, strlen(err.msg));
+    st = load_small_vocab("gpt2", "smollm", -1, &err);
+    check(t, st == ENG_STATUS_OK, "byte-only vocab loads", err.msg, strlen(err.msg));
 }
 
 static int mode_selftest(const char *vocab, const struct text_file *f)
@@ -303,6 +387,8 @@ static int mode_selftest(const char *vocab, const struct text_file *f)
         return 1;
     struct selftest t = {tok, 0, 0};
     for_each_line(f, line_selftest, &t);
+    for_each_line(f, line_stream_check, &t);
+    check_refusals(&t);
     /* Queries named by the header. */
     int32_t im_end = tokenizer_find(tok, "<|im_end|>");
     if (im_end < 0 || tokenizer_token_type(tok, im_end) != TOK_TYPE_CONTROL ||
@@ -353,8 +439,8 @@ static int mode_bench(const char *vocab, const struct text_file *f)
     struct bench b = {tok, 0};
     bool ok = for_each_line(f, line_bench, &b);
     double t2 = now_s();
-    fprintf(stderr, "bench: load %.3f s; %zu bytes -> %zu tokens in %.3f s (%.1f MB/s)\n",
-            t1 - t0, f->size, b.n_tokens, t2 - t1, (double)f->size / (t2 - t1) / 1e6);
+    fprintf(stderr, "bench: load %.3f s; %zu bytes -> %zu tokens in %.3f s (%.1f MB/s)\n", t1 - t0,
+            f->size, b.n_tokens, t2 - t1, (double)f->size / (t2 - t1) / 1e6);
     tokenizer_free(&tok);
     return ok ? 0 : 1;
 }

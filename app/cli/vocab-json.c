@@ -15,11 +15,11 @@
 #define VOCAB_MAX_TOKENS (1 << 24)
 
 struct vocab_json {
-    struct eng_vocab vocab;  /* points into the fields below */
-    GStringChunk *strings;   /* every string the vocab points at */
-    const char **tokens;     /* [n_tokens] */
-    int32_t *types;          /* [n_tokens] */
-    const char **merges;     /* [n_merges] */
+    struct eng_vocab vocab; /* points into the fields below */
+    GStringChunk *strings;  /* every string the vocab points at */
+    const char **tokens;    /* [n_tokens] */
+    int32_t *types;         /* [n_tokens] */
+    const char **merges;    /* [n_merges] */
 };
 
 static GQuark vocab_json_error_quark(void)
@@ -149,11 +149,14 @@ static gboolean load_merges(struct vocab_json *vj, JsonObject *model, const char
             continue;
         }
         JsonArray *pair = JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
-        JsonNode *a = pair && json_array_get_length(pair) == 2 ? json_array_get_element(pair, 0) : NULL;
-        JsonNode *b = pair && json_array_get_length(pair) == 2 ? json_array_get_element(pair, 1) : NULL;
+        JsonNode *a =
+            pair && json_array_get_length(pair) == 2 ? json_array_get_element(pair, 0) : NULL;
+        JsonNode *b =
+            pair && json_array_get_length(pair) == 2 ? json_array_get_element(pair, 1) : NULL;
         if (!a || !b || json_node_get_value_type(a) != G_TYPE_STRING ||
             json_node_get_value_type(b) != G_TYPE_STRING) {
-            g_autofree char *what = g_strdup_printf("model.merges[%u] is neither \"a b\" nor [a, b]", i);
+            g_autofree char *what =
+                g_strdup_printf("model.merges[%u] is neither \"a b\" nor [a, b]", i);
             return fail(error, path, what);
         }
         g_autofree char *joined =
@@ -216,7 +219,8 @@ static gboolean load_config(struct vocab_json *vj, const char *path, GError **er
     JsonArray *tmpls = array_member(cfg, "chat_template");
     for (guint i = 0; !tmpl && tmpls && i < json_array_get_length(tmpls); i++) {
         JsonObject *t = json_array_get_object_element(tmpls, i);
-        if (t && g_strcmp0(json_object_get_string_member_with_default(t, "name", ""), "default") == 0)
+        if (t &&
+            g_strcmp0(json_object_get_string_member_with_default(t, "name", ""), "default") == 0)
             tmpl = json_object_get_string_member_with_default(t, "template", NULL);
     }
     if (tmpl)
@@ -258,8 +262,7 @@ static gboolean load_tokenizer_json(struct vocab_json *vj, const char *path, con
     return TRUE;
 }
 
-gboolean vocab_json_load(const char *path, const char *pre, struct vocab_json **out,
-                         GError **error)
+gboolean vocab_json_load(const char *path, const char *pre, struct vocab_json **out, GError **error)
 {
     *out = NULL;
     struct vocab_json *vj = g_new0(struct vocab_json, 1);

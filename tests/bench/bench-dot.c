@@ -4,7 +4,9 @@
  * Qwen2.5-0.5B's ffn_down; override with argv[1] argv[2]) is multiplied by
  * one quantized activation row. Reports GB/s of weight bytes read for
  *   C:    quant_vec_dot_ref row by row (the plain C kernels)
- *   AVX2: quant_vec_dot_rows (the dispatched multi-row kernels)
+ *   dot:  quant_vec_dot row by row (the dispatched single-row kernels, the
+ *         shape of ggml's vec_dot loop)
+ *   rows: quant_vec_dot_rows (the dispatched multi-row kernels)
  * and the "prefill" rate of quant_vec_dot_rows_cols with 8 columns.
  * Usage: bench-dot [ROWS COLS [SECONDS_PER_MEASURE]] */
 #include <stdio.h>
@@ -34,6 +36,12 @@ static void run_ref(struct bench_case *c)
 {
     for (int r = 0; r < c->rows; r++)
         quant_vec_dot_ref(c->type, c->cols, &c->out[r], c->w + (size_t)r * c->wrs, c->a);
+}
+
+static void run_dot(struct bench_case *c)
+{
+    for (int r = 0; r < c->rows; r++)
+        quant_vec_dot(c->type, c->cols, &c->out[r], c->w + (size_t)r * c->wrs, c->a);
 }
 
 static void run_rows(struct bench_case *c)
@@ -76,7 +84,8 @@ int main(int argc, char **argv)
     quant_init();
     printf("matrix %d x %d, one thread, AVX2 %s\n", rows, cols,
            quant_have_avx2() ? "on" : "off (WENSHU_NO_AVX2 or no CPU support)");
-    printf("%-7s %10s %10s %10s %12s\n", "type", "MiB", "C GB/s", "rows GB/s", "8-col GB/s");
+    printf("%-7s %8s %9s %9s %10s %11s\n", "type", "MiB", "C GB/s", "dot GB/s", "rows GB/s",
+           "8-col GB/s");
     const enum eng_type types[] = {ENG_TYPE_F32,  ENG_TYPE_F16,  ENG_TYPE_BF16, ENG_TYPE_Q8_0,
                                    ENG_TYPE_Q4_0, ENG_TYPE_Q4_1, ENG_TYPE_Q5_0, ENG_TYPE_Q5_1,
                                    ENG_TYPE_IQ4_NL, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K};
@@ -108,10 +117,12 @@ int main(int argc, char **argv)
             quant_quantize_row(vt, src + (size_t)j * cols, c.a + (size_t)j * c.ars, cols);
         const double bytes = (double)c.wrs * rows;
         const double t_ref = time_it(run_ref, &c, min_s);
+        const double t_dot = time_it(run_dot, &c, min_s);
         const double t_rows = time_it(run_rows, &c, min_s);
         const double t_rc = time_it(run_rows_cols, &c, min_s);
-        printf("%-7s %10.2f %10.2f %10.2f %12.2f\n", t->name, bytes / (1 << 20),
-               bytes / t_ref * 1e-9, bytes / t_rows * 1e-9, 8 * bytes / t_rc * 1e-9);
+        printf("%-7s %8.2f %9.2f %9.2f %10.2f %11.2f\n", t->name, bytes / (1 << 20),
+               bytes / t_ref * 1e-9, bytes / t_dot * 1e-9, bytes / t_rows * 1e-9,
+               8 * bytes / t_rc * 1e-9);
         free(c.w), free(c.a), free(c.out);
     }
     free(src);

@@ -45,11 +45,12 @@ static void put_utf8(char *dst, unsigned cp)
 
 static struct tokenizer *build_vocab(const char *pre)
 {
-    static const char *const merges[] = {"Ġ t", "h e", "t h", "th e", "Ġt he", "Ġ a", "i n",
-                                         "a n", "an d", "1 2", "12 3", "ä ½", "ĠĠ ĠĠ", "Ġ Ġ"};
-    static const char *const extra[] = {"Ġt", "he", "th", "the", "Ġthe", "Ġa", "in", "an",
-                                        "and", "12", "123", "ä½", "ĠĠĠĠ", "ĠĠ"};
-    static const char *const specials[] = {"<|im_start|>", "<|im_end|>", "<|im_", "<think>", "</think>"};
+    static const char *const merges[] = {"Ġ t", "h e",  "t h", "th e", "Ġt he", "Ġ a",   "i n",
+                                         "a n", "an d", "1 2", "12 3", "ä ½",   "ĠĠ ĠĠ", "Ġ Ġ"};
+    static const char *const extra[] = {"Ġt", "he",  "th", "the", "Ġthe", "Ġa",   "in",
+                                        "an", "and", "12", "123", "ä½",   "ĠĠĠĠ", "ĠĠ"};
+    static const char *const specials[] = {"<|im_start|>", "<|im_end|>", "<|im_", "<think>",
+                                           "</think>"};
     const size_t n_extra = sizeof extra / sizeof extra[0];
     const size_t n_special = sizeof specials / sizeof specials[0];
     char bytes[256][8];
@@ -84,7 +85,8 @@ static struct tokenizer *build_vocab(const char *pre)
     struct eng_err err;
     struct gguf_file *f = NULL;
     struct tokenizer *tok = NULL;
-    if (gguf_writer_write(w, path, &err) != ENG_STATUS_OK || gguf_open(path, &f, &err) != ENG_STATUS_OK ||
+    if (gguf_writer_write(w, path, &err) != ENG_STATUS_OK ||
+        gguf_open(path, &f, &err) != ENG_STATUS_OK ||
         tokenizer_from_gguf(f, &tok, &err) != ENG_STATUS_OK) {
         fprintf(stderr, "fuzz-tokenizer: %s\n", err.msg);
         abort();

@@ -142,10 +142,10 @@ ALWAYS_INLINE __m256i loadx_iq4_nl(const struct block_iq4_nl *x)
     return _mm256_shuffle_epi8(book, unpack_nibbles(x->qs));
 }
 
-#define DEFINE_BLK(NAME, BLOCK, DOTXY)                                                           \
-    ALWAYS_INLINE __m256i blk_##NAME(const struct BLOCK *x, __m256i qy, __m256i pre)            \
-    {                                                                                            \
-        return DOTXY(loadx_##NAME(x), qy, pre);                                                  \
+#define DEFINE_BLK(NAME, BLOCK, DOTXY)                                                             \
+    ALWAYS_INLINE __m256i blk_##NAME(const struct BLOCK *x, __m256i qy, __m256i pre)               \
+    {                                                                                              \
+        return DOTXY(loadx_##NAME(x), qy, pre);                                                    \
     }
 
 DEFINE_BLK(q4_0, block_q4_0, dotxy_u4)
@@ -168,64 +168,63 @@ ALWAYS_INLINE __m256i blk_q5_1(const struct block_q5_1 *x, __m256i qy, __m256i p
 
 /* A weight format with 32-element blocks against Q8_0 activations: R rows
  * (R a compile-time constant after inlining) share each activation block. */
-#define DEFINE_ROWS_Q8_0(NAME, BLOCK, BLK_FN, PREP_FN)                                                    \
-    ALWAYS_INLINE void NAME##_rowsR(int nb, float *s, const uint8_t *x, size_t stride,          \
-                                    const struct block_q8_0 *y, const int R)                    \
-    {                                                                                            \
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),        \
-                         _mm256_setzero_ps()};                                                   \
-        for (int i = 0; i < nb; i++) {                                                           \
-            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
-            const __m256i pre = PREP_FN(qy);                                                     \
-            const __m256 dy = bcast_half(&y[i].d);                                               \
-            _Pragma("GCC unroll 4")                                                              \
-            for (int r = 0; r < R; r++) {                                                        \
-                const struct BLOCK *xb = (const struct BLOCK *)(x + (size_t)r * stride) + i;     \
-                const __m256 p = _mm256_mul_ps(dy, _mm256_cvtepi32_ps(BLK_FN(xb, qy, pre)));     \
-                acc[r] = _mm256_fmadd_ps(bcast_half(&xb->d), p, acc[r]);                         \
-            }                                                                                    \
-        }                                                                                        \
-        _Pragma("GCC unroll 4")                                                                  \
-        for (int r = 0; r < R; r++)                                                              \
-            s[r] = hsum_ps(acc[r]);                                                              \
-    }                                                                                            \
-    static void NAME##_dot(int n, float *s, const void *vx, const void *vy)                     \
-    {                                                                                            \
-        const struct BLOCK *x = vx;                                                              \
-        const struct block_q8_0 *y = vy;                                                         \
-        const int nb = n / 32;                                                                   \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                          \
-        int i = 0;                                                                               \
-        for (; i + 1 < nb; i += 2) {                                                             \
-            const __m256i qy0 = _mm256_loadu_si256((const __m256i *)y[i].qs);                    \
-            const __m256i qy1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);                \
-            const __m256 d0 = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                         \
-            const __m256 d1 = _mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d));                 \
-            acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy0, PREP_FN(qy0))), acc0); \
-            acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(BLK_FN(&x[i + 1], qy1, PREP_FN(qy1))),  \
-                                   acc1);                                                        \
-        }                                                                                        \
-        for (; i < nb; i++) {                                                                    \
-            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
-            const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                          \
-            acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy, PREP_FN(qy))), acc0);  \
-        }                                                                                        \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1));                                                 \
-    }                                                                                            \
-    static void NAME##_rows(int n, float *s, const void *vx, size_t stride, int n_rows,         \
-                            const void *vy)                                                      \
-    {                                                                                            \
-        const uint8_t *x = vx;                                                                   \
-        const int nb = n / 32;                                                                   \
-        int r = 0;                                                                               \
-        for (; r + 4 <= n_rows; r += 4)                                                          \
-            NAME##_rowsR(nb, s + r, x + (size_t)r * stride, stride, vy, 4);                      \
-        switch (n_rows - r) {                                                                    \
-        case 3: NAME##_rowsR(nb, s + r, x + (size_t)r * stride, stride, vy, 3); break;           \
-        case 2: NAME##_rowsR(nb, s + r, x + (size_t)r * stride, stride, vy, 2); break;           \
-        case 1: NAME##_dot(n, s + r, x + (size_t)r * stride, vy); break;                         \
-        default: break;                                                                          \
-        }                                                                                        \
+#define DEFINE_ROWS_Q8_0(NAME, BLOCK, BLK_FN, PREP_FN)                                             \
+    ALWAYS_INLINE void NAME##_rowsR(int nb, float *s, const uint8_t *x, size_t stride,             \
+                                    const struct block_q8_0 *y, const int R)                       \
+    {                                                                                              \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),            \
+                         _mm256_setzero_ps()};                                                     \
+        for (int i = 0; i < nb; i++) {                                                             \
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                       \
+            const __m256i pre = PREP_FN(qy);                                                       \
+            const __m256 dy = bcast_half(&y[i].d);                                                 \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                    \
+            {                                                                                      \
+                const struct BLOCK *xb = (const struct BLOCK *)(x + (size_t)r * stride) + i;       \
+                const __m256 p = _mm256_mul_ps(dy, _mm256_cvtepi32_ps(BLK_FN(xb, qy, pre)));       \
+                acc[r] = _mm256_fmadd_ps(bcast_half(&xb->d), p, acc[r]);                           \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) s[r] = hsum_ps(acc[r]);                \
+    }                                                                                              \
+    static void NAME##_dot(int n, float *s, const void *vx, const void *vy)                        \
+    {                                                                                              \
+        const struct BLOCK *x = vx;                                                                \
+        const struct block_q8_0 *y = vy;                                                           \
+        const int nb = n / 32;                                                                     \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
+        int i = 0;                                                                                 \
+        for (; i + 1 < nb; i += 2) {                                                               \
+            const __m256i qy0 = _mm256_loadu_si256((const __m256i *)y[i].qs);                      \
+            const __m256i qy1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);                  \
+            const __m256 d0 = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                           \
+            const __m256 d1 = _mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d));                   \
+            acc0 =                                                                                 \
+                _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy0, PREP_FN(qy0))), acc0);   \
+            acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(BLK_FN(&x[i + 1], qy1, PREP_FN(qy1))),   \
+                                   acc1);                                                          \
+        }                                                                                          \
+        for (; i < nb; i++) {                                                                      \
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                       \
+            const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                            \
+            acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy, PREP_FN(qy))), acc0);   \
+        }                                                                                          \
+        *s = hsum_ps(_mm256_add_ps(acc0, acc1));                                                   \
+    }                                                                                              \
+    static void NAME##_rows(int n, float *s, const void *vx, size_t stride, int n_rows,            \
+                            const void *vy)                                                        \
+    {                                                                                              \
+        const uint8_t *x = vx;                                                                     \
+        const int nb = n / 32;                                                                     \
+        int r = 0;                                                                                 \
+        for (; r + 4 <= n_rows; r += 4)                                                            \
+            NAME##_rowsR(nb, s + r, x + (size_t)r * stride, stride, vy, 4);                        \
+        switch (n_rows - r) {                                                                      \
+        case 3: NAME##_rowsR(nb, s + r, x + (size_t)r * stride, stride, vy, 3); break;             \
+        case 2: NAME##_rowsR(nb, s + r, x + (size_t)r * stride, stride, vy, 2); break;             \
+        case 1: NAME##_dot(n, s + r, x + (size_t)r * stride, vy); break;                           \
+        default: break;                                                                            \
+        }                                                                                          \
     }
 
 DEFINE_ROWS_Q8_0(q4_0, block_q4_0, blk_q4_0, prep_q4_0)
@@ -242,79 +241,72 @@ DEFINE_ROWS_Q8_0(iq4_nl, block_iq4_nl, blk_iq4_nl, prep_none)
 #define ROWS_COLS_R 64
 #define ROWS_COLS_C 64
 
-#define DEFINE_TILE_Q8_0(NAME, BLOCK, DOTXY, PREP_FN)                                            \
-    ALWAYS_INLINE void NAME##_tileRC(int nb, float *s, size_t s_col_stride, const uint8_t *x,   \
-                                     size_t x_stride, const uint8_t *y, size_t y_stride,        \
-                                     const int R, const int C)                                   \
-    {                                                                                            \
-        __m256 acc[TILE_R][TILE_C];                                                              \
-        _Pragma("GCC unroll 4")                                                                  \
-        for (int r = 0; r < R; r++)                                                              \
-            _Pragma("GCC unroll 4")                                                              \
-            for (int c = 0; c < C; c++)                                                          \
-                acc[r][c] = _mm256_setzero_ps();                                                 \
-        for (int i = 0; i < nb; i++) {                                                           \
-            __m256i xv[TILE_R];                                                                  \
-            __m256 dx[TILE_R];                                                                   \
-            _Pragma("GCC unroll 4")                                                              \
-            for (int r = 0; r < R; r++) {                                                        \
-                const struct BLOCK *xb = (const struct BLOCK *)(x + (size_t)r * x_stride) + i;   \
-                xv[r] = loadx_##NAME(xb);                                                        \
-                dx[r] = bcast_half(&xb->d);                                                      \
-            }                                                                                    \
-            _Pragma("GCC unroll 4")                                                              \
-            for (int c = 0; c < C; c++) {                                                        \
-                const struct block_q8_0 *yb =                                                    \
-                    (const struct block_q8_0 *)(y + (size_t)c * y_stride) + i;                   \
-                const __m256i qy = _mm256_loadu_si256((const __m256i *)yb->qs);                  \
-                const __m256i pre = PREP_FN(qy);                                                 \
-                const __m256 dy = bcast_half(&yb->d);                                            \
-                _Pragma("GCC unroll 4")                                                          \
-                for (int r = 0; r < R; r++) {                                                    \
+#define DEFINE_TILE_Q8_0(NAME, BLOCK, DOTXY, PREP_FN)                                              \
+    ALWAYS_INLINE void NAME##_tileRC(int nb, float *s, size_t s_col_stride, const uint8_t *x,      \
+                                     size_t x_stride, const uint8_t *y, size_t y_stride,           \
+                                     const int R, const int C)                                     \
+    {                                                                                              \
+        __m256 acc[TILE_R][TILE_C];                                                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                        \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();   \
+        for (int i = 0; i < nb; i++) {                                                             \
+            __m256i xv[TILE_R];                                                                    \
+            __m256 dx[TILE_R];                                                                     \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                    \
+            {                                                                                      \
+                const struct BLOCK *xb = (const struct BLOCK *)(x + (size_t)r * x_stride) + i;     \
+                xv[r] = loadx_##NAME(xb);                                                          \
+                dx[r] = bcast_half(&xb->d);                                                        \
+            }                                                                                      \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)                                    \
+            {                                                                                      \
+                const struct block_q8_0 *yb =                                                      \
+                    (const struct block_q8_0 *)(y + (size_t)c * y_stride) + i;                     \
+                const __m256i qy = _mm256_loadu_si256((const __m256i *)yb->qs);                    \
+                const __m256i pre = PREP_FN(qy);                                                   \
+                const __m256 dy = bcast_half(&yb->d);                                              \
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                \
+                {                                                                                  \
                     const __m256 p = _mm256_mul_ps(dy, _mm256_cvtepi32_ps(DOTXY(xv[r], qy, pre))); \
-                    acc[r][c] = _mm256_fmadd_ps(dx[r], p, acc[r][c]);                            \
-                }                                                                                \
-            }                                                                                    \
-        }                                                                                        \
-        _Pragma("GCC unroll 4")                                                                  \
-        for (int c = 0; c < C; c++)                                                              \
-            _Pragma("GCC unroll 4")                                                              \
-            for (int r = 0; r < R; r++)                                                          \
-                s[(size_t)c * s_col_stride + r] = hsum_ps(acc[r][c]);                            \
-    }                                                                                            \
-    static void NAME##_tile(int nb, float *s, size_t s_col_stride, const uint8_t *x,            \
-                            size_t x_stride, int R, const uint8_t *y, size_t y_stride, int C)    \
-    {                                                                                            \
-        if (R == TILE_R && C == TILE_C)                                                          \
-            NAME##_tileRC(nb, s, s_col_stride, x, x_stride, y, y_stride, TILE_R, TILE_C);        \
-        else if (R == TILE_R)                                                                    \
-            _Pragma("GCC unroll 4")                                                              \
-            for (int c = 0; c < C; c++)                                                          \
-                NAME##_tileRC(nb, s + (size_t)c * s_col_stride, s_col_stride, x, x_stride,       \
-                              y + (size_t)c * y_stride, y_stride, TILE_R, 1);                    \
-        else                                                                                     \
-            _Pragma("GCC unroll 4")                                                              \
-            for (int c = 0; c < C; c++)                                                          \
-                NAME##_tileRC(nb, s + (size_t)c * s_col_stride, s_col_stride, x, x_stride,       \
-                              y + (size_t)c * y_stride, y_stride, 1, 1);                         \
-    }                                                                                            \
-    static void NAME##_rows_cols(int n, float *s, size_t s_col_stride, const void *vx,          \
-                                 size_t x_stride, int n_rows, const void *vy, size_t y_stride,  \
-                                 int n_cols)                                                     \
-    {                                                                                            \
-        const uint8_t *x = vx, *y = vy;                                                          \
-        for (int c0 = 0; c0 < n_cols; c0 += ROWS_COLS_C) {                                       \
-            const int c1 = c0 + ROWS_COLS_C < n_cols ? c0 + ROWS_COLS_C : n_cols;                \
-            for (int r0 = 0; r0 < n_rows; r0 += ROWS_COLS_R) {                                   \
-                const int r1 = r0 + ROWS_COLS_R < n_rows ? r0 + ROWS_COLS_R : n_rows;            \
-                for (int c = c0; c < c1; c += TILE_C)                                            \
-                    for (int r = r0; r < r1; r += TILE_R)                                        \
-                        NAME##_tile(n / 32, s + (size_t)c * s_col_stride + r, s_col_stride,      \
-                                    x + (size_t)r * x_stride, x_stride,                          \
-                                    r1 - r < TILE_R ? r1 - r : TILE_R, y + (size_t)c * y_stride, \
-                                    y_stride, c1 - c < TILE_C ? c1 - c : TILE_C);                \
-            }                                                                                    \
-        }                                                                                        \
+                    acc[r][c] = _mm256_fmadd_ps(dx[r], p, acc[r][c]);                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)                                        \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) s[(size_t)c * s_col_stride + r] =  \
+                hsum_ps(acc[r][c]);                                                                \
+    }                                                                                              \
+    static void NAME##_tile(int nb, float *s, size_t s_col_stride, const uint8_t *x,               \
+                            size_t x_stride, int R, const uint8_t *y, size_t y_stride, int C)      \
+    {                                                                                              \
+        if (R == TILE_R && C == TILE_C)                                                            \
+            NAME##_tileRC(nb, s, s_col_stride, x, x_stride, y, y_stride, TILE_R, TILE_C);          \
+        else if (R == TILE_R)                                                                      \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)                                    \
+                NAME##_tileRC(nb, s + (size_t)c * s_col_stride, s_col_stride, x, x_stride,         \
+                              y + (size_t)c * y_stride, y_stride, TILE_R, 1);                      \
+        else                                                                                       \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)                                    \
+                NAME##_tileRC(nb, s + (size_t)c * s_col_stride, s_col_stride, x, x_stride,         \
+                              y + (size_t)c * y_stride, y_stride, 1, 1);                           \
+    }                                                                                              \
+    static void NAME##_rows_cols(int n, float *s, size_t s_col_stride, const void *vx,             \
+                                 size_t x_stride, int n_rows, const void *vy, size_t y_stride,     \
+                                 int n_cols)                                                       \
+    {                                                                                              \
+        const uint8_t *x = vx, *y = vy;                                                            \
+        for (int c0 = 0; c0 < n_cols; c0 += ROWS_COLS_C) {                                         \
+            const int c1 = c0 + ROWS_COLS_C < n_cols ? c0 + ROWS_COLS_C : n_cols;                  \
+            for (int r0 = 0; r0 < n_rows; r0 += ROWS_COLS_R) {                                     \
+                const int r1 = r0 + ROWS_COLS_R < n_rows ? r0 + ROWS_COLS_R : n_rows;              \
+                for (int c = c0; c < c1; c += TILE_C)                                              \
+                    for (int r = r0; r < r1; r += TILE_R)                                          \
+                        NAME##_tile(n / 32, s + (size_t)c * s_col_stride + r, s_col_stride,        \
+                                    x + (size_t)r * x_stride, x_stride,                            \
+                                    r1 - r < TILE_R ? r1 - r : TILE_R, y + (size_t)c * y_stride,   \
+                                    y_stride, c1 - c < TILE_C ? c1 - c : TILE_C);                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 DEFINE_TILE_Q8_0(q4_0, block_q4_0, dotxy_u4, prep_q4_0)
@@ -323,20 +315,20 @@ DEFINE_TILE_Q8_0(q5_0, block_q5_0, dotxy_s8, prep_none)
 DEFINE_TILE_Q8_0(iq4_nl, block_iq4_nl, dotxy_s8, prep_none)
 
 /* Q4_1 and Q5_1 against Q8_1: d*dy*sum(q*y) + m*s per block. */
-#define DEFINE_DOT_Q8_1(NAME, BLOCK, BLK_FN)                                                     \
-    static void NAME##_dot(int n, float *s, const void *vx, const void *vy)                     \
-    {                                                                                            \
-        const struct BLOCK *x = vx;                                                              \
-        const struct block_q8_1 *y = vy;                                                         \
-        __m256 acc = _mm256_setzero_ps();                                                        \
-        float summs = 0;                                                                         \
-        for (int i = 0; i < n / 32; i++) {                                                       \
-            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
-            const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                          \
-            summs += h2f(x[i].m) * h2f(y[i].s);                                                  \
-            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy, qy)), acc);            \
-        }                                                                                        \
-        *s = hsum_ps(acc) + summs;                                                               \
+#define DEFINE_DOT_Q8_1(NAME, BLOCK, BLK_FN)                                                       \
+    static void NAME##_dot(int n, float *s, const void *vx, const void *vy)                        \
+    {                                                                                              \
+        const struct BLOCK *x = vx;                                                                \
+        const struct block_q8_1 *y = vy;                                                           \
+        __m256 acc = _mm256_setzero_ps();                                                          \
+        float summs = 0;                                                                           \
+        for (int i = 0; i < n / 32; i++) {                                                         \
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                       \
+            const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                            \
+            summs += h2f(x[i].m) * h2f(y[i].s);                                                    \
+            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy, qy)), acc);              \
+        }                                                                                          \
+        *s = hsum_ps(acc) + summs;                                                                 \
     }
 
 DEFINE_DOT_Q8_1(q4_1, block_q4_1, blk_q4_1)
@@ -369,8 +361,8 @@ ALWAYS_INLINE __m256i unpack_scales_mins_k4(const uint8_t *scales)
 ALWAYS_INLINE __m128i mins_dot_bsums(__m256i mins_and_scales, const int16_t *bsums)
 {
     const __m256i q8sums = _mm256_loadu_si256((const __m256i *)bsums);
-    const __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums),
-                                       _mm256_extracti128_si256(q8sums, 1));
+    const __m128i q8s =
+        _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
     return _mm_madd_epi16(_mm256_extracti128_si256(mins_and_scales, 1), q8s);
 }
 
@@ -387,7 +379,7 @@ ALWAYS_INLINE __m256i blk_k4(const uint8_t *scales_raw, const uint8_t *qs, const
     const __m256i scales = _mm256_set_m128i(sc128, sc128);
     __m256i hbits = with_high ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     __m256i sumi = _mm256_setzero_si256();
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         const __m256i scale_l = _mm256_shuffle_epi8(scales, shuffle_s16(2 * j));
         const __m256i scale_h = _mm256_shuffle_epi8(scales, shuffle_s16(2 * j + 1));
@@ -419,7 +411,7 @@ ALWAYS_INLINE void k4_rowsR(int nb, float *s, const uint8_t *x, size_t stride,
                      _mm256_setzero_ps()};
     __m128 acc_m[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     for (int i = 0; i < nb; i++) {
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *row = x + (size_t)r * stride;
             const uint8_t *scales, *qs, *qh = NULL;
@@ -432,14 +424,13 @@ ALWAYS_INLINE void k4_rowsR(int nb, float *s, const uint8_t *x, size_t stride,
                 scales = b->scales, qs = b->qs, hd = b->d, hdmin = b->dmin;
             }
             __m128i prod_m;
-            const __m256i sumi =
-                blk_k4(scales, qs, qh, y[i].qs, y[i].bsums, &prod_m, with_high);
+            const __m256i sumi = blk_k4(scales, qs, qh, y[i].qs, y[i].bsums, &prod_m, with_high);
             const float d = y[i].d * h2f(hd), dmin = -y[i].d * h2f(hdmin);
             acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[r]);
             acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod_m), acc_m[r]);
         }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         __m128 m = _mm_add_ps(acc_m[r], _mm_movehl_ps(acc_m[r], acc_m[r]));
         m = _mm_add_ss(m, _mm_movehdup_ps(m));
@@ -450,26 +441,25 @@ ALWAYS_INLINE void k4_rowsR(int nb, float *s, const uint8_t *x, size_t stride,
 /* Scales for Q6_K: s16 vector with sc[2i] in the low 8 lanes, sc[2i+1] high. */
 ALWAYS_INLINE __m256i q6_scale(__m128i scales8, int i)
 {
-    const __m128i shuf = _mm_set_epi8((char)(2 * i + 1), (char)(2 * i + 1), (char)(2 * i + 1),
-                                      (char)(2 * i + 1), (char)(2 * i + 1), (char)(2 * i + 1),
-                                      (char)(2 * i + 1), (char)(2 * i + 1), (char)(2 * i),
-                                      (char)(2 * i), (char)(2 * i), (char)(2 * i), (char)(2 * i),
-                                      (char)(2 * i), (char)(2 * i), (char)(2 * i));
+    const __m128i shuf =
+        _mm_set_epi8((char)(2 * i + 1), (char)(2 * i + 1), (char)(2 * i + 1), (char)(2 * i + 1),
+                     (char)(2 * i + 1), (char)(2 * i + 1), (char)(2 * i + 1), (char)(2 * i + 1),
+                     (char)(2 * i), (char)(2 * i), (char)(2 * i), (char)(2 * i), (char)(2 * i),
+                     (char)(2 * i), (char)(2 * i), (char)(2 * i));
     return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, shuf));
 }
 
 /* The scaled integer dot of one Q6_K block with a Q8_K block, as 8 s32.
  * The quants are used unsigned (0..63); the "- 32" is applied once per block
  * as 32 * sum_j scale[j] * bsums[j], the 16-element sums Q8_K carries. */
-ALWAYS_INLINE __m256i blk_q6_K(const struct block_q6_K *x, const int8_t *q8,
-                               const int16_t *bsums)
+ALWAYS_INLINE __m256i blk_q6_K(const struct block_q6_K *x, const int8_t *q8, const int16_t *bsums)
 {
     const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
     const __m128i scales8 = _mm_loadu_si128((const __m128i *)x->scales);
     const __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(scales8),
                                            _mm256_loadu_si256((const __m256i *)bsums));
     __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int h = 0; h < 2; h++) {
         const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
         const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
@@ -477,16 +467,16 @@ ALWAYS_INLINE __m256i blk_q6_K(const struct block_q6_K *x, const int8_t *q8,
         __m256i q[4];
         q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
                                _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-        q[1] = _mm256_or_si256(
-            _mm256_and_si256(ql1, m4),
-            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-        q[2] = _mm256_or_si256(
-            _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-        q[3] = _mm256_or_si256(
-            _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-        #pragma GCC unroll 4
+        q[1] =
+            _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+        q[2] =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+        q[3] =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m256i q8k = _mm256_loadu_si256((const __m256i *)(q8 + 128 * h + 32 * k));
             const __m256i p = _mm256_maddubs_epi16(q[k], q8k);
@@ -502,14 +492,15 @@ ALWAYS_INLINE void q6_K_rowsR(int nb, float *s, const uint8_t *x, size_t stride,
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     for (int i = 0; i < nb; i++) {
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const struct block_q6_K *b = (const struct block_q6_K *)(x + (size_t)r * stride) + i;
             const __m256 d = _mm256_set1_ps(y[i].d * h2f(b->d));
-            acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(blk_q6_K(b, y[i].qs, y[i].bsums)), acc[r]);
+            acc[r] =
+                _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(blk_q6_K(b, y[i].qs, y[i].bsums)), acc[r]);
         }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++)
         s[r] = hsum_ps(acc[r]);
 }
@@ -529,34 +520,25 @@ static void q6_K_dot(int n, float *s, const void *x, const void *y)
     q6_K_rowsR(n / QK_K, s, x, 0, y, 1);
 }
 
+/* K formats: one row at a time. A super-block already holds 256 elements of
+ * independent work, and interleaving 2 rows measured ~5% slower (register
+ * pressure), so the rows entry points just loop. */
 static void q4_K_rows(int n, float *s, const void *vx, size_t stride, int n_rows, const void *y)
 {
-    const uint8_t *x = vx;
-    int r = 0;
-    for (; r + 2 <= n_rows; r += 2)
-        k4_rowsR(n / QK_K, s + r, x + (size_t)r * stride, stride, y, 2, 0);
-    if (r < n_rows)
-        k4_rowsR(n / QK_K, s + r, x + (size_t)r * stride, stride, y, 1, 0);
+    for (int r = 0; r < n_rows; r++)
+        q4_K_dot(n, s + r, (const uint8_t *)vx + (size_t)r * stride, y);
 }
 
 static void q5_K_rows(int n, float *s, const void *vx, size_t stride, int n_rows, const void *y)
 {
-    const uint8_t *x = vx;
-    int r = 0;
-    for (; r + 2 <= n_rows; r += 2)
-        k4_rowsR(n / QK_K, s + r, x + (size_t)r * stride, stride, y, 2, 1);
-    if (r < n_rows)
-        k4_rowsR(n / QK_K, s + r, x + (size_t)r * stride, stride, y, 1, 1);
+    for (int r = 0; r < n_rows; r++)
+        q5_K_dot(n, s + r, (const uint8_t *)vx + (size_t)r * stride, y);
 }
 
 static void q6_K_rows(int n, float *s, const void *vx, size_t stride, int n_rows, const void *y)
 {
-    const uint8_t *x = vx;
-    int r = 0;
-    for (; r + 2 <= n_rows; r += 2)
-        q6_K_rowsR(n / QK_K, s + r, x + (size_t)r * stride, stride, y, 2);
-    if (r < n_rows)
-        q6_K_rowsR(n / QK_K, s + r, x + (size_t)r * stride, stride, y, 1);
+    for (int r = 0; r < n_rows; r++)
+        q6_K_dot(n, s + r, (const uint8_t *)vx + (size_t)r * stride, y);
 }
 
 /* ---- float formats --------------------------------------------------------- */
@@ -578,49 +560,55 @@ ALWAYS_INLINE __m256 load8_bf16(const void *p, int i)
 }
 
 /* R rows of a float format against one row; 16 elements per step, tail in C. */
-#define DEFINE_FLOAT(NAME, LOAD, SCALAR)                                                         \
-    ALWAYS_INLINE void NAME##_rowsR(int n, float *s, const uint8_t *x, size_t stride,           \
-                                    const void *y, const int R)                                  \
-    {                                                                                            \
-        __m256 acc0[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),       \
-                          _mm256_setzero_ps()};                                                  \
-        __m256 acc1[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),       \
-                          _mm256_setzero_ps()};                                                  \
-        int i = 0;                                                                               \
-        for (; i + 16 <= n; i += 16) {                                                           \
-            const __m256 y0 = LOAD(y, i), y1 = LOAD(y, i + 8);                                   \
-            _Pragma("GCC unroll 4")                                                              \
-            for (int r = 0; r < R; r++) {                                                        \
-                const void *xr = x + (size_t)r * stride;                                         \
-                acc0[r] = _mm256_fmadd_ps(LOAD(xr, i), y0, acc0[r]);                             \
-                acc1[r] = _mm256_fmadd_ps(LOAD(xr, i + 8), y1, acc1[r]);                         \
-            }                                                                                    \
-        }                                                                                        \
-        _Pragma("GCC unroll 4")                                                                  \
-        for (int r = 0; r < R; r++) {                                                            \
-            float sum = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));                                \
-            for (int k = i; k < n; k++)                                                          \
-                sum += SCALAR(x + (size_t)r * stride, k) * SCALAR(y, k);                         \
-            s[r] = sum;                                                                          \
-        }                                                                                        \
-    }                                                                                            \
-    static void NAME##_dot(int n, float *s, const void *x, const void *y)                       \
-    {                                                                                            \
-        NAME##_rowsR(n, s, x, 0, y, 1);                                                          \
-    }                                                                                            \
-    static void NAME##_rows(int n, float *s, const void *vx, size_t stride, int n_rows,         \
-                            const void *y)                                                       \
-    {                                                                                            \
-        const uint8_t *x = vx;                                                                   \
-        int r = 0;                                                                               \
-        for (; r + 4 <= n_rows; r += 4)                                                          \
-            NAME##_rowsR(n, s + r, x + (size_t)r * stride, stride, y, 4);                        \
-        for (; r < n_rows; r++)                                                                  \
-            NAME##_rowsR(n, s + r, x + (size_t)r * stride, stride, y, 1);                        \
+#define DEFINE_FLOAT(NAME, LOAD, SCALAR)                                                           \
+    ALWAYS_INLINE void NAME##_rowsR(int n, float *s, const uint8_t *x, size_t stride,              \
+                                    const void *y, const int R)                                    \
+    {                                                                                              \
+        __m256 acc0[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),           \
+                          _mm256_setzero_ps()};                                                    \
+        __m256 acc1[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),           \
+                          _mm256_setzero_ps()};                                                    \
+        int i = 0;                                                                                 \
+        for (; i + 16 <= n; i += 16) {                                                             \
+            const __m256 y0 = LOAD(y, i), y1 = LOAD(y, i + 8);                                     \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                    \
+            {                                                                                      \
+                const void *xr = x + (size_t)r * stride;                                           \
+                acc0[r] = _mm256_fmadd_ps(LOAD(xr, i), y0, acc0[r]);                               \
+                acc1[r] = _mm256_fmadd_ps(LOAD(xr, i + 8), y1, acc1[r]);                           \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                        \
+        {                                                                                          \
+            float sum = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));                                  \
+            for (int k = i; k < n; k++)                                                            \
+                sum += SCALAR(x + (size_t)r * stride, k) * SCALAR(y, k);                           \
+            s[r] = sum;                                                                            \
+        }                                                                                          \
+    }                                                                                              \
+    static void NAME##_dot(int n, float *s, const void *x, const void *y)                          \
+    {                                                                                              \
+        NAME##_rowsR(n, s, x, 0, y, 1);                                                            \
+    }                                                                                              \
+    static void NAME##_rows(int n, float *s, const void *vx, size_t stride, int n_rows,            \
+                            const void *y)                                                         \
+    {                                                                                              \
+        const uint8_t *x = vx;                                                                     \
+        int r = 0;                                                                                 \
+        for (; r + 4 <= n_rows; r += 4)                                                            \
+            NAME##_rowsR(n, s + r, x + (size_t)r * stride, stride, y, 4);                          \
+        for (; r < n_rows; r++)                                                                    \
+            NAME##_rowsR(n, s + r, x + (size_t)r * stride, stride, y, 1);                          \
     }
 
-ALWAYS_INLINE float scalar_f32(const void *p, int k) { return ((const float *)p)[k]; }
-ALWAYS_INLINE float scalar_f16(const void *p, int k) { return h2f(((const eng_half *)p)[k]); }
+ALWAYS_INLINE float scalar_f32(const void *p, int k)
+{
+    return ((const float *)p)[k];
+}
+ALWAYS_INLINE float scalar_f16(const void *p, int k)
+{
+    return h2f(((const eng_half *)p)[k]);
+}
 ALWAYS_INLINE float scalar_bf16(const void *p, int k)
 {
     const uint32_t u = (uint32_t)((const uint16_t *)p)[k] << 16;
@@ -651,15 +639,20 @@ ALWAYS_INLINE float hmin_ps(__m256 v)
     return _mm_cvtss_f32(m);
 }
 
+#define ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 /* 32 floats times mul, rounded to nearest even, packed to 32 s8 in order;
  * *i32_sums (optional) gets the sums of elements 0..15 and 16..31. */
 ALWAYS_INLINE __m256i round_pack_32(const float *x, __m256 mul, int *sum_lo, int *sum_hi)
 {
-    const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    const __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), mul), mode));
-    const __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8), mul), mode));
-    const __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 16), mul), mode));
-    const __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 24), mul), mode));
+    const __m256i i0 =
+        _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), mul), ROUND_NEAREST));
+    const __m256i i1 =
+        _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8), mul), ROUND_NEAREST));
+    const __m256i i2 =
+        _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 16), mul), ROUND_NEAREST));
+    const __m256i i3 =
+        _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 24), mul), ROUND_NEAREST));
     if (sum_lo) {
         const __m256i a = _mm256_add_epi32(i0, i1), b = _mm256_add_epi32(i2, i3);
         *sum_lo = hsum_epi32_128(

@@ -8,6 +8,9 @@
  * make_qkx2_quants, ...) so files written here have llama.cpp's quality, and
  * dot kernels accumulate integer products inside a block and scale once per
  * block (or sub-block) as ggml does. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -333,8 +336,14 @@ void quant_dequantize_row(enum eng_type type, const void *src, float *dst, int64
 
 #define GROUP_MAX_EPS 1e-15f
 
-static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline int imax(int a, int b) { return a > b ? a : b; }
+static inline int imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+static inline int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
 
 /* Round to nearest, ties to even, for |fval| < 2^22 (ggml's nearest_int). */
 static inline int nearest_int(float fval)
@@ -644,8 +653,8 @@ static int best_index_int8(int n, const int8_t *val, float x)
  * (block 32, ntry 7, weights x^2). */
 static void quantize_iq4_nl_block(const float *x, struct block_iq4_nl *y)
 {
-    uint8_t L[32];  /* code book index per element */
-    float w[32];    /* error weight per element */
+    uint8_t L[32]; /* code book index per element */
+    float w[32];   /* error weight per element */
     float amax = 0, max = 0;
     for (int j = 0; j < 32; j++) {
         w[j] = x[j] * x[j];
@@ -789,8 +798,8 @@ static void quantize_q5_K(const float *x, struct block_q5_K *y, int64_t nb)
 
 static void quantize_q6_K(const float *x, struct block_q6_K *y, int64_t nb)
 {
-    int8_t L[QK_K];    /* 6-bit level + 32 per element */
-    float scales[16];  /* per 16-element sub-block */
+    int8_t L[QK_K];   /* 6-bit level + 32 per element */
+    float scales[16]; /* per 16-element sub-block */
     for (int64_t i = 0; i < nb; i++, x += QK_K) {
         float max_scale = 0, max_abs_scale = 0;
         for (int ib = 0; ib < 16; ib++) {
@@ -1106,8 +1115,10 @@ static bool cpu_has_avx2(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    unsigned eax, ebx, ecx, edx;
+    /* F16C is CPUID leaf 1, ECX bit 29 (clang's builtin does not know "f16c"). */
+    bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29));
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
 #else
     return false;
 #endif

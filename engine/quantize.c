@@ -3,8 +3,9 @@
  *
  * Policy (close to llama.cpp's src/llama-quant.cpp, kept simple):
  *  - every 2-D tensor whose name ends in ".weight" and does not name a norm
- *    becomes the target type, token_embd and output included (llama.cpp
- *    would pick Q6_K for output in K files; we use the target everywhere);
+ *    becomes the target type, except the tensor that computes the logits
+ *    (output.weight, or token_embd.weight when the output is tied): as in
+ *    llama.cpp, it becomes Q6_K unless the target is Q8_0 or a float type;
  *  - when the row width ne[0] is not a multiple of the target's block, the
  *    llama.cpp fallback is used (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0,
  *    IQ4_NL/Q4_x/Q5_x/Q8_0 -> F16), and F16 when even that does not fit;
@@ -33,11 +34,11 @@ struct quant_target {
 };
 
 static const struct quant_target targets[] = {
-    {"F32", ENG_TYPE_F32, 0},     {"F16", ENG_TYPE_F16, 1},       {"BF16", ENG_TYPE_BF16, 32},
-    {"Q4_0", ENG_TYPE_Q4_0, 2},   {"Q4_1", ENG_TYPE_Q4_1, 3},     {"Q8_0", ENG_TYPE_Q8_0, 7},
-    {"Q5_0", ENG_TYPE_Q5_0, 8},   {"Q5_1", ENG_TYPE_Q5_1, 9},     {"Q4_K", ENG_TYPE_Q4_K, 14},
-    {"Q4_K_S", ENG_TYPE_Q4_K, 14}, {"Q5_K", ENG_TYPE_Q5_K, 16},   {"Q5_K_S", ENG_TYPE_Q5_K, 16},
-    {"Q6_K", ENG_TYPE_Q6_K, 18},  {"IQ4_NL", ENG_TYPE_IQ4_NL, 25},
+    {"F32", ENG_TYPE_F32, 0},      {"F16", ENG_TYPE_F16, 1},        {"BF16", ENG_TYPE_BF16, 32},
+    {"Q4_0", ENG_TYPE_Q4_0, 2},    {"Q4_1", ENG_TYPE_Q4_1, 3},      {"Q8_0", ENG_TYPE_Q8_0, 7},
+    {"Q5_0", ENG_TYPE_Q5_0, 8},    {"Q5_1", ENG_TYPE_Q5_1, 9},      {"Q4_K", ENG_TYPE_Q4_K, 14},
+    {"Q4_K_S", ENG_TYPE_Q4_K, 14}, {"Q5_K", ENG_TYPE_Q5_K, 16},     {"Q5_K_S", ENG_TYPE_Q5_K, 16},
+    {"Q6_K", ENG_TYPE_Q6_K, 18},   {"IQ4_NL", ENG_TYPE_IQ4_NL, 25},
 };
 
 /* Rows per work item of a conversion. */
@@ -87,11 +88,27 @@ static enum eng_type matrix_type(enum eng_type target, int64_t ne0)
     return ne0 % quant_traits(fallback)->blck == 0 ? fallback : ENG_TYPE_F16;
 }
 
+/* Whether t computes the logits: output.weight, or the tied token_embd. */
+static bool is_logits_matrix(const struct gguf_file *f, const struct gguf_tensor *t)
+{
+    static const char output[] = "output.weight", embd[] = "token_embd.weight";
+    if (t->name.len == sizeof output - 1 && memcmp(t->name.data, output, sizeof output - 1) == 0)
+        return true;
+    return t->name.len == sizeof embd - 1 && memcmp(t->name.data, embd, sizeof embd - 1) == 0 &&
+           !gguf_find_tensor(f, output);
+}
+
 /* The output type of tensor t; *convert tells whether its bytes change. */
-static enum eng_type output_type(const struct gguf_tensor *t, enum eng_type target, bool *convert)
+static enum eng_type output_type(const struct gguf_file *f, const struct gguf_tensor *t,
+                                 enum eng_type target, bool *convert)
 {
     enum eng_type out = t->type;
-    if (is_weight_matrix(t))
+    bool float_target = target == ENG_TYPE_F32 || target == ENG_TYPE_F16 ||
+                        target == ENG_TYPE_BF16;
+    if (is_weight_matrix(t) && is_logits_matrix(f, t) && !float_target &&
+        target != ENG_TYPE_Q8_0)
+        out = matrix_type(ENG_TYPE_Q6_K, t->ne[0]);
+    else if (is_weight_matrix(t))
         out = matrix_type(target, t->ne[0]);
     else if (t->n_dims == 1 || str_contains(&t->name, "norm"))
         out = ENG_TYPE_F32;
@@ -111,7 +128,7 @@ struct conv_tensor {
 struct conv_ctx {
     struct conv_tensor *tensors; /* [n_tensors] */
     size_t n_tensors;
-    int64_t *chunk_start;        /* [n_tensors + 1]: first global chunk of each tensor */
+    int64_t *chunk_start; /* [n_tensors + 1]: first global chunk of each tensor */
     atomic_long next_chunk;
     atomic_bool out_of_memory;
 };
@@ -151,8 +168,8 @@ static void *conv_worker(void *p)
             ti++;
         const struct conv_tensor *c = &ctx->tensors[ti];
         const int64_t r0 = (chunk - ctx->chunk_start[ti]) * QUANTIZE_CHUNK_ROWS;
-        const int64_t r1 = r0 + QUANTIZE_CHUNK_ROWS < c->n_rows ? r0 + QUANTIZE_CHUNK_ROWS
-                                                                : c->n_rows;
+        const int64_t r1 =
+            r0 + QUANTIZE_CHUNK_ROWS < c->n_rows ? r0 + QUANTIZE_CHUNK_ROWS : c->n_rows;
         if (!convert_rows(c, r0, r1, &row_buf, &row_buf_n)) {
             atomic_store(&ctx->out_of_memory, true);
             break;
@@ -196,8 +213,9 @@ static enum eng_status plan_tensor(const struct gguf_file *f, const struct gguf_
     for (int d = 1; d < GGUF_MAX_DIMS; d++)
         bad = bad || t->ne[d] < 0 || __builtin_mul_overflow(n_rows, t->ne[d], &n_rows);
     uint64_t n_bytes = 0;
-    if (bad || __builtin_mul_overflow((uint64_t)quant_row_size(t->type, t->ne[0]),
-                                      (uint64_t)n_rows, &n_bytes) ||
+    if (bad ||
+        __builtin_mul_overflow((uint64_t)quant_row_size(t->type, t->ne[0]), (uint64_t)n_rows,
+                               &n_bytes) ||
         n_bytes != t->n_bytes)
         return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
                            "%s: tensor '%.*s' has a size that does not match its shape", f->path,
@@ -231,8 +249,7 @@ static enum eng_status add_tensors(struct gguf_writer *w, const struct gguf_file
         const struct gguf_tensor *t = &f->tensors[i];
         char name[512];
         if (t->name.len >= sizeof name)
-            return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: tensor name too long",
-                               f->path);
+            return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: tensor name too long", f->path);
         memcpy(name, t->name.data, t->name.len);
         name[t->name.len] = '\0';
         if (ci < n_conv && conv[ci].src == t) {
@@ -245,8 +262,8 @@ static enum eng_status add_tensors(struct gguf_writer *w, const struct gguf_file
     return ENG_STATUS_OK;
 }
 
-enum eng_status eng_quantize_file(const char *in_path, const char *out_path,
-                                  const char *type_name, int n_threads, struct eng_err *err)
+enum eng_status eng_quantize_file(const char *in_path, const char *out_path, const char *type_name,
+                                  int n_threads, struct eng_err *err)
 {
     if (!in_path || !out_path || !type_name)
         return eng_set_err(err, ENG_STATUS_ERR_ARG, "quantize: missing path or type");
@@ -272,7 +289,7 @@ enum eng_status eng_quantize_file(const char *in_path, const char *out_path,
     }
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         bool convert;
-        const enum eng_type type = output_type(&f->tensors[i], target->type, &convert);
+        const enum eng_type type = output_type(f, &f->tensors[i], target->type, &convert);
         if (!convert)
             continue;
         struct conv_tensor *c = &ctx.tensors[ctx.n_tensors];
@@ -291,8 +308,7 @@ enum eng_status eng_quantize_file(const char *in_path, const char *out_path,
         ctx.n_tensors++;
     }
     if (!run_workers(&ctx, default_threads(n_threads))) {
-        st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "%s: out of memory while quantizing",
-                         in_path);
+        st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "%s: out of memory while quantizing", in_path);
         goto out_free;
     }
 

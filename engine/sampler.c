@@ -44,6 +44,7 @@ struct sampler {
     float *work;         /* [n_vocab] logits after the penalties */
     struct cand *cands;  /* [n_vocab] candidates, best first once sorted */
     double *probs;       /* [n_vocab] unnormalized probabilities of the candidates */
+    struct cand *scratch; /* [n_vocab] the tokens of top-p's edge bucket */
 };
 
 /* ---- random numbers --------------------------------------------------------- */
@@ -100,7 +101,8 @@ struct sampler *sampler_new(const struct eng_sampler_params *params, int n_vocab
     s->work = malloc((size_t)n_vocab * sizeof(*s->work));
     s->cands = malloc((size_t)n_vocab * sizeof(*s->cands));
     s->probs = malloc((size_t)n_vocab * sizeof(*s->probs));
-    if (!s->ring || !s->counts || !s->work || !s->cands || !s->probs)
+    s->scratch = malloc((size_t)n_vocab * sizeof(*s->scratch));
+    if (!s->ring || !s->counts || !s->work || !s->cands || !s->probs || !s->scratch)
         sampler_free(&s);
     return s;
 }
@@ -114,6 +116,7 @@ void sampler_free(struct sampler **s)
     free((*s)->work);
     free((*s)->cands);
     free((*s)->probs);
+    free((*s)->scratch);
     free(*s);
     *s = NULL;
 }
@@ -248,7 +251,7 @@ static int select_top_k(const float *w, int n, int k, struct cand *c)
     return k;
 }
 
-/* Every token with w >= threshold into c, sorted best first. */
+/* Every token with w >= threshold into c, in id order. */
 static int select_above(const float *w, int n, float threshold, struct cand *c)
 {
     int m = 0;
@@ -256,29 +259,82 @@ static int select_above(const float *w, int n, float threshold, struct cand *c)
         if (w[i] >= threshold)
             c[m++] = (struct cand){i, w[i]};
     }
-    qsort(c, (size_t)m, sizeof(*c), cand_cmp);
     return m;
 }
 
-/* The length of the shortest prefix of c[m] whose mass reaches top_p, where
- * z = sum of exp(logit - max) over the set top-p normalizes by. */
-static int top_p_cut(const struct cand *c, int m, float max, double z, float top_p, bool *reached)
+/* The length of the shortest prefix of the sorted c[m] whose mass reaches
+ * top_p, where z = sum of exp(logit - max) over the set top-p normalizes by. */
+static int top_p_cut(const struct cand *c, int m, float max, double z, float top_p)
 {
     double target = (double)top_p * z, cum = 0.0;
     for (int i = 0; i < m; i++) {
         cum += expf(c[i].logit - max);
-        if (cum >= target) {
-            *reached = true;
+        if (cum >= target)
             return i + 1;
-        }
     }
-    *reached = false;
     return m;
 }
 
-/* The candidates when top-k is off: min-p's threshold bounds the set; top-p
- * is found inside a band below the max logit that widens until its mass
- * reaches top_p, so that only the band is sorted. */
+enum { N_BUCKETS = 1024 };
+
+/* The bucket of a logit in [lo, max]: 0 holds the largest. */
+static int bucket_of(float logit, float max, float scale)
+{
+    int b = (int)((max - logit) * scale);
+    return b < 0 ? 0 : b >= N_BUCKETS ? N_BUCKETS - 1 : b;
+}
+
+/* Top-p on c[m] in id order without sorting it: bucket the logits, find the
+ * bucket where the mass (in rank order) reaches top_p * z, and sort only that
+ * bucket's tokens to find the last one kept. Keeps c in id order and returns
+ * the new count; *reached is false when all of c holds less than the target. */
+static int top_p_unsorted(struct sampler *s, struct cand *c, int m, float max, double z,
+                          float top_p, bool *reached)
+{
+    double target = (double)top_p * z, total = 0.0;
+    float lo = max;
+    for (int i = 0; i < m; i++) {
+        total += expf(c[i].logit - max);
+        lo = c[i].logit < lo ? c[i].logit : lo;
+    }
+    *reached = total >= target;
+    if (!*reached)
+        return m;
+    double mass[N_BUCKETS] = {0}; /* [N_BUCKETS] exp mass per bucket */
+    float scale = max > lo ? (float)(N_BUCKETS - 1) / (max - lo) : 0.0f;
+    for (int i = 0; i < m; i++)
+        mass[bucket_of(c[i].logit, max, scale)] += expf(c[i].logit - max);
+    int edge = 0;
+    double before = 0.0; /* mass of the buckets above edge */
+    while (edge < N_BUCKETS - 1 && before + mass[edge] < target)
+        before += mass[edge++];
+    int n_edge = 0; /* scratch: [n_edge] the edge bucket's tokens, sorted */
+    for (int i = 0; i < m; i++) {
+        if (bucket_of(c[i].logit, max, scale) == edge)
+            s->scratch[n_edge++] = c[i];
+    }
+    if (n_edge == 0) /* rounding left the target in an empty last bucket */
+        return m;
+    qsort(s->scratch, (size_t)n_edge, sizeof(*s->scratch), cand_cmp);
+    struct cand last = s->scratch[n_edge - 1];
+    for (int i = 0; i < n_edge; i++) {
+        before += expf(s->scratch[i].logit - max);
+        if (before >= target) {
+            last = s->scratch[i];
+            break;
+        }
+    }
+    int kept = 0;
+    for (int i = 0; i < m; i++) {
+        if (cand_better(c[i], last))
+            c[kept++] = c[i];
+    }
+    return kept;
+}
+
+/* The candidates when top-k is off, in id order: min-p's threshold bounds
+ * the set; top-p is found inside a band below the max logit that widens
+ * until its mass reaches top_p, so that only the band is visited twice. */
 static int select_without_top_k(struct sampler *s, float max)
 {
     const struct eng_sampler_params *p = &s->params;
@@ -298,7 +354,7 @@ static int select_without_top_k(struct sampler *s, float max)
         float threshold = all ? min_p_logit : max - band;
         int m = select_above(w, s->n_vocab, threshold, s->cands);
         bool reached;
-        int cut = top_p_cut(s->cands, m, max, z, p->top_p, &reached);
+        int cut = top_p_unsorted(s, s->cands, m, max, z, p->top_p, &reached);
         if (reached || all)
             return cut;
     }
@@ -307,10 +363,9 @@ static int select_without_top_k(struct sampler *s, float max)
 /* ---- sampling ------------------------------------------------------------------ */
 
 /* Draw from exp((logit - max) / T) over c[m], walking in order. */
-static int32_t draw(struct sampler *s, const struct cand *c, int m, float temperature)
+static int32_t draw(struct sampler *s, const struct cand *c, int m, float max, float temperature)
 {
     double *prob = s->probs;
-    float max = c[0].logit;
     double sum = 0.0;
     for (int i = 0; i < m; i++) {
         prob[i] = expf((c[i].logit - max) / temperature);
@@ -365,8 +420,7 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
             double z = 0.0;
             for (int i = 0; i < m; i++)
                 z += expf(s->cands[i].logit - max);
-            bool reached;
-            m = top_p_cut(s->cands, m, max, z, p->top_p, &reached);
+            m = top_p_cut(s->cands, m, max, z, p->top_p);
         }
         if (p->min_p > 0.0f) {
             float min_p_logit = max + logf(p->min_p);
@@ -380,5 +434,5 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
     }
     if (m < 1)
         m = 1;
-    return draw(s, s->cands, m, p->temperature);
+    return draw(s, s->cands, m, max, p->temperature);
 }

@@ -314,11 +314,19 @@ static bool emit_token(const struct eng_generate_params *p, const struct eng_mod
 {
     size_t len = 0;
     const char *bytes = eng_token_bytes(m, token, &len);
-    char buf[512];
-    if (!bytes || len + 8 > sizeof buf)
+    if (!bytes)
         len = 0;
-    size_t n_out = utf8_stream_push(utf8, bytes ? bytes : "", len, buf, sizeof buf);
-    return p->on_token ? p->on_token(token, buf, n_out, p->user_data) : true;
+    /* utf8_stream_push needs 3 * len + 12 bytes (each bad byte becomes U+FFFD). */
+    char local[1024];
+    size_t cap = 3 * len + 12;
+    char *buf = cap <= sizeof local ? local : malloc(cap);
+    if (!buf)
+        return false;
+    size_t n_out = utf8_stream_push(utf8, bytes ? bytes : "", len, buf, cap);
+    bool go_on = p->on_token ? p->on_token(token, buf, n_out, p->user_data) : true;
+    if (buf != local)
+        free(buf);
+    return go_on;
 }
 
 enum eng_status eng_session_generate(struct eng_session *s, const int32_t *prompt,
@@ -365,7 +373,7 @@ enum eng_status eng_session_generate(struct eng_session *s, const int32_t *promp
         if ((st = eng_session_eval(s, &token, 1, NULL, err)))
             break;
     }
-    char tail[8];
+    char tail[16];
     size_t n_tail = utf8_stream_flush(&utf8, tail, sizeof tail);
     if (n_tail && p.on_token)
         p.on_token(-1, tail, n_tail, p.user_data);

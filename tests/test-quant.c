@@ -80,15 +80,15 @@ static void *xmalloc(size_t size)
 static void case_half(void)
 {
     enum { N = 20000 };
-    float *in = xmalloc(N * sizeof *in);           /* [N] */
-    uint16_t *h = xmalloc(N * sizeof *h);          /* [N] */
-    uint16_t *b = xmalloc(N * sizeof *b);          /* [N] */
-    float *all = xmalloc(65536 * sizeof *all);     /* [65536] */
-    const float specials[] = {0.0f,       -0.0f,      1.0f,        -1.0f,         65504.0f,
-                              65519.99f,  65520.0f,   -65520.0f,   1e10f,         INFINITY,
-                              -INFINITY,  NAN,        -NAN,        0x1p-14f,      0x1p-24f,
-                              0x1p-25f,   0x1.8p-25f, 0x1p-26f,    0x1.ff8p-15f,  3.0e-8f,
-                              0x1.002p0f, 0x1.001p0f, 0x1.003p0f,  0x1.fffffep127f};
+    float *in = xmalloc(N * sizeof *in);       /* [N] */
+    uint16_t *h = xmalloc(N * sizeof *h);      /* [N] */
+    uint16_t *b = xmalloc(N * sizeof *b);      /* [N] */
+    float *all = xmalloc(65536 * sizeof *all); /* [65536] */
+    const float specials[] = {0.0f,       -0.0f,      1.0f,       -1.0f,          65504.0f,
+                              65519.99f,  65520.0f,   -65520.0f,  1e10f,          INFINITY,
+                              -INFINITY,  NAN,        -NAN,       0x1p-14f,       0x1p-24f,
+                              0x1p-25f,   0x1.8p-25f, 0x1p-26f,   0x1.ff8p-15f,   3.0e-8f,
+                              0x1.002p0f, 0x1.001p0f, 0x1.003p0f, 0x1.fffffep127f};
     const int n_spec = (int)(sizeof specials / sizeof specials[0]);
     rng_state = 11;
     for (int i = 0; i < N; i++) {
@@ -193,14 +193,14 @@ static void case_dot(enum eng_type type, int n, int rows, int cols, uint64_t see
     const struct quant_traits *t = quant_traits(type);
     const enum eng_type vt = t->vec_dot_type;
     const size_t wrs = quant_row_size(type, n), ars = quant_row_size(vt, n);
-    uint8_t *w = xmalloc(wrs * rows);                          /* [rows][wrs] */
-    float *wdq = xmalloc(sizeof(float) * n * rows);            /* [rows][n] */
-    float *a = xmalloc(sizeof(float) * n * cols);              /* [cols][n] */
-    uint8_t *aq = xmalloc(ars * cols);                         /* [cols][ars] */
-    float *dref = xmalloc(sizeof(float) * rows * cols);        /* [cols][rows] */
-    float *ddisp = xmalloc(sizeof(float) * rows * cols);       /* [cols][rows] */
-    float *drows = xmalloc(sizeof(float) * rows * cols);       /* [cols][rows] */
-    float *drc = xmalloc(sizeof(float) * rows * cols);         /* [cols][rows] */
+    uint8_t *w = xmalloc(wrs * rows);                    /* [rows][wrs] */
+    float *wdq = xmalloc(sizeof(float) * n * rows);      /* [rows][n] */
+    float *a = xmalloc(sizeof(float) * n * cols);        /* [cols][n] */
+    uint8_t *aq = xmalloc(ars * cols);                   /* [cols][ars] */
+    float *dref = xmalloc(sizeof(float) * rows * cols);  /* [cols][rows] */
+    float *ddisp = xmalloc(sizeof(float) * rows * cols); /* [cols][rows] */
+    float *drows = xmalloc(sizeof(float) * rows * cols); /* [cols][rows] */
+    float *drc = xmalloc(sizeof(float) * rows * cols);   /* [cols][rows] */
     rng_state = seed;
     for (int r = 0; r < rows; r++) {
         random_row(type, w + r * wrs, n);
@@ -243,9 +243,9 @@ static void case_quant(enum eng_type type, int n, int rows, uint64_t seed)
 {
     const struct quant_traits *t = quant_traits(type);
     const size_t rs = quant_row_size(type, n);
-    float *x = xmalloc(sizeof(float) * n * rows);    /* [rows][n] */
-    uint8_t *q = xmalloc(rs * rows);                 /* [rows][rs] */
-    float *qdq = xmalloc(sizeof(float) * n * rows);  /* [rows][n] */
+    float *x = xmalloc(sizeof(float) * n * rows);   /* [rows][n] */
+    uint8_t *q = xmalloc(rs * rows);                /* [rows][rs] */
+    float *qdq = xmalloc(sizeof(float) * n * rows); /* [rows][n] */
     rng_state = seed;
     for (size_t i = 0; i < (size_t)n * rows; i++)
         x[i] = rng_normal() * 0.02f;
@@ -354,9 +354,9 @@ int main(int argc, char **argv)
     fprintf(manifest, "avx2 %d\n", quant_have_avx2() ? 1 : 0);
     case_half();
 
-    const enum eng_type dot_types[] = {ENG_TYPE_F32,  ENG_TYPE_F16,   ENG_TYPE_BF16, ENG_TYPE_Q4_0,
-                                       ENG_TYPE_Q4_1, ENG_TYPE_Q5_0,  ENG_TYPE_Q5_1, ENG_TYPE_Q8_0,
-                                       ENG_TYPE_Q4_K, ENG_TYPE_Q5_K,  ENG_TYPE_Q6_K, ENG_TYPE_IQ4_NL};
+    const enum eng_type dot_types[] = {
+        ENG_TYPE_F32,  ENG_TYPE_F16,  ENG_TYPE_BF16, ENG_TYPE_Q4_0, ENG_TYPE_Q4_1, ENG_TYPE_Q5_0,
+        ENG_TYPE_Q5_1, ENG_TYPE_Q8_0, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K, ENG_TYPE_IQ4_NL};
     uint64_t seed = 1000;
     for (size_t k = 0; k < sizeof dot_types / sizeof dot_types[0]; k++) {
         const enum eng_type type = dot_types[k];

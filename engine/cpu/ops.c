@@ -37,15 +37,17 @@ static void matmul_chunk(const struct cpu_matmul *job, int row0, int row1)
 {
     const struct cpu_matrix *w = job->w;
     const struct cpu_qact *x = job->x;
-    for (int t = 0; t < x->n_tok; t++) {
-        const uint8_t *xrow = x->data + (size_t)t * x->row_bytes;
-        float *yrow = job->y + (size_t)t * job->y_stride;
-        for (int r = row0; r < row1; r++)
-            quant_vec_dot(w->type, w->n_in, &yrow[r], w->data + (size_t)r * w->row_bytes, xrow);
-        if (job->bias)
+    const uint8_t *wrows = w->data + (size_t)row0 * w->row_bytes;
+    int n_rows = row1 - row0;
+    if (x->n_tok == 1)
+        quant_vec_dot_rows(w->type, w->n_in, job->y + row0, wrows, w->row_bytes, n_rows, x->data);
+    else
+        quant_vec_dot_rows_cols(w->type, w->n_in, job->y + row0, (size_t)job->y_stride, wrows,
+                                w->row_bytes, n_rows, x->data, x->row_bytes, x->n_tok);
+    if (job->bias)
+        for (int t = 0; t < x->n_tok; t++)
             for (int r = row0; r < row1; r++)
-                yrow[r] += job->bias[r];
-    }
+                job->y[(size_t)t * job->y_stride + r] += job->bias[r];
 }
 
 static void matmul_worker(void *p, int ith, int nth)

@@ -26,9 +26,9 @@ static double now_s(void)
 struct bench_case {
     enum eng_type type;
     int rows, cols;
-    uint8_t *w;  /* [rows][row_size] */
-    uint8_t *a;  /* [8][activation row size] */
-    float *out;  /* [8][rows] */
+    uint8_t *w; /* [rows][row_size] */
+    uint8_t *a; /* [8][activation row size] */
+    float *out; /* [8][rows] */
     size_t wrs, ars;
 };
 
@@ -51,8 +51,8 @@ static void run_rows(struct bench_case *c)
 
 static void run_rows_cols(struct bench_case *c)
 {
-    quant_vec_dot_rows_cols(c->type, c->cols, c->out, (size_t)c->rows, c->w, c->wrs, c->rows,
-                            c->a, c->ars, 8);
+    quant_vec_dot_rows_cols(c->type, c->cols, c->out, (size_t)c->rows, c->w, c->wrs, c->rows, c->a,
+                            c->ars, 8);
 }
 
 /* Seconds of the fastest call of fn over at least min_s of calls: the best
@@ -86,8 +86,8 @@ int main(int argc, char **argv)
            quant_have_avx2() ? "on" : "off (WENSHU_NO_AVX2 or no CPU support)");
     printf("%-7s %8s %9s %9s %10s %11s\n", "type", "MiB", "C GB/s", "dot GB/s", "rows GB/s",
            "8-col GB/s");
-    const enum eng_type types[] = {ENG_TYPE_F32,  ENG_TYPE_F16,  ENG_TYPE_BF16, ENG_TYPE_Q8_0,
-                                   ENG_TYPE_Q4_0, ENG_TYPE_Q4_1, ENG_TYPE_Q5_0, ENG_TYPE_Q5_1,
+    const enum eng_type types[] = {ENG_TYPE_F32,    ENG_TYPE_F16,  ENG_TYPE_BF16, ENG_TYPE_Q8_0,
+                                   ENG_TYPE_Q4_0,   ENG_TYPE_Q4_1, ENG_TYPE_Q5_0, ENG_TYPE_Q5_1,
                                    ENG_TYPE_IQ4_NL, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K};
     float *src = malloc(sizeof(float) * (size_t)cols * 8); /* [8][cols] */
     if (!src)
@@ -111,8 +111,7 @@ int main(int argc, char **argv)
         if (!c.w || !c.a || !c.out)
             return 1;
         for (int r = 0; r < rows; r++) /* realistic weights: quantize a pattern */
-            quant_quantize_row(c.type, src + (size_t)(r % 8) * cols, c.w + (size_t)r * c.wrs,
-                               cols);
+            quant_quantize_row(c.type, src + (size_t)(r % 8) * cols, c.w + (size_t)r * c.wrs, cols);
         for (int j = 0; j < 8; j++)
             quant_quantize_row(vt, src + (size_t)j * cols, c.a + (size_t)j * c.ars, cols);
         const double bytes = (double)c.wrs * rows;

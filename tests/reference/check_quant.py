@@ -271,12 +271,18 @@ def read_gguf(path):
     return kv, tensors
 
 
-def expected_type(name, ne, target_id):
-    """The policy of eng_quantize_file, restated (see engine/quantize.c)."""
+def expected_type(name, ne, target_id, logits_matrix=False):
+    """The policy of eng_quantize_file, restated (see engine/quantize.c).
+
+    logits_matrix: the tensor computes the logits (output.weight, or a tied
+    token_embd.weight); as in llama.cpp it becomes Q6_K unless the target is
+    Q8_0 or a float type."""
     if len(ne) == 1 or "norm" in name:
         return 0
     if len(ne) == 2 and name.endswith(".weight"):
         tname = qr.TYPES[target_id][0]
+        if logits_matrix and tname not in ("Q8_0", "F32", "F16", "BF16"):
+            tname = "Q6_K"
         for t in (tname, {"Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}.get(tname, "F16"),
                   "F16"):
             if ne[0] % qr.TYPES[NAME_TO_ID[t]][1] == 0:
@@ -299,7 +305,8 @@ def check_file(d, target, in_name, out_name):
     tid = NAME_TO_ID[target]
     for name, (src_t, ne, raw) in t_in.items():
         out_t, out_ne, out_raw = t_out[name]
-        want = expected_type(name, ne, tid)
+        is_logits = name == "output.weight" or (name == "token_embd.weight" and "output.weight" not in t_in)
+        want = expected_type(name, ne, tid, is_logits)
         if out_ne != ne or out_t != want:
             fail(f"{out_name}: {name} has type {out_t} shape {out_ne}, want {want} {ne}")
             continue

@@ -157,23 +157,24 @@ def make_case(rng, n_vocab, sigma, hist_len, p):
 
 CASES = [
     # name, n_vocab, sigma, history length, params, draws
-    ("no filter T=1", 300, 1.0, 0, params(), 200000),
-    ("top_k=40 T=0.7", 1000, 2.0, 0, params(temp=0.7, top_k=40), 200000),
-    ("top_p=0.9", 1000, 2.0, 0, params(top_p=0.9), 200000),
-    ("min_p=0.05 T=1.3", 1000, 2.0, 0, params(temp=1.3, min_p=0.05), 200000),
-    ("top_k=40 top_p=0.95 T=0.8", 1000, 2.0, 0, params(temp=0.8, top_k=40, top_p=0.95), 200000),
+    ("no filter T=1", 300, 1.0, 0, params(), 100000),
+    ("top_k=40 T=0.7", 1000, 2.0, 0, params(temp=0.7, top_k=40), 100000),
+    ("top_p=0.9", 1000, 2.0, 0, params(top_p=0.9), 100000),
+    ("min_p=0.05 T=1.3", 1000, 2.0, 0, params(temp=1.3, min_p=0.05), 100000),
+    ("top_k=40 top_p=0.95 T=0.8", 1000, 2.0, 0, params(temp=0.8, top_k=40, top_p=0.95), 100000),
     ("top_k=40 top_p=0.95 min_p=0.05 T=0.8", 1000, 2.0, 0,
-     params(temp=0.8, top_k=40, top_p=0.95, min_p=0.05), 200000),
-    ("top_p=0.5 min_p=0.02", 1000, 1.5, 0, params(top_p=0.5, min_p=0.02), 200000),
-    ("top_p=0.8 min_p=0.3", 1000, 1.5, 0, params(top_p=0.8, min_p=0.3), 200000),
+     params(temp=0.8, top_k=40, top_p=0.95, min_p=0.05), 100000),
+    ("top_p=0.5 min_p=0.02", 1000, 1.5, 0, params(top_p=0.5, min_p=0.02), 100000),
+    ("top_p=0.8 min_p=0.3", 1000, 1.5, 0, params(top_p=0.8, min_p=0.3), 100000),
     ("penalties rep=1.3 freq=0.2 pres=0.5 last_n=32 top_k=50", 1000, 2.0, 100,
-     params(top_k=50, rep=1.3, freq=0.2, pres=0.5, last_n=32), 200000),
+     params(top_k=50, rep=1.3, freq=0.2, pres=0.5, last_n=32), 100000),
     ("penalties on a flat body, top_p=0.7", 400, 0.7, 300,
-     params(top_p=0.7, rep=1.5, freq=0.1, pres=0.3, last_n=150), 200000),
-    ("top_k=5000 > vocab, top_p=0.99", 2000, 3.0, 0, params(top_k=5000, top_p=0.99), 200000),
+     params(top_p=0.7, rep=1.5, freq=0.1, pres=0.3, last_n=150), 100000),
+    ("top_k=5000 > vocab, top_p=0.99", 2000, 3.0, 0, params(top_k=5000, top_p=0.99), 100000),
+    ("20000 flat logits, top_p=0.6 (edge bucket)", 20000, 0.5, 0, params(top_p=0.6), 20000),
     ("vocab 151936 top_k=40 top_p=0.95 T=0.8", 151936, 2.5, 64,
-     params(temp=0.8, top_k=40, top_p=0.95, rep=1.1, last_n=64), 20000),
-    ("vocab 151936 top_p=0.9 min_p=0.01", 151936, 1.0, 0, params(top_p=0.9, min_p=0.01), 20000),
+     params(temp=0.8, top_k=40, top_p=0.95, rep=1.1, last_n=64), 10000),
+    ("vocab 151936 top_p=0.9 min_p=0.05", 151936, 3.0, 0, params(top_p=0.9, min_p=0.05), 5000),
 ]
 
 

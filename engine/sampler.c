@@ -190,7 +190,7 @@ static float load_logits(struct sampler *s, const float *logits)
                 w[t] *= p->repeat_penalty;
             else
                 w[t] /= p->repeat_penalty;
-            w[t] -= (float)count * p->frequency_penalty + p->presence_penalty;
+            w[t] -= (float)count * p->frequency_penalty ;
             s->counts[t] = -count;
         }
         for (int k = 0; k < s->ring_len; k++) {
@@ -326,7 +326,7 @@ static int top_p_unsorted(struct sampler *s, struct cand *c, int m, float max, d
     }
     int kept = 0;
     for (int i = 0; i < m; i++) {
-        if (cand_better(c[i], last))
+        if (!cand_better(last, c[i]))
             c[kept++] = c[i];
     }
     return kept;

@@ -1,14 +1,16 @@
 /* ops.c: CPU implementations of the decoder ops (see ops.h). */
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "../engine-internal.h"
 #include "ops.h"
 
-/* Output rows per work item of a product: a chunk of weights small enough to
- * stay in L2 while every token of a batch streams past it. */
-#define MATMUL_ROWS_PER_CHUNK 16
+/* Weight bytes per matmul task when decoding one token: big enough that
+ * claiming a task costs little, small enough to balance two to eight threads. */
+#define MATMUL_DECODE_CHUNK_BYTES 32768
+/* Output rows per task in a batch: a tile of weights that stays in L2 while
+ * every token of the batch streams past it. */
+#define MATMUL_BATCH_CHUNK_ROWS 16
 
 size_t cpu_qact_bytes(enum eng_type vec_type, int n_in, int n_tok)
 {
@@ -29,8 +31,8 @@ void cpu_qact_fill(struct cpu_qact *q, enum eng_type vec_type, const float *x, i
 struct matmul_ctx {
     const struct cpu_matmul *jobs;
     int n_jobs;
-    int chunk_start[9]; /* first global chunk index of each job; [n_jobs] = total */
-    atomic_int next_chunk;
+    int rows_per_chunk[8];
+    int chunk_start[9]; /* first task of each job; [n_jobs] = total */
 };
 
 static void matmul_chunk(const struct cpu_matmul *job, int row0, int row1)
@@ -50,26 +52,33 @@ static void matmul_chunk(const struct cpu_matmul *job, int row0, int row1)
                 job->y[(size_t)t * job->y_stride + r] += job->bias[r];
 }
 
-static void matmul_worker(void *p, int ith, int nth)
+static void matmul_task(void *p, int task, int ith)
 {
     (void)ith;
-    (void)nth;
-    struct matmul_ctx *ctx = p;
-    int total = ctx->chunk_start[ctx->n_jobs];
-    for (;;) {
-        int c = atomic_fetch_add_explicit(&ctx->next_chunk, 1, memory_order_relaxed);
-        if (c >= total)
-            break;
-        int j = 0;
-        while (c >= ctx->chunk_start[j + 1])
-            j++;
-        const struct cpu_matmul *job = &ctx->jobs[j];
-        int row0 = (c - ctx->chunk_start[j]) * MATMUL_ROWS_PER_CHUNK;
-        int row1 = row0 + MATMUL_ROWS_PER_CHUNK;
-        if (row1 > job->w->n_out)
-            row1 = job->w->n_out;
-        matmul_chunk(job, row0, row1);
-    }
+    const struct matmul_ctx *ctx = p;
+    int j = 0;
+    while (task >= ctx->chunk_start[j + 1])
+        j++;
+    const struct cpu_matmul *job = &ctx->jobs[j];
+    int row0 = (task - ctx->chunk_start[j]) * ctx->rows_per_chunk[j];
+    int row1 = row0 + ctx->rows_per_chunk[j];
+    if (row1 > job->w->n_out)
+        row1 = job->w->n_out;
+    matmul_chunk(job, row0, row1);
+}
+
+/* Rows per task: about MATMUL_DECODE_CHUNK_BYTES of weights for one token
+ * (a multiple of 4, the row kernels' unroll), a fixed tile for a batch. */
+static int matmul_rows_per_chunk(const struct cpu_matmul *job)
+{
+    if (job->x->n_tok > 1)
+        return MATMUL_BATCH_CHUNK_ROWS;
+    size_t rows = MATMUL_DECODE_CHUNK_BYTES / job->w->row_bytes;
+    if (rows < 4)
+        rows = 4;
+    if (rows > 256)
+        rows = 256;
+    return (int)(rows & ~(size_t)3);
 }
 
 void cpu_matmul_run(struct threadpool *pool, const struct cpu_matmul *jobs, int n_jobs)
@@ -79,11 +88,11 @@ void cpu_matmul_run(struct threadpool *pool, const struct cpu_matmul *jobs, int 
     ctx.chunk_start[0] = 0;
     for (int j = 0; j < n_jobs; j++) {
         ENG_ASSERT(jobs[j].x->type == quant_traits(jobs[j].w->type)->vec_dot_type);
-        int n_chunks = (jobs[j].w->n_out + MATMUL_ROWS_PER_CHUNK - 1) / MATMUL_ROWS_PER_CHUNK;
-        ctx.chunk_start[j + 1] = ctx.chunk_start[j] + n_chunks;
+        int rows = matmul_rows_per_chunk(&jobs[j]);
+        ctx.rows_per_chunk[j] = rows;
+        ctx.chunk_start[j + 1] = ctx.chunk_start[j] + (jobs[j].w->n_out + rows - 1) / rows;
     }
-    atomic_init(&ctx.next_chunk, 0);
-    threadpool_run(pool, matmul_worker, &ctx);
+    threadpool_run(pool, matmul_task, &ctx, ctx.chunk_start[n_jobs]);
 }
 
 void cpu_rms_norm(float *y, const float *x, const float *w, int n, int n_tok, float eps)
@@ -133,11 +142,6 @@ void cpu_add(float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
-struct attention_ctx {
-    const struct cpu_attention *a;
-    atomic_int next_task;
-};
-
 static float dot_f32(const float *a, const float *b, int n)
 {
     float s = 0.0f;
@@ -178,25 +182,14 @@ static void attention_one(const struct cpu_attention *a, int t, int h, float *sc
     }
 }
 
-static void attention_worker(void *p, int ith, int nth)
+static void attention_task(void *p, int task, int ith)
 {
-    (void)nth;
-    struct attention_ctx *ctx = p;
-    const struct cpu_attention *a = ctx->a;
-    float *scores = a->scores + (size_t)ith * a->n_ctx;
-    int n_tasks = a->n_tok * a->n_head;
-    for (;;) {
-        int task = atomic_fetch_add_explicit(&ctx->next_task, 1, memory_order_relaxed);
-        if (task >= n_tasks)
-            break;
-        attention_one(a, task / a->n_head, task % a->n_head, scores);
-    }
+    const struct cpu_attention *a = p;
+    attention_one(a, task / a->n_head, task % a->n_head, a->scores + (size_t)ith * a->n_ctx);
 }
 
 void cpu_attention_run(struct threadpool *pool, const struct cpu_attention *a)
 {
     ENG_ASSERT(a->n_head % a->n_head_kv == 0);
-    struct attention_ctx ctx = {.a = a};
-    atomic_init(&ctx.next_task, 0);
-    threadpool_run(pool, attention_worker, &ctx);
+    threadpool_run(pool, attention_task, (void *)a, a->n_tok * a->n_head);
 }

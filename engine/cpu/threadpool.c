@@ -1,7 +1,14 @@
-/* threadpool.c: persistent workers that spin, then sleep, between jobs. */
+/* threadpool.c: persistent workers that claim tasks from a shared counter.
+ *
+ * The counter `claim` packs (job generation << 32 | next task). A thread
+ * takes a task with a compare-and-swap that only succeeds for the current
+ * job, so a late worker can never run a task of a finished job, and the
+ * caller may return (and free the job's context) as soon as n_done reaches
+ * n_tasks. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,19 +21,23 @@
 
 #include "threadpool.h"
 
-/* Spin iterations before a worker sleeps (about 100-200 us of pause). */
+/* Spin iterations before a worker sleeps (about 0.1-1 ms of pause). */
 #define SPIN_LIMIT 20000
 
 struct threadpool {
     int n_threads;
-    pthread_t *threads;        /* [n_threads - 1] workers; ith 0 is the caller */
+    pthread_t *threads;          /* [n_threads - 1] workers; ith 0 is the caller */
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    atomic_uint generation;    /* bumped once per job */
-    atomic_int n_running;      /* workers still inside the current job */
+    atomic_uint generation;      /* bumped once per job */
+    atomic_int n_sleeping;       /* workers blocked on `wake` */
     atomic_bool stop;
-    threadpool_fn fn;
+    /* The current job; written by the caller before `claim` is published. */
+    threadpool_task_fn fn;
     void *ctx;
+    int n_tasks;
+    _Alignas(64) atomic_uint_fast64_t claim; /* generation << 32 | next task */
+    _Alignas(64) atomic_int n_done;          /* tasks finished in this job */
 };
 
 struct worker_arg {
@@ -34,18 +45,38 @@ struct worker_arg {
     int ith;
 };
 
+/* Claim and run tasks of job `gen` until none are left. */
+static void run_tasks(struct threadpool *pool, unsigned gen, int ith)
+{
+    for (;;) {
+        uint64_t c = atomic_load_explicit(&pool->claim, memory_order_acquire);
+        if ((unsigned)(c >> 32) != gen)
+            return;
+        int task = (int)(uint32_t)c;
+        if (task >= pool->n_tasks)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&pool->claim, &c, c + 1,
+                                                   memory_order_acq_rel, memory_order_acquire))
+            continue;
+        pool->fn(pool->ctx, task, ith);
+        atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
+    }
+}
+
 static unsigned wait_for_job(struct threadpool *pool, unsigned seen)
 {
     for (int i = 0; i < SPIN_LIMIT; i++) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
-        if (g != seen || atomic_load(&pool->stop))
+        if (g != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed))
             return g;
         cpu_relax();
     }
     pthread_mutex_lock(&pool->lock);
+    atomic_fetch_add(&pool->n_sleeping, 1);
     unsigned g;
     while ((g = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stop))
         pthread_cond_wait(&pool->wake, &pool->lock);
+    atomic_fetch_sub(&pool->n_sleeping, 1);
     pthread_mutex_unlock(&pool->lock);
     return g;
 }
@@ -61,8 +92,7 @@ static void *worker_main(void *p)
         seen = wait_for_job(pool, seen);
         if (atomic_load(&pool->stop))
             break;
-        pool->fn(pool->ctx, ith, pool->n_threads);
-        atomic_fetch_sub_explicit(&pool->n_running, 1, memory_order_release);
+        run_tasks(pool, seen, ith);
     }
     return NULL;
 }
@@ -80,7 +110,6 @@ struct threadpool *threadpool_new(int n_threads)
     struct threadpool *pool = calloc(1, sizeof *pool);
     if (!pool)
         return NULL;
-    pool->n_threads = n_threads;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
@@ -99,13 +128,14 @@ struct threadpool *threadpool_new(int n_threads)
         }
         pool->n_threads = i + 1;
     }
-    pool->n_threads = n_threads;
     return pool;
 
 out_stop:
     threadpool_free(&pool);
     return NULL;
 out_free_pool:
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
     free(pool);
     return NULL;
 }
@@ -120,8 +150,7 @@ void threadpool_free(struct threadpool **pool_ptr)
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     for (int i = 1; i < pool->n_threads; i++)
-        if (pool->threads[i - 1])
-            pthread_join(pool->threads[i - 1], NULL);
+        pthread_join(pool->threads[i - 1], NULL);
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->lock);
     free(pool->threads);
@@ -134,21 +163,29 @@ int threadpool_n_threads(const struct threadpool *pool)
     return pool->n_threads;
 }
 
-void threadpool_run(struct threadpool *pool, threadpool_fn fn, void *ctx)
+void threadpool_run(struct threadpool *pool, threadpool_task_fn fn, void *ctx, int n_tasks)
 {
-    if (pool->n_threads == 1) {
-        fn(ctx, 0, 1);
+    if (n_tasks <= 0)
+        return;
+    if (pool->n_threads == 1 || n_tasks == 1) {
+        for (int t = 0; t < n_tasks; t++)
+            fn(ctx, t, 0);
         return;
     }
+    unsigned gen = atomic_load_explicit(&pool->generation, memory_order_relaxed) + 1;
     pool->fn = fn;
     pool->ctx = ctx;
-    atomic_store_explicit(&pool->n_running, pool->n_threads - 1, memory_order_relaxed);
-    /* Publish fn/ctx before the new generation: workers read them after it. */
-    pthread_mutex_lock(&pool->lock);
-    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->lock);
-    fn(ctx, 0, pool->n_threads);
-    while (atomic_load_explicit(&pool->n_running, memory_order_acquire) > 0)
+    pool->n_tasks = n_tasks;
+    atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed);
+    /* Publish the job (release: fn/ctx/n_tasks before the claim counter). */
+    atomic_store_explicit(&pool->claim, (uint64_t)gen << 32, memory_order_release);
+    atomic_store(&pool->generation, gen);
+    if (atomic_load(&pool->n_sleeping) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    run_tasks(pool, gen, 0);
+    while (atomic_load_explicit(&pool->n_done, memory_order_acquire) < n_tasks)
         cpu_relax();
 }

@@ -190,7 +190,7 @@ static float load_logits(struct sampler *s, const float *logits)
                 w[t] *= p->repeat_penalty;
             else
                 w[t] /= p->repeat_penalty;
-            w[t] -= (float)count * p->frequency_penalty ;
+            w[t] -= (float)count * p->frequency_penalty + p->presence_penalty;
             s->counts[t] = -count;
         }
         for (int k = 0; k < s->ring_len; k++) {

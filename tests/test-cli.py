@@ -36,7 +36,7 @@ def check(name, cond, detail=""):
 
 def expect_error(name, args, *needles):
     rc, out, err = run(*args)
-    crashed = rc < 0 or rc >= 128
+    crashed = rc < 0 or rc >= 128 or "Sanitizer" in err or "runtime error" in err
     missing = [n for n in needles if n not in err]
     check(name, rc != 0 and not crashed and not missing,
           "rc=%d, missing %r in stderr: %s" % (rc, missing, err.strip()[:300]))

@@ -103,6 +103,7 @@ CONVERSATIONS = {
     "ends-with-assistant": [("system", "S"), ("user", "u"), ("assistant", "partial answer")],
 }
 DEFAULT_SYSTEMS = [None, "", "Reply in 中文."]
+COMPILED = {}  # template file -> compiled jinja2 template
 
 
 def make_env():
@@ -132,7 +133,10 @@ def render_ref(env, name, convo, gen, think, default_system):
         msgs.insert(0, {"role": "system", "content": default_system})
     if name.startswith("smolvlm"):
         msgs = [{"role": m["role"], "content": smolvlm_parts(m["content"])} for m in msgs]
-    tmpl = env.from_string(open(f"{ARGS.templates}/{name}", encoding="utf-8").read())
+    if name not in COMPILED:
+        with open(f"{ARGS.templates}/{name}", encoding="utf-8") as f:
+            COMPILED[name] = env.from_string(f.read())
+    tmpl = COMPILED[name]
     kwargs = {"messages": msgs, "add_generation_prompt": gen, "enable_thinking": think}
     if bos is not None:
         kwargs["bos_token"] = bos

@@ -167,7 +167,7 @@ CASES = [
     ("top_k=40 top_p=0.95 T=0.8", 1000, 2.0, 0, params(temp=0.8, top_k=40, top_p=0.95), 100000),
     ("top_k=40 top_p=0.95 min_p=0.05 T=0.8", 1000, 2.0, 0,
      params(temp=0.8, top_k=40, top_p=0.95, min_p=0.05), 100000),
-    ("top_k=40 min_p=0.1 T=0.9", 1000, 2.0, 0, params(temp=0.9, top_k=40, min_p=0.1), 100000),
+    ("top_k=40 min_p=0.2 T=0.9", 1000, 2.0, 0, params(temp=0.9, top_k=40, min_p=0.2), 100000),
     ("top_p=0.5 min_p=0.02", 1000, 1.5, 0, params(top_p=0.5, min_p=0.02), 100000),
     ("top_p=0.8 min_p=0.3", 1000, 1.5, 0, params(top_p=0.8, min_p=0.3), 100000),
     ("penalties rep=1.3 freq=0.2 pres=0.5 last_n=32 top_k=50", 1000, 2.0, 100,

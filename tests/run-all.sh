@@ -1,0 +1,13 @@
+#!/bin/sh
+# The README's test command: install what is missing, build, and run every
+# test suite; then run the engine and e2e suites again under AddressSanitizer
+# and UBSan. CI (.ci/run) calls exactly this.
+set -eu
+cd "$(dirname "$0")/.."
+tests/install-deps.sh --tests
+meson setup build --reconfigure -Dwerror=true
+meson test -C build --print-errorlogs
+meson setup build-asan --reconfigure -Dwerror=true -Dbuildtype=debugoptimized \
+    -Db_sanitize=address,undefined
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --print-errorlogs --suite engine --suite e2e

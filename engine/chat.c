@@ -156,7 +156,10 @@ static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
         *cp = p[0];
         return 1;
     }
-    size_t len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    size_t len = (p[0] & 0xe0) == 0xc0   ? 2
+                 : (p[0] & 0xf0) == 0xe0 ? 3
+                 : (p[0] & 0xf8) == 0xf0 ? 4
+                                         : 0;
     if (len == 0 || len > n)
         return 0;
     uint32_t c = p[0] & (0x7f >> len);

@@ -14,12 +14,14 @@
  *    candidates with p >= min_p * p_max. Ties in logit are ordered by lower
  *    id first, so every set is well defined; greedy picks the lowest id among
  *    equal maxima.
- *  - the draw walks the candidates in (logit desc, id asc) order (id order
- *    when nothing filters) with u from xoshiro256** seeded by splitmix64.
+ *  - the draw walks the candidates in (logit desc, id asc) order after
+ *    top-k, in id order otherwise, with u in [0, 1) from xoshiro256**
+ *    seeded by splitmix64(seed).
  *
  * Cost at n_vocab 151936: a copy of the logits, then a heap selection for
  * top-k, or a threshold pre-filter (min-p, or a widening band below the max
- * logit for top-p) so that only the candidates are sorted, never the vocab.
+ * logit for top-p) whose top-p edge is found by bucketing the logits, so that
+ * only top-k's k candidates or one bucket are ever sorted, never the vocab.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -340,6 +342,7 @@ static int select_without_top_k(struct sampler *s, float max)
     const struct eng_sampler_params *p = &s->params;
     const float *w = s->work;
     float min_p_logit = p->min_p > 0.0f ? max + logf(p->min_p) : -INFINITY;
+    min_p_logit = min_p_logit < max ? min_p_logit : max; /* min_p > 1 keeps the best */
     if (p->top_p >= 1.0f)
         return select_above(w, s->n_vocab, min_p_logit, s->cands);
     double z = 0.0;

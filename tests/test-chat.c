@@ -2,7 +2,8 @@
  *
  * Without arguments it runs the checks whose expected values come straight
  * from the published templates (fallback by arch, argument errors, the
- * default-system rules). With --serve it becomes the driver that
+ * default-system rules) and chat_end_tokens() on a small vocab read back
+ * through the real GGUF writer, reader and tokenizer. With --serve it becomes the driver that
  * tests/reference/chat_ref.py feeds: the real Jinja templates are rendered
  * there with jinja2 and compared byte for byte with chat_render().
  *
@@ -18,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chat.h"
+#include "gguf.h"
 
 static int n_fail;
 
@@ -110,8 +113,9 @@ static void test_defaults(void)
     check_expect(CHAT_FAMILY_QWEN3, u, 1, true, false, NULL,
                  "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
     check_expect(CHAT_FAMILY_DEEPSEEK_R1, u, 1, true, true, NULL,
-                 "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c><\xef\xbd\x9cUser"
-                 "\xef\xbd\x9c>hi<\xef\xbd\x9c" "Assistant\xef\xbd\x9c><think>\n");
+                 "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+                 "<\xef\xbd\x9cUser\xef\xbd\x9c>hi"
+                 "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c><think>\n");
     struct eng_chat_message img[] = {{"user", "<image>Describe."}};
     check_expect(CHAT_FAMILY_SMOLVLM, img, 1, true, true, NULL,
                  "<|im_start|>User:<image>Describe.<end_of_utterance>\nAssistant:");
@@ -119,11 +123,109 @@ static void test_defaults(void)
     check_expect(CHAT_FAMILY_QWEN25, NULL, 0, true, true, NULL, "<|im_start|>assistant\n");
 }
 
+/* GPT-2's bytes_to_unicode: printable bytes stand for themselves, the
+ * other 68 map to U+0100 + k in byte order. Writes the UTF-8 symbol. */
+static void byte_symbol(unsigned b, char out[4])
+{
+    unsigned k = 0, cp = b;
+    bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+    if (!printable) {
+        for (unsigned i = 0; i < b; i++)
+            k += !((i >= 33 && i <= 126) || (i >= 161 && i <= 172) || i >= 174);
+        cp = 256 + k;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        out[1] = '\0';
+    } else {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        out[2] = '\0';
+    }
+}
+
+/* A vocab of the 256 byte symbols and every family's end token at known ids
+ * (256 + i), written as GGUF and read back by the real tokenizer. */
+static void test_end_tokens(void)
+{
+    static const char *const specials[] = {
+        "<|im_end|>",            /* 256 */
+        "<|endoftext|>",         /* 257 */
+        "<|eot_id|>",            /* 258 */
+        "<|eom_id|>",            /* 259 */
+        "<|end_of_text|>",       /* 260 */
+        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", /* 261 */
+        "<end_of_utterance>",    /* 262 */
+        "<|im_start|>",          /* 263 */
+    };
+    enum { N_BYTES = 256, N_SPECIALS = sizeof(specials) / sizeof(specials[0]) };
+    char symbols[N_BYTES][4];
+    const char *tokens[N_BYTES + N_SPECIALS];
+    int32_t types[N_BYTES + N_SPECIALS];
+    for (int i = 0; i < N_BYTES; i++) {
+        byte_symbol((unsigned)i, symbols[i]);
+        tokens[i] = symbols[i];
+        types[i] = 1;
+    }
+    for (int i = 0; i < N_SPECIALS; i++) {
+        tokens[N_BYTES + i] = specials[i];
+        types[N_BYTES + i] = 3;
+    }
+    struct eng_vocab v = {
+        .pre = "qwen2", .tokens = tokens, .token_types = types,
+        .n_tokens = N_BYTES + N_SPECIALS, .merges = NULL, .n_merges = 0,
+        .bos_id = 263, .eos_id = 256, .eot_id = -1, .pad_id = -1, .add_bos = false,
+    };
+    char path[] = "/tmp/wenshu-test-chat-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd < 0)
+        return;
+    close(fd);
+    struct eng_err err = {{0}};
+    struct gguf_file *f = NULL;
+    struct tokenizer *tok = NULL;
+    enum eng_status st = eng_vocab_write(&v, path, &err);
+    if (st == ENG_STATUS_OK)
+        st = gguf_open(path, &f, &err);
+    if (st == ENG_STATUS_OK)
+        st = tokenizer_from_gguf(f, &tok, &err);
+    CHECK(st == ENG_STATUS_OK, "vocab round trip: %s", err.msg);
+    if (st == ENG_STATUS_OK) {
+        struct {
+            enum chat_family family;
+            int32_t want[4];
+            size_t n;
+        } cases[] = {
+            {CHAT_FAMILY_QWEN3, {256, 257}, 2}, /* eos 256 is already listed */
+            {CHAT_FAMILY_QWEN25, {256, 257}, 2},
+            {CHAT_FAMILY_LLAMA31, {258, 259, 260, 256}, 4},
+            {CHAT_FAMILY_DEEPSEEK_R1, {261, 256}, 2},
+            {CHAT_FAMILY_SMOLVLM, {262, 256}, 2},
+        };
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+            int32_t ids[8];
+            size_t n = chat_end_tokens(cases[c].family, tok, ids, 8);
+            bool same = n == cases[c].n;
+            for (size_t i = 0; same && i < n; i++)
+                same = ids[i] == cases[c].want[i];
+            CHECK(same, "end tokens of %s: got %zu ids", enum_name(cases[c].family), n);
+        }
+        int32_t one[1];
+        CHECK(chat_end_tokens(CHAT_FAMILY_LLAMA3, tok, one, 1) == 1 && one[0] == 258,
+              "capacity must bound the count");
+    }
+    tokenizer_free(&tok);
+    gguf_close(&f);
+    unlink(path);
+}
+
 static int run_checks(void)
 {
     test_fallback();
     test_errors();
     test_defaults();
+    test_end_tokens();
     if (n_fail)
         fprintf(stderr, "%d check(s) failed\n", n_fail);
     else

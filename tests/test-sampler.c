@@ -96,6 +96,39 @@ static void test_greedy(void)
     free(logits);
 }
 
+/* Settings that leave one candidate must return the argmax; infinities
+ * must not turn into NaN probabilities. */
+static void test_edges(void)
+{
+    enum { N = 300 };
+    float logits[N];
+    for (int i = 0; i < N; i++)
+        logits[i] = lcg_normal(1.0f);
+    logits[123] = 9.0f;
+    struct { int top_k; float top_p, min_p; } one[] = {{0, 1.0f, 2.0f}, {0, 0.0f, 0.0f},
+                                                      {1, 1.0f, 0.0f}, {40, 0.0f, 0.0f},
+                                                      {40, 1.0f, 2.0f}};
+    for (size_t c = 0; c < sizeof(one) / sizeof(one[0]); c++) {
+        struct eng_sampler_params p = params_off();
+        p.top_k = one[c].top_k;
+        p.top_p = one[c].top_p;
+        p.min_p = one[c].min_p;
+        struct sampler *s = sampler_new(&p, N);
+        for (int d = 0; d < 50; d++)
+            CHECK(sampler_sample(s, logits) == 123, "single-candidate case %zu", c);
+        sampler_free(&s);
+    }
+    struct eng_sampler_params p = params_off();
+    struct sampler *s = sampler_new(&p, N);
+    logits[200] = INFINITY;
+    CHECK(sampler_sample(s, logits) == 200, "+inf logit must win");
+    for (int i = 0; i < N; i++)
+        logits[i] = -INFINITY;
+    int32_t t = sampler_sample(s, logits);
+    CHECK(t >= 0 && t < N, "all -inf must still give a token");
+    sampler_free(&s);
+}
+
 static void draw_sequence(uint64_t seed, const float *logits, int n, int32_t *out, int count)
 {
     struct eng_sampler_params p = params_off();
@@ -276,6 +309,7 @@ int main(int argc, char **argv)
         return 2;
     }
     test_greedy();
+    test_edges();
     test_seeds();
     bench();
     if (n_fail)

@@ -124,7 +124,9 @@ static long long index_find(const struct gguf_index *ix, const char *name)
  * at pub, the first member. */
 struct gguf_file_impl {
     struct gguf_file pub;
-    bool mapped; /* pub.map came from mmap() and is unmapped on close */
+    bool mapped;      /* the image came from mmap() and is unmapped on close */
+    void *map_base;   /* what mmap() returned (the image may start later) */
+    size_t map_size;  /* the size given to mmap() */
     struct gguf_index kv_index;
     struct gguf_index tensor_index;
 };
@@ -552,7 +554,7 @@ static void free_impl(struct gguf_file_impl *g)
     free(g->kv_index.slots);
     free(g->tensor_index.slots);
     if (g->mapped)
-        munmap((void *)f->map, (size_t)f->size);
+        munmap(g->map_base, g->map_size);
     free(f->path);
     free(g);
 }
@@ -604,13 +606,64 @@ enum eng_status gguf_open_memory(const void *data, size_t size, const char *name
     return open_image(g, out, err);
 }
 
-enum eng_status gguf_open(const char *path, struct gguf_file **out, struct eng_err *err)
+/* Size of a transparent huge page on x86-64 and arm64 (4 KiB base pages). */
+#define HUGE_PAGE_SIZE ((size_t)2 << 20)
+
+/* Whether the kernel gives huge pages to regions that ask (madvise) or always. */
+static bool huge_pages_available(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f)
+        return false;
+    char line[128] = "";
+    bool ok = fgets(line, sizeof line, f) != NULL &&
+              (strstr(line, "[always]") != NULL || strstr(line, "[madvise]") != NULL);
+    fclose(f);
+    return ok;
+}
+
+/* Read the whole file into anonymous memory backed by huge pages. On success
+ * base and base_size describe the mapping, image the (aligned) file bytes. */
+static enum eng_status read_into_huge_pages(int fd, const char *path, size_t size, void **base,
+                                            size_t *base_size, uint8_t **image,
+                                            struct eng_err *err)
+{
+    size_t alloc = size + HUGE_PAGE_SIZE;
+    void *p = mmap(NULL, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "%s: cannot allocate %zu bytes", path,
+                           size);
+    uint8_t *aligned =
+        (uint8_t *)(((uintptr_t)p + HUGE_PAGE_SIZE - 1) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1));
+    madvise(aligned, size, MADV_HUGEPAGE);
+    size_t done = 0;
+    while (done < size) {
+        ssize_t got = read(fd, aligned + done, size - done);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            int e = got < 0 ? errno : 0;
+            munmap(p, alloc);
+            return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: read failed at byte %zu: %s", path,
+                               done, e ? strerror(e) : "the file shrank while loading");
+        }
+        done += (size_t)got;
+    }
+    *base = p;
+    *base_size = alloc;
+    *image = aligned;
+    return ENG_STATUS_OK;
+}
+
+enum eng_status gguf_open_ex(const char *path, enum gguf_load_mode mode, struct gguf_file **out,
+                             struct eng_err *err)
 {
     ENG_ASSERT(path != NULL && out != NULL);
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot open: %s", path,
+                           strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
@@ -629,20 +682,41 @@ enum eng_status gguf_open(const char *path, struct gguf_file **out, struct eng_e
         close(fd);
         return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: too large to map", path);
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED)
-        return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
+    size_t size = (size_t)st.st_size;
+    void *base = NULL;
+    size_t base_size = size;
+    uint8_t *image = NULL;
+    if (mode == GGUF_LOAD_HUGE_PAGES && huge_pages_available()) {
+        enum eng_status st_read = read_into_huge_pages(fd, path, size, &base, &base_size, &image,
+                                                       err);
+        close(fd);
+        if (st_read != ENG_STATUS_OK)
+            return st_read;
+    } else {
+        base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        int map_errno = errno;
+        close(fd);
+        if (base == MAP_FAILED)
+            return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot map: %s", path,
+                               strerror(map_errno));
+        image = base;
+    }
     struct gguf_file_impl *g = impl_new(path);
     if (g == NULL) {
-        munmap(map, (size_t)st.st_size);
+        munmap(base, base_size);
         return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "%s: out of memory", path);
     }
-    g->pub.map = map;
-    g->pub.size = (uint64_t)st.st_size;
+    g->pub.map = image;
+    g->pub.size = (uint64_t)size;
     g->mapped = true;
+    g->map_base = base;
+    g->map_size = base_size;
     return open_image(g, out, err);
+}
+
+enum eng_status gguf_open(const char *path, struct gguf_file **out, struct eng_err *err)
+{
+    return gguf_open_ex(path, GGUF_LOAD_MMAP, out, err);
 }
 
 void gguf_close(struct gguf_file **f)

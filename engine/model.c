@@ -14,7 +14,8 @@
 
 struct eng_model_params eng_model_params_default(void)
 {
-    return (struct eng_model_params){.path = NULL, .n_threads = 0, .vocab_only = false};
+    return (struct eng_model_params){
+        .path = NULL, .n_threads = 0, .vocab_only = false, .use_mmap = false};
 }
 
 /* Read a positive integer hyper-parameter "{arch}.{suffix}". */
@@ -299,7 +300,9 @@ enum eng_status eng_model_load(const struct eng_model_params *params, struct eng
     m->vocab_only = params->vocab_only;
     m->n_threads = params->n_threads > 0 ? params->n_threads : threadpool_default_threads();
     enum eng_status st;
-    if ((st = gguf_open(params->path, &m->gguf, err)) || (st = read_arch(m, err)) ||
+    enum gguf_load_mode mode =
+        params->use_mmap || params->vocab_only ? GGUF_LOAD_MMAP : GGUF_LOAD_HUGE_PAGES;
+    if ((st = gguf_open_ex(params->path, mode, &m->gguf, err)) || (st = read_arch(m, err)) ||
         (st = tokenizer_from_gguf(m->gguf, &m->tok, err)))
         goto out_free;
     struct gguf_str name;

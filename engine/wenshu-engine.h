@@ -48,6 +48,9 @@ struct eng_model_params {
     const char *path; /* the GGUF file */
     int n_threads;    /* CPU threads for compute; 0 = all cores */
     bool vocab_only;  /* load only the tokenizer and chat template (no weights, any arch) */
+    bool use_mmap;    /* map the file instead of reading it into huge pages (less
+                       * resident memory when several processes share a model,
+                       * slower decode) */
 };
 
 struct eng_model_params eng_model_params_default(void);

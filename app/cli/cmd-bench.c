@@ -41,7 +41,7 @@ int cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL;
     int n_threads = 0, n_prompt = 64, n_gen = 32, reps = 3;
-    bool json = false;
+    bool json = false, use_mmap = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         bool missing = false, bad = false;
@@ -54,6 +54,8 @@ int cmd_bench(int argc, char **argv)
             bad = !missing && (!cli_parse_int(v, &n_gen) || n_gen < 0);
         } else if (cli_opt(argc, argv, &i, "-r", "--repetitions", &v, &missing)) {
             bad = !missing && (!cli_parse_int(v, &reps) || reps < 1);
+        } else if (strcmp(argv[i], "--mmap") == 0) {
+            use_mmap = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else {
@@ -70,6 +72,7 @@ int cmd_bench(int argc, char **argv)
     struct eng_model_params mp = eng_model_params_default();
     mp.path = model_path;
     mp.n_threads = n_threads;
+    mp.use_mmap = use_mmap;
     struct eng_model *model = NULL;
     struct eng_session *session = NULL;
     struct eng_err err;

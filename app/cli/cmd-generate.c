@@ -19,6 +19,7 @@ struct gen_options {
     int n_threads;
     int n_ctx;
     bool raw;              /* no chat template */
+    bool use_mmap;         /* map the model instead of reading it */
     bool no_think;         /* Qwen3: thinking off */
     bool parse_special;    /* tokenize: special-token strings become their ids */
     struct eng_sampler_params sampler;
@@ -51,6 +52,8 @@ static bool parse_gen_options(int argc, char **argv, struct gen_options *o)
             bad = !missing && (!cli_parse_int(v, &o->n_threads) || o->n_threads < 0);
         } else if (cli_opt(argc, argv, &i, "-c", "--ctx", &v, &missing)) {
             bad = !missing && (!cli_parse_int(v, &o->n_ctx) || o->n_ctx < 0);
+        } else if (strcmp(argv[i], "--mmap") == 0) {
+            o->use_mmap = true;
         } else if (strcmp(argv[i], "--raw") == 0) {
             o->raw = true;
         } else if (strcmp(argv[i], "--no-think") == 0) {
@@ -82,6 +85,7 @@ static struct eng_model *load_model(const struct gen_options *o, bool vocab_only
     mp.path = o->model_path;
     mp.n_threads = o->n_threads;
     mp.vocab_only = vocab_only;
+    mp.use_mmap = o->use_mmap;
     struct eng_model *model = NULL;
     struct eng_err err;
     if (eng_model_load(&mp, &model, &err) != ENG_STATUS_OK) {

@@ -27,7 +27,7 @@ static const struct command commands[] = {
      "[--vocab tokenizer.json] [--type F32|F16] [--seed N] -o OUT"},
     {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE [-t THREADS]"},
     {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},
-    {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-r REPS] [--json]"},
+    {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-r REPS] [--mmap] [--json]"},
 };
 
 int cli_fail(const char *fmt, ...)
@@ -152,6 +152,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: wenshu-cli COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %s\n", commands[i].help);
+    fprintf(out, "\nrun, chat, logits, bench: --mmap maps the model instead of reading it "
+                 "into huge pages\n");
     fprintf(out, "\nsampling flags: --temp T --top-k K --top-p P --min-p P --repeat-penalty R\n"
                  "  --frequency-penalty F --presence-penalty P --repeat-last-n N --seed S\n");
 }

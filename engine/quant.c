@@ -1124,10 +1124,30 @@ static bool cpu_has_avx2(void)
 #endif
 }
 
+/* In quant-avx512.c: the AVX-512 single-row kernel of a type, or NULL. */
+quant_dot_fn quant_avx512_dot(enum eng_type type);
+
+/* AVX-512 F/BW/VL/VNNI/VBMI (with the AVX2 set), and not disabled by
+ * WENSHU_NO_AVX512=1. */
+static bool cpu_has_avx512(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    const char *no = getenv("WENSHU_NO_AVX512");
+    if (no && no[0] && strcmp(no, "0") != 0)
+        return false;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+           __builtin_cpu_supports("avx512vbmi");
+#else
+    return false;
+#endif
+}
+
 static void init_tables(void)
 {
     const char *no = getenv("WENSHU_NO_AVX2");
     use_avx2 = cpu_has_avx2() && !(no && no[0] && strcmp(no, "0") != 0);
+    const bool use_avx512 = use_avx2 && cpu_has_avx512();
     for (int t = 0; t < ENG_TYPE_COUNT; t++) {
         active_dot[t] = ref_dot[t];
         active_rows[t] = NULL;
@@ -1140,6 +1160,8 @@ static void init_tables(void)
         active_rows[t] = quant_avx2_dot_rows((enum eng_type)t);
         active_rows_cols[t] = quant_avx2_dot_rows_cols((enum eng_type)t);
         active_quantize[t] = quant_avx2_quantize((enum eng_type)t);
+        if (use_avx512 && quant_avx512_dot((enum eng_type)t))
+            active_dot[t] = quant_avx512_dot((enum eng_type)t);
     }
 }
 

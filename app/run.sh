@@ -5,7 +5,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 tests/install-deps.sh
-meson setup build --reconfigure >/dev/null
+if [ -d build/meson-private ]; then
+    meson setup --reconfigure build >/dev/null
+else
+    meson setup build >/dev/null
+fi
 meson compile -C build
 cli=build/app/cli/wenshu-cli
 model="${MODEL:-}"

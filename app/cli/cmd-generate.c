@@ -296,6 +296,7 @@ static int generate_turn(struct eng_model *model, struct eng_session *session,
                                               &err);
     double dt = now_seconds() - t0;
     printf("\n");
+    fflush(stdout);
     int status = 0;
     if (st == ENG_STATUS_CANCELLED) {
         fprintf(stderr, "[stopped]\n");

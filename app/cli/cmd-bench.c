@@ -1,7 +1,8 @@
 /* cmd-bench.c: `wenshu-cli bench`, prompt (pp) and generation (tg) speed
  * measured as llama-bench does: pp = one batch of P tokens from an empty
  * cache; tg = N single-token steps from an empty cache. Each test runs once
- * to warm up, then R times; the mean is reported. */
+ * to warm up, then R times; the mean is reported. With -d D, tg runs after D
+ * tokens of context (as llama-bench -d). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,14 @@ static double time_prompt(struct eng_session *s, const int32_t *tokens, int n_pr
     return now_seconds() - t0;
 }
 
-/* Seconds for n_gen single-token steps. */
-static double time_generate(struct eng_session *s, const int32_t *tokens, int n_gen,
+/* Seconds for n_gen single-token steps after `depth` tokens of context. */
+static double time_generate(struct eng_session *s, const int32_t *tokens, int depth, int n_gen,
                             struct eng_err *err, bool *ok)
 {
     eng_session_reset(s);
+    if (depth > 0)
+        *ok = *ok && eng_session_eval(s, tokens, (size_t)depth, NULL, err) == ENG_STATUS_OK;
+    tokens += depth;
     double t0 = now_seconds();
     for (int i = 0; i < n_gen && *ok; i++)
         *ok = eng_session_eval(s, &tokens[i], 1, NULL, err) == ENG_STATUS_OK;
@@ -40,7 +44,7 @@ static double time_generate(struct eng_session *s, const int32_t *tokens, int n_
 int cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL;
-    int n_threads = 0, n_prompt = 64, n_gen = 32, reps = 3;
+    int n_threads = 0, n_prompt = 64, n_gen = 32, reps = 3, depth = 0;
     bool json = false, use_mmap = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -52,6 +56,8 @@ int cmd_bench(int argc, char **argv)
             bad = !missing && (!cli_parse_int(v, &n_prompt) || n_prompt < 0);
         } else if (cli_opt(argc, argv, &i, "-n", "--n-gen", &v, &missing)) {
             bad = !missing && (!cli_parse_int(v, &n_gen) || n_gen < 0);
+        } else if (cli_opt(argc, argv, &i, "-d", "--depth", &v, &missing)) {
+            bad = !missing && (!cli_parse_int(v, &depth) || depth < 0);
         } else if (cli_opt(argc, argv, &i, "-r", "--repetitions", &v, &missing)) {
             bad = !missing && (!cli_parse_int(v, &reps) || reps < 1);
         } else if (strcmp(argv[i], "--mmap") == 0) {
@@ -81,15 +87,15 @@ int cmd_bench(int argc, char **argv)
     struct eng_model_info info;
     eng_model_get_info(model, &info);
     struct eng_session_params sp = eng_session_params_default();
-    sp.n_ctx = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
-    sp.n_batch = n_prompt > 0 ? n_prompt : 1;
+    sp.n_ctx = (n_prompt > depth + n_gen ? n_prompt : depth + n_gen) + 1;
+    sp.n_batch = n_prompt > 0 ? n_prompt : 256;
     sp.n_threads = n_threads;
     if (eng_session_new(model, &sp, &session, &err) != ENG_STATUS_OK) {
         eng_model_free(&model);
         return cli_fail("%s: %s", model_path, err.msg);
     }
     /* Token ids spread over the vocab, as llama-bench's random prompt. */
-    int n_tokens = n_prompt > n_gen ? n_prompt : n_gen;
+    int n_tokens = n_prompt > depth + n_gen ? n_prompt : depth + n_gen;
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)(n_tokens + 1));
     for (int i = 0; tokens && i < n_tokens; i++)
         tokens[i] = (int32_t)(((uint64_t)i * 2654435761u + 17) % (uint64_t)info.n_vocab);
@@ -102,9 +108,9 @@ int cmd_bench(int argc, char **argv)
             pp_time += time_prompt(session, tokens, n_prompt, &err, &ok);
     }
     if (n_gen > 0) {
-        time_generate(session, tokens, n_gen, &err, &ok);
+        time_generate(session, tokens, depth, n_gen, &err, &ok);
         for (int r = 0; r < reps && ok; r++)
-            tg_time += time_generate(session, tokens, n_gen, &err, &ok);
+            tg_time += time_generate(session, tokens, depth, n_gen, &err, &ok);
     }
     int status = 0;
     if (!ok) {
@@ -116,15 +122,15 @@ int cmd_bench(int argc, char **argv)
         unsigned long long rss = (unsigned long long)eng_peak_rss_bytes();
         if (json) {
             printf("{\"model\": \"%s\", \"file_bytes\": %llu, \"threads\": %d, \"n_prompt\": %d, "
-                   "\"n_gen\": %d, \"repetitions\": %d, \"pp_tps\": %.3f, \"tg_tps\": %.3f, "
+                   "\"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, \"pp_tps\": %.3f, \"tg_tps\": %.3f, "
                    "\"peak_rss_bytes\": %llu}\n",
                    info.name, (unsigned long long)info.weight_bytes, threads_used, n_prompt,
-                   n_gen, reps, pp_tps, tg_tps, rss);
+                   n_gen, depth, reps, pp_tps, tg_tps, rss);
         } else {
             printf("model: %s (%s, %.1f MiB of weights)\n", info.name, info.arch,
                    info.weight_bytes / 1048576.0);
-            printf("pp%d: %.2f tok/s\ntg%d: %.2f tok/s\npeak RSS: %.1f MiB\n", n_prompt, pp_tps,
-                   n_gen, tg_tps, rss / 1048576.0);
+            printf("pp%d: %.2f tok/s\ntg%d (after %d tokens): %.2f tok/s\npeak RSS: %.1f MiB\n",
+                   n_prompt, pp_tps, n_gen, depth, tg_tps, rss / 1048576.0);
         }
     }
     free(tokens);

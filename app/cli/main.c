@@ -27,7 +27,7 @@ static const struct command commands[] = {
      "[--vocab tokenizer.json] [--type F32|F16] [--seed N] -o OUT"},
     {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE [-t THREADS]"},
     {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},
-    {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-r REPS] [--mmap] [--json]"},
+    {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-d DEPTH] [-r REPS] [--mmap] [--json]"},
 };
 
 int cli_fail(const char *fmt, ...)

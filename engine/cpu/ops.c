@@ -142,14 +142,6 @@ void cpu_add(float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
-static float dot_f32(const float *a, const float *b, int n)
-{
-    float s = 0.0f;
-    for (int i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
 /* One query row against the cache: softmax(q·K^T · scale) · V. */
 static void attention_one(const struct cpu_attention *a, int t, int h, float *scores)
 {
@@ -162,7 +154,9 @@ static void attention_one(const struct cpu_attention *a, int t, int h, float *sc
 
     float max_score = -INFINITY;
     for (int j = 0; j < n_keys; j++) {
-        float s = dot_f32(q, a->k_cache + j * kv_stride + (size_t)kv_h * hd, hd) * a->scale;
+        float s;
+        quant_vec_dot(ENG_TYPE_F32, hd, &s, a->k_cache + j * kv_stride + (size_t)kv_h * hd, q);
+        s *= a->scale;
         scores[j] = s;
         if (s > max_score)
             max_score = s;

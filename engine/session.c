@@ -164,7 +164,9 @@ void eng_session_truncate(struct eng_session *s, int n_keep)
 }
 const float *eng_session_logits(const struct eng_session *s) { return s->logits; }
 
-/* Quantize x[n_tok][n_in] for products with weights of type w_type. */
+/* Quantize x[n_tok][n_in] for products with weights of type w_type. Each
+ * activation type has its own slot, so inputs quantized for weights of
+ * different types stay valid side by side. */
 static const struct cpu_qact *quantize_input(struct eng_session *s, enum eng_type w_type,
                                              const float *x, int n_in, int n_tok)
 {
@@ -173,6 +175,17 @@ static const struct cpu_qact *quantize_input(struct eng_session *s, enum eng_typ
     q->data = s->qact_data[slot];
     cpu_qact_fill(q, qact_types[slot], x, n_in, n_tok);
     return q;
+}
+
+/* The input for a second matrix that reads the same x as `done` (quantized
+ * for done_type): reused when both weight types share an activation type. */
+static const struct cpu_qact *quantize_again(struct eng_session *s, const struct cpu_qact *done,
+                                             enum eng_type w_type, const float *x, int n_in,
+                                             int n_tok)
+{
+    if (quant_traits(w_type)->vec_dot_type == done->type)
+        return done;
+    return quantize_input(s, w_type, x, n_in, n_tok);
 }
 
 /* y[n_tok][w->n_out] = x · W^T for one matrix. */
@@ -198,15 +211,14 @@ static void attention_block(struct eng_session *s, int il, int n_tok)
     float *v_new = v_layer + (size_t)pos0 * kv_dim;
 
     cpu_rms_norm(s->xn, s->x, l->attn_norm, m->n_embd, n_tok, m->norm_eps);
+    /* K and V may need other activation types than Q in mixed-quant files. */
     const struct cpu_qact *xq = quantize_input(s, l->wq.type, s->xn, m->n_embd, n_tok);
-    /* K and V may need other activation types than Q in mixed-quant files;
-     * each type has its own slot, so all three stay valid. */
-    struct cpu_qact xk = *quantize_input(s, l->wk.type, s->xn, m->n_embd, n_tok);
-    struct cpu_qact xv = *quantize_input(s, l->wv.type, s->xn, m->n_embd, n_tok);
+    const struct cpu_qact *xk = quantize_again(s, xq, l->wk.type, s->xn, m->n_embd, n_tok);
+    const struct cpu_qact *xv = quantize_again(s, xk, l->wv.type, s->xn, m->n_embd, n_tok);
     struct cpu_matmul qkv[3] = {
         {.w = &l->wq, .x = xq, .y = s->q, .y_stride = q_dim, .bias = l->bq},
-        {.w = &l->wk, .x = &xk, .y = k_new, .y_stride = kv_dim, .bias = l->bk},
-        {.w = &l->wv, .x = &xv, .y = v_new, .y_stride = kv_dim, .bias = l->bv},
+        {.w = &l->wk, .x = xk, .y = k_new, .y_stride = kv_dim, .bias = l->bk},
+        {.w = &l->wv, .x = xv, .y = v_new, .y_stride = kv_dim, .bias = l->bv},
     };
     cpu_matmul_run(s->pool, qkv, 3);
 
@@ -235,10 +247,10 @@ static void ffn_block(struct eng_session *s, int il, int n_tok)
     const struct eng_model *m = s->model;
     const struct model_layer *l = &m->layers[il];
     cpu_rms_norm(s->xn, s->x, l->ffn_norm, m->n_embd, n_tok, m->norm_eps);
-    struct cpu_qact xg = *quantize_input(s, l->ffn_gate.type, s->xn, m->n_embd, n_tok);
-    const struct cpu_qact *xu = quantize_input(s, l->ffn_up.type, s->xn, m->n_embd, n_tok);
+    const struct cpu_qact *xg = quantize_input(s, l->ffn_gate.type, s->xn, m->n_embd, n_tok);
+    const struct cpu_qact *xu = quantize_again(s, xg, l->ffn_up.type, s->xn, m->n_embd, n_tok);
     struct cpu_matmul gate_up[2] = {
-        {.w = &l->ffn_gate, .x = &xg, .y = s->gate, .y_stride = m->n_ff},
+        {.w = &l->ffn_gate, .x = xg, .y = s->gate, .y_stride = m->n_ff},
         {.w = &l->ffn_up, .x = xu, .y = s->up, .y_stride = m->n_ff},
     };
     cpu_matmul_run(s->pool, gate_up, 2);

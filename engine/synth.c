@@ -30,6 +30,8 @@ static const struct synth_shape shapes[] = {
     {"tiny", "qwen2", 64, 2, 4, 2, 16, 128, 0, 256, 1000000.0f, true},
     {"tiny", "qwen3", 64, 2, 4, 2, 32, 128, 0, 256, 1000000.0f, true},
     {"tiny", "llama", 64, 2, 4, 2, 16, 128, 0, 256, 500000.0f, false},
+    /* Rows wide enough (256, 512) for the K quant types, with no fallbacks. */
+    {"small", "qwen2", 256, 2, 4, 2, 64, 512, 0, 512, 1000000.0f, true},
     {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 64, 4864, 151936, 32768, 1000000.0f, true},
     {"qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 128, 8960, 151936, 32768, 1000000.0f, true},
     {"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 128, 3072, 151936, 40960, 1000000.0f, true},
@@ -392,7 +394,7 @@ enum eng_status eng_synth_write(const struct eng_synth_params *p, struct eng_err
     if (!sh)
         return eng_set_err(err, ENG_STATUS_ERR_ARG,
                            "synth: no preset \"%s\" for architecture \"%s\" (presets: tiny for "
-                           "qwen2/qwen3/llama, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b)",
+                           "qwen2/qwen3/llama, small, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b)",
                            p->preset, p->arch ? p->arch : "any");
     const char *arch = p->arch ? p->arch : sh->arch;
     quant_init();

@@ -23,7 +23,7 @@ static const struct command commands[] = {
     {"logits", cmd_logits, "logits -m MODEL -p TEXT -o OUT.npy [-n N] [--ctx N]"},
     {"inspect", cmd_inspect, "inspect MODEL"},
     {"synth", cmd_synth,
-     "synth [--arch ARCH] --preset tiny|qwen2.5-0.5b|qwen2.5-1.5b|qwen3-0.6b "
+     "synth [--arch ARCH] --preset tiny|small|qwen2.5-0.5b|qwen2.5-1.5b|qwen3-0.6b "
      "[--vocab tokenizer.json] [--type F32|F16] [--seed N] -o OUT"},
     {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE [-t THREADS]"},
     {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},

@@ -33,6 +33,17 @@ static void on_sigint(int sig)
     cancel_flag = 1;
 }
 
+/* Ctrl-C stops a reply; at the chat prompt it ends the chat (no SA_RESTART,
+ * so the pending read returns). */
+static void catch_sigint(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 /* Parse argv (argv[0] is the sub-command). Returns false after printing why. */
 static bool parse_gen_options(int argc, char **argv, struct gen_options *o)
 {
@@ -360,7 +371,7 @@ int cmd_run(int argc, char **argv)
         if (o.system)
             msgs[n_msgs++] = (struct eng_chat_message){"system", o.system};
         msgs[n_msgs++] = (struct eng_chat_message){"user", text};
-        signal(SIGINT, on_sigint);
+        catch_sigint();
         int32_t *cached = NULL;
         size_t n_cached = 0;
         status = generate_turn(model, session, &o, msgs, n_msgs, &cached, &n_cached, NULL);
@@ -408,11 +419,11 @@ int cmd_chat(int argc, char **argv)
         eng_model_free(&model);
         return 1;
     }
-    signal(SIGINT, on_sigint);
+    catch_sigint();
     struct eng_model_info info;
     eng_model_get_info(model, &info);
-    fprintf(stderr, "%s (%s, %s template). Type a message; an empty line or Ctrl-D quits, "
-                    "Ctrl-C stops a reply.\n",
+    fprintf(stderr, "%s (%s, %s template). Type a message; an empty line, Ctrl-D or Ctrl-C "
+                    "quits; Ctrl-C during a reply stops it.\n",
             info.name[0] ? info.name : o.model_path, info.arch, eng_chat_family(model));
     /* The conversation: owned strings, alternating user/assistant after an optional system. */
     struct eng_chat_message *msgs = NULL;

@@ -7,7 +7,6 @@
  * leaves the logits of the last token.
  */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>

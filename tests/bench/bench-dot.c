@@ -8,6 +8,8 @@
  *         shape of ggml's vec_dot loop)
  *   rows: quant_vec_dot_rows (the dispatched multi-row kernels)
  * and the "prefill" rate of quant_vec_dot_rows_cols with 8 columns.
+ * WENSHU_NO_AVX512=1 pins the AVX2 kernels where the AVX-512 ones would be
+ * chosen; WENSHU_NO_AVX2=1 pins the plain C ones.
  * Usage: bench-dot [ROWS COLS [SECONDS_PER_MEASURE]] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +84,11 @@ int main(int argc, char **argv)
         return 2;
     }
     quant_init();
-    printf("matrix %d x %d, one thread, AVX2 %s\n", rows, cols,
-           quant_have_avx2() ? "on" : "off (WENSHU_NO_AVX2 or no CPU support)");
+    const char *no512 = getenv("WENSHU_NO_AVX512");
+    printf("matrix %d x %d, one thread, AVX2 %s, AVX-512 %s\n", rows, cols,
+           quant_have_avx2() ? "on" : "off (WENSHU_NO_AVX2 or no CPU support)",
+           no512 && no512[0] && strcmp(no512, "0") != 0 ? "off (WENSHU_NO_AVX512)"
+                                                        : "where the CPU has it");
     printf("%-7s %8s %9s %9s %10s %11s\n", "type", "MiB", "C GB/s", "dot GB/s", "rows GB/s",
            "8-col GB/s");
     const enum eng_type types[] = {ENG_TYPE_F32,    ENG_TYPE_F16,  ENG_TYPE_BF16, ENG_TYPE_Q8_0,

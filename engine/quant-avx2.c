@@ -314,6 +314,196 @@ DEFINE_TILE_Q8_0(q8_0, block_q8_0, dotxy_s8, prep_none)
 DEFINE_TILE_Q8_0(q5_0, block_q5_0, dotxy_s8, prep_none)
 DEFINE_TILE_Q8_0(iq4_nl, block_iq4_nl, dotxy_s8, prep_none)
 
+/* ---- prefill with repacked weights: Q4_0 and Q5_0 --------------------------
+ * As in quant-avx512.c, but 8 rows per ymm and maddubs in place of
+ * vpdpbusd: each weight block of 8 rows is repacked once per call into 8
+ * vectors (k-group g: the unsigned quants u = q + K of elements 4g..4g+3 of
+ * every row), and 4 bytes of an activation block are broadcast to all lanes.
+ * maddubs gives u8 x s8 pair sums in s16, added up in s16 over S8_GROUPS
+ * k-groups (Q4_0: 8 * 2 * 15 * 127 < 32768; Q5_0: 4 * 2 * 31 * 127) before
+ * one madd widens them; the accumulator then gets -K * sum(y) (per column
+ * and block), so the integer part is exact. */
+#define P2_ROWS 8
+#define P2_BB 32 /* blocks per chunk */
+#define P2_CB 64 /* columns per chunk */
+#define P2_TILE_C 4
+
+struct p2_pack {
+    uint8_t q[P2_BB][8][P2_ROWS][4]; /* [block][k-group][row][byte] */
+    float d[P2_BB][P2_ROWS];         /* [block][row]; 0 past the rows */
+};
+
+struct p2_col {
+    float dy;
+    int32_t nks; /* -K * sum(q) */
+};
+
+static void p2_col_prep(struct p2_col *cp /* [P2_CB][P2_BB] */, const uint8_t *y, size_t y_stride,
+                        int ncb, int nbb, int k)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int c = 0; c < ncb; c++) {
+        for (int b = 0; b < nbb; b++) {
+            const uint8_t *yb = y + (size_t)c * y_stride + (size_t)b * 34;
+            eng_half h;
+            memcpy(&h, yb, 2);
+            /* sum(q + 128) by sad against zero, in 4 u64 lanes */
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)(yb + 2));
+            const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(qy, flip), _mm256_setzero_si256());
+            __m128i t = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+            t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
+            const int sum = _mm_cvtsi128_si32(t) - 32 * 128;
+            cp[c * P2_BB + b] = (struct p2_col){h2f(h), -k * sum};
+        }
+    }
+}
+
+/* u[8 rows] (32 bytes each) -> q[8 k-groups][8 rows][4 bytes]: an 8 x 8
+ * transpose of dwords. */
+ALWAYS_INLINE void p2_transpose(uint8_t (*q)[P2_ROWS][4], const __m256i u[8])
+{
+    __m256i a[8], b[8];
+    for (int i = 0; i < 8; i += 2) {
+        a[i] = _mm256_unpacklo_epi32(u[i], u[i + 1]);
+        a[i + 1] = _mm256_unpackhi_epi32(u[i], u[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        b[i] = _mm256_unpacklo_epi64(a[i], a[i + 2]);
+        b[i + 1] = _mm256_unpackhi_epi64(a[i], a[i + 2]);
+        b[i + 2] = _mm256_unpacklo_epi64(a[i + 1], a[i + 3]);
+        b[i + 3] = _mm256_unpackhi_epi64(a[i + 1], a[i + 3]);
+    }
+    /* b[i] (i < 4): dword i of rows 0-3 in the low lane, dword i + 4 in the
+     * high lane; b[i + 4] the same for rows 4-7 */
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_si256((__m256i *)q[i], _mm256_permute2x128_si256(b[i], b[i + 4], 0x20));
+        _mm256_storeu_si256((__m256i *)q[i + 4], _mm256_permute2x128_si256(b[i], b[i + 4], 0x31));
+    }
+}
+
+ALWAYS_INLINE __m256i p2_u_q4_0(const uint8_t *blk)
+{
+    return unpack_nibbles(blk + 2);
+}
+
+ALWAYS_INLINE __m256i p2_u_q5_0(const uint8_t *blk)
+{
+    const __m256i hi = _mm256_and_si256(bytes_from_bits_32(blk + 2), _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(unpack_nibbles(blk + 6), hi);
+}
+
+#define DEFINE_P2_PACK(NAME, BS, U)                                                                \
+    static void NAME##_p2_pack(struct p2_pack *pk, const uint8_t *x, size_t x_stride, int nr,      \
+                               int nbb)                                                            \
+    {                                                                                              \
+        for (int b = 0; b < nbb; b++) {                                                            \
+            __m256i u[P2_ROWS];                                                                    \
+            for (int j = 0; j < P2_ROWS; j++) {                                                    \
+                if (j < nr) {                                                                      \
+                    const uint8_t *blk = x + (size_t)j * x_stride + (size_t)b * (BS);              \
+                    eng_half h;                                                                    \
+                    memcpy(&h, blk, 2);                                                            \
+                    pk->d[b][j] = h2f(h);                                                          \
+                    u[j] = U(blk);                                                                 \
+                } else {                                                                           \
+                    pk->d[b][j] = 0.0f;                                                            \
+                    u[j] = _mm256_setzero_si256();                                                 \
+                }                                                                                  \
+            }                                                                                      \
+            p2_transpose(pk->q[b], u);                                                             \
+        }                                                                                          \
+    }
+
+DEFINE_P2_PACK(q4_0, 18, p2_u_q4_0)
+DEFINE_P2_PACK(q5_0, 22, p2_u_q5_0)
+
+/* 8 rows x C columns over the nbb blocks of a chunk; G: k-groups summed in
+ * s16 before widening (8 or 4). Rows past rmask are not stored. */
+ALWAYS_INLINE void p2_tile(const struct p2_pack *pk, int nbb, const struct p2_col *cp,
+                           const uint8_t *y, size_t y_stride, float *s, size_t s_col_stride,
+                           int nr, bool first, const int C, const int G)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[P2_TILE_C];
+    for (int c = 0; c < C; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int b = 0; b < nbb; b++) {
+        __m256i i32[P2_TILE_C];
+        for (int c = 0; c < C; c++)
+            i32[c] = _mm256_set1_epi32(cp[c * P2_BB + b].nks);
+        for (int g0 = 0; g0 < 8; g0 += G) {
+            __m256i i16[P2_TILE_C];
+            for (int c = 0; c < C; c++)
+                i16[c] = _mm256_setzero_si256();
+            for (int g = g0; g < g0 + G; g++) {
+                const __m256i w = _mm256_loadu_si256((const __m256i *)pk->q[b][g]);
+                for (int c = 0; c < C; c++) {
+                    int32_t v;
+                    memcpy(&v, y + (size_t)c * y_stride + (size_t)b * 34 + 2 + 4 * g, 4);
+                    i16[c] = _mm256_add_epi16(i16[c],
+                                              _mm256_maddubs_epi16(w, _mm256_set1_epi32(v)));
+                }
+            }
+            for (int c = 0; c < C; c++)
+                i32[c] = _mm256_add_epi32(i32[c], _mm256_madd_epi16(i16[c], ones));
+        }
+        const __m256 dx = _mm256_loadu_ps(pk->d[b]);
+        for (int c = 0; c < C; c++) {
+            const __m256 f =
+                _mm256_mul_ps(_mm256_cvtepi32_ps(i32[c]), _mm256_set1_ps(cp[c * P2_BB + b].dy));
+            acc[c] = _mm256_fmadd_ps(dx, f, acc[c]);
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        float o[P2_ROWS];
+        _mm256_storeu_ps(o, acc[c]);
+        float *sc = s + (size_t)c * s_col_stride;
+        for (int j = 0; j < nr; j++)
+            sc[j] = first ? o[j] : sc[j] + o[j];
+    }
+}
+
+#define DEFINE_P2_ROWS_COLS(NAME, BS, K, G)                                                        \
+    static void NAME##_p2_cols(const struct p2_pack *pk, int nbb, const struct p2_col *cp,         \
+                               const uint8_t *y, size_t y_stride, float *s, size_t s_col_stride,   \
+                               int nr, bool first, int ncb)                                        \
+    {                                                                                              \
+        int c = 0;                                                                                 \
+        for (; c + P2_TILE_C <= ncb; c += P2_TILE_C)                                               \
+            p2_tile(pk, nbb, cp + c * P2_BB, y + (size_t)c * y_stride, y_stride,                   \
+                    s + (size_t)c * s_col_stride, s_col_stride, nr, first, P2_TILE_C, G);          \
+        for (; c < ncb; c++)                                                                       \
+            p2_tile(pk, nbb, cp + c * P2_BB, y + (size_t)c * y_stride, y_stride,                   \
+                    s + (size_t)c * s_col_stride, s_col_stride, nr, first, 1, G);                  \
+    }                                                                                              \
+    static void NAME##_rows_cols_p2(int n, float *s, size_t s_col_stride, const void *vx,          \
+                                    size_t x_stride, int n_rows, const void *vy, size_t y_stride,  \
+                                    int n_cols)                                                    \
+    {                                                                                              \
+        const uint8_t *x = vx, *y = vy;                                                            \
+        const int nb = n / 32;                                                                     \
+        struct p2_pack pk;                                                                         \
+        struct p2_col cp[P2_CB * P2_BB]; /* [column][block] of the chunk */                       \
+        for (int c0 = 0; c0 < n_cols; c0 += P2_CB) {                                               \
+            const int ncb = n_cols - c0 < P2_CB ? n_cols - c0 : P2_CB;                             \
+            for (int b0 = 0; b0 < nb; b0 += P2_BB) {                                               \
+                const int nbb = nb - b0 < P2_BB ? nb - b0 : P2_BB;                                 \
+                const uint8_t *yc = y + (size_t)c0 * y_stride + (size_t)b0 * 34;                   \
+                p2_col_prep(cp, yc, y_stride, ncb, nbb, K);                                        \
+                for (int r0 = 0; r0 < n_rows; r0 += P2_ROWS) {                                     \
+                    const int nr = n_rows - r0 < P2_ROWS ? n_rows - r0 : P2_ROWS;                  \
+                    NAME##_p2_pack(&pk, x + (size_t)r0 * x_stride + (size_t)b0 * (BS), x_stride,   \
+                                   nr, nbb);                                                       \
+                    NAME##_p2_cols(&pk, nbb, cp, yc, y_stride, s + (size_t)c0 * s_col_stride + r0, \
+                                   s_col_stride, nr, b0 == 0, ncb);                                \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+DEFINE_P2_ROWS_COLS(q4_0, 18, 8, 8)
+DEFINE_P2_ROWS_COLS(q5_0, 22, 16, 4)
+
 /* Q4_1 and Q5_1 against Q8_1: d*dy*sum(q*y) + m*s per block. */
 #define DEFINE_DOT_Q8_1(NAME, BLOCK, BLK_FN)                                                       \
     static void NAME##_dot(int n, float *s, const void *vx, const void *vy)                        \
@@ -750,8 +940,8 @@ quant_dot_rows_fn quant_avx2_dot_rows(enum eng_type type)
 quant_dot_rows_cols_fn quant_avx2_dot_rows_cols(enum eng_type type)
 {
     switch (type) {
-    case ENG_TYPE_Q4_0: return q4_0_rows_cols;
-    case ENG_TYPE_Q5_0: return q5_0_rows_cols;
+    case ENG_TYPE_Q4_0: return q4_0_rows_cols_p2;
+    case ENG_TYPE_Q5_0: return q5_0_rows_cols_p2;
     case ENG_TYPE_Q8_0: return q8_0_rows_cols;
     case ENG_TYPE_IQ4_NL: return iq4_nl_rows_cols;
     default: return NULL;

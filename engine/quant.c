@@ -1124,8 +1124,10 @@ static bool cpu_has_avx2(void)
 #endif
 }
 
-/* In quant-avx512.c: the AVX-512 single-row kernel of a type, or NULL. */
+/* In quant-avx512.c: the AVX-512 single-row and rows x cols kernels of a
+ * type, or NULL. */
 quant_dot_fn quant_avx512_dot(enum eng_type type);
+quant_dot_rows_cols_fn quant_avx512_dot_rows_cols(enum eng_type type);
 
 /* AVX-512 F/BW/VL/VNNI/VBMI (with the AVX2 set), and not disabled by
  * WENSHU_NO_AVX512=1. */
@@ -1162,6 +1164,8 @@ static void init_tables(void)
         active_quantize[t] = quant_avx2_quantize((enum eng_type)t);
         if (use_avx512 && quant_avx512_dot((enum eng_type)t))
             active_dot[t] = quant_avx512_dot((enum eng_type)t);
+        if (use_avx512 && quant_avx512_dot_rows_cols((enum eng_type)t))
+            active_rows_cols[t] = quant_avx512_dot_rows_cols((enum eng_type)t);
     }
 }
 

@@ -38,7 +38,7 @@ struct eng_session {
     float *proj;     /* [n_batch][n_embd] output of attn_output / ffn_down */
     float *gate;     /* [n_batch][n_ff] */
     float *up;       /* [n_batch][n_ff] */
-    float *scores;   /* [n_threads][n_ctx] attention scratch */
+    float *scores;   /* [n_threads][n_head / n_head_kv][n_ctx] attention scratch */
     uint8_t *qact_data[QACT_COUNT]; /* per activation type: n_batch rows of the widest input */
     struct cpu_qact qact[QACT_COUNT];
 };
@@ -113,7 +113,9 @@ enum eng_status eng_session_new(struct eng_model *model, const struct eng_sessio
     s->proj = alloc_floats(nb * m->n_embd, &ok);
     s->gate = alloc_floats(nb * m->n_ff, &ok);
     s->up = alloc_floats(nb * m->n_ff, &ok);
-    s->scores = alloc_floats((size_t)(ok ? threadpool_n_threads(s->pool) : 1) * p.n_ctx, &ok);
+    size_t n_score_rows = (size_t)(ok ? threadpool_n_threads(s->pool) : 1) *
+                          (size_t)(m->n_head / m->n_head_kv);
+    s->scores = alloc_floats(n_score_rows * p.n_ctx, &ok);
     bool used[QACT_COUNT];
     mark_qact_types(m, used);
     int widest = m->n_ff > m->n_embd ? m->n_ff : m->n_embd;

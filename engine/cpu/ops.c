@@ -10,7 +10,7 @@
 #define MATMUL_DECODE_CHUNK_BYTES 32768
 /* Output rows per task in a batch: a tile of weights that stays in L2 while
  * every token of the batch streams past it. */
-#define MATMUL_BATCH_CHUNK_ROWS 16
+#define MATMUL_BATCH_CHUNK_ROWS 64
 
 size_t cpu_qact_bytes(enum eng_type vec_type, int n_in, int n_tok)
 {
@@ -142,48 +142,67 @@ void cpu_add(float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
-/* One query row against the cache: softmax(q·K^T · scale) · V. */
-static void attention_one(const struct cpu_attention *a, int t, int h, float *scores)
+/* Softmax of row[0..n) in place, then scaled so that it sums to 1. */
+static void softmax_row(float *row, int n)
 {
-    int hd = a->head_dim;
-    int kv_h = h / (a->n_head / a->n_head_kv);
-    size_t kv_stride = (size_t)a->n_head_kv * hd;
-    const float *q = a->q + ((size_t)t * a->n_head + h) * hd;
-    float *out = a->out + ((size_t)t * a->n_head + h) * hd;
-    int n_keys = a->pos0 + t + 1; /* causal: keys 0..pos */
-
     float max_score = -INFINITY;
-    for (int j = 0; j < n_keys; j++) {
-        float s;
-        quant_vec_dot(ENG_TYPE_F32, hd, &s, a->k_cache + j * kv_stride + (size_t)kv_h * hd, q);
-        s *= a->scale;
-        scores[j] = s;
-        if (s > max_score)
-            max_score = s;
-    }
+    for (int j = 0; j < n; j++)
+        max_score = row[j] > max_score ? row[j] : max_score;
     float sum = 0.0f;
-    for (int j = 0; j < n_keys; j++) {
-        scores[j] = expf(scores[j] - max_score);
-        sum += scores[j];
+    for (int j = 0; j < n; j++) {
+        row[j] = expf(row[j] - max_score);
+        sum += row[j];
     }
     float inv_sum = 1.0f / sum;
-    memset(out, 0, sizeof(float) * (size_t)hd);
+    for (int j = 0; j < n; j++)
+        row[j] *= inv_sum;
+}
+
+/* Token t's queries of the heads that share key/value head kv_h (GQA),
+ * against the cache: softmax(q·K^T · scale) · V. Each key and value row is
+ * read once for the whole group. scores: scratch [group][n_ctx]. */
+static void attention_group(const struct cpu_attention *a, int t, int kv_h, float *scores)
+{
+    int hd = a->head_dim, group = a->n_head / a->n_head_kv;
+    size_t kv_stride = (size_t)a->n_head_kv * hd;
+    const float *q = a->q + ((size_t)t * a->n_head + (size_t)kv_h * group) * hd; /* [group][hd] */
+    float *out = a->out + ((size_t)t * a->n_head + (size_t)kv_h * group) * hd;  /* [group][hd] */
+    const float *k = a->k_cache + (size_t)kv_h * hd; /* key j at k + j * kv_stride */
+    const float *v = a->v_cache + (size_t)kv_h * hd; /* value j at v + j * kv_stride */
+    int n_keys = a->pos0 + t + 1; /* causal: keys 0..pos */
+
+    /* scores[h][j] = q[h] · k[j] */
+    quant_vec_dot_rows_cols(ENG_TYPE_F32, hd, scores, (size_t)a->n_ctx, k,
+                            kv_stride * sizeof(float), n_keys, q, (size_t)hd * sizeof(float),
+                            group);
+    for (int h = 0; h < group; h++) {
+        float *row = scores + (size_t)h * a->n_ctx;
+        for (int j = 0; j < n_keys; j++)
+            row[j] *= a->scale;
+        softmax_row(row, n_keys);
+    }
+    memset(out, 0, sizeof(float) * (size_t)group * hd);
     for (int j = 0; j < n_keys; j++) {
-        const float *v = a->v_cache + j * kv_stride + (size_t)kv_h * hd;
-        float p = scores[j] * inv_sum;
-        for (int d = 0; d < hd; d++)
-            out[d] += p * v[d];
+        const float *vj = v + j * kv_stride;
+        for (int h = 0; h < group; h++) {
+            float p = scores[(size_t)h * a->n_ctx + j];
+            float *o = out + (size_t)h * hd;
+            for (int d = 0; d < hd; d++)
+                o[d] += p * vj[d];
+        }
     }
 }
 
 static void attention_task(void *p, int task, int ith)
 {
     const struct cpu_attention *a = p;
-    attention_one(a, task / a->n_head, task % a->n_head, a->scores + (size_t)ith * a->n_ctx);
+    int group = a->n_head / a->n_head_kv;
+    attention_group(a, task / a->n_head_kv, task % a->n_head_kv,
+                    a->scores + (size_t)ith * group * a->n_ctx);
 }
 
 void cpu_attention_run(struct threadpool *pool, const struct cpu_attention *a)
 {
     ENG_ASSERT(a->n_head % a->n_head_kv == 0);
-    threadpool_run(pool, attention_task, (void *)a, a->n_tok * a->n_head);
+    threadpool_run(pool, attention_task, (void *)a, a->n_tok * a->n_head_kv);
 }

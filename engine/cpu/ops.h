@@ -81,7 +81,7 @@ struct cpu_attention {
     int n_tok, pos0;
     int n_head, n_head_kv, head_dim;
     float scale;          /* 1/sqrt(head_dim) */
-    float *scores;        /* scratch [nth][n_ctx] */
+    float *scores;        /* scratch [nth][n_head / n_head_kv][n_ctx] */
     int n_ctx;
 };
 void cpu_attention_run(struct threadpool *pool, const struct cpu_attention *a);

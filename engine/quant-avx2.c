@@ -7,7 +7,9 @@
  * convert once per block and scale with an FMA. The *_rows kernels run the
  * same inner loop over several weight rows against one activation block, so
  * each activation load and scale serves 2-4 rows and the rows' FMA chains
- * overlap.
+ * overlap. The rows x cols (prefill) kernels of Q4_0 and Q5_0 repack weight
+ * rows so that one broadcast activation dword serves 8 rows (see "prefill
+ * with repacked weights"); Q8_0 and IQ4_NL keep 2 x 4 register tiles.
  *
  * Activations must come from quant_quantize_row (|q| <= 127): the sign trick
  * used for s8 x s8 products cannot represent -128 * -128. */
@@ -309,9 +311,9 @@ DEFINE_ROWS_Q8_0(iq4_nl, block_iq4_nl, blk_iq4_nl, prep_none)
         }                                                                                          \
     }
 
-DEFINE_TILE_Q8_0(q4_0, block_q4_0, dotxy_u4, prep_q4_0)
+/* Q4_0 and Q5_0 use the repacked kernels below; u8 x s8 pair sums of Q8_0
+ * and IQ4_NL bytes would saturate maddubs, so they keep these tiles. */
 DEFINE_TILE_Q8_0(q8_0, block_q8_0, dotxy_s8, prep_none)
-DEFINE_TILE_Q8_0(q5_0, block_q5_0, dotxy_s8, prep_none)
 DEFINE_TILE_Q8_0(iq4_nl, block_iq4_nl, dotxy_s8, prep_none)
 
 /* ---- prefill with repacked weights: Q4_0 and Q5_0 --------------------------
@@ -350,7 +352,8 @@ static void p2_col_prep(struct p2_col *cp /* [P2_CB][P2_BB] */, const uint8_t *y
             /* sum(q + 128) by sad against zero, in 4 u64 lanes */
             const __m256i qy = _mm256_loadu_si256((const __m256i *)(yb + 2));
             const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(qy, flip), _mm256_setzero_si256());
-            __m128i t = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+            __m128i t =
+                _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
             t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
             const int sum = _mm_cvtsi128_si32(t) - 32 * 128;
             cp[c * P2_BB + b] = (struct p2_col){h2f(h), -k * sum};

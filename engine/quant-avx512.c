@@ -1,5 +1,6 @@
-/* quant-avx512.c: AVX-512 (F/BW/VL/VNNI/VBMI) single-row dot kernels for the
- * 32-element formats against Q8_0 activations.
+/* quant-avx512.c: AVX-512 (F/BW/VL/VNNI/VBMI) single-row dot kernels and
+ * rows x cols (prefill) kernels for the 32-element formats against Q8_0
+ * activations; the prefill scheme is described at its section below.
  *
  * Built with -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vbmi into a
  * library of its own; quant.c calls in here only when the CPU has all of
@@ -207,7 +208,10 @@ DEFINE_DOT512(iq4_nl, 18, u_iq4_nl, 128, ENG_TYPE_IQ4_NL)
  * starts at -K * sum(y) (per column and block, computed once per call), so
  * the integer part is exact; one convert, one multiply by the activation
  * scale and one FMA with the 16 weight scales finish the block. A register
- * tile of up to 8 columns keeps 8 independent vpdpbusd chains in flight.
+ * tile of up to 8 columns, each summed in two chains of 4, keeps 16
+ * independent vpdpbusd chains in flight. The repacking is a 4 x 4 dword
+ * transpose inside the 128-bit lanes of 4 zmm (rc_gather16), so it costs
+ * little next to the 64 columns of a prefill task that reuse it.
  * Work is blocked as RC_CB columns x RC_BB blocks so that the repacked
  * weights and the per-column sums live on the stack (~35 KiB). */
 #define RC_ROWS 16 /* rows per repacked group (zmm lanes) */
@@ -237,7 +241,7 @@ static void rc_row_ptrs(const uint8_t *rp[RC_ROWS], const uint8_t *x, size_t x_s
         rp[j] = j < nr ? x + (size_t)j * x_stride : rc_zero_rows;
 }
 
-/* The 16 rows' scales of block b (BS bytes per block) into d[16]. */
+/* The 16 rows' scales (the half at byte `off` of each row) into d[16]. */
 ALWAYS_INLINE void rc_scales(float *d, const uint8_t *const rp[RC_ROWS], size_t off)
 {
     uint16_t h[RC_ROWS];
@@ -381,7 +385,8 @@ static void q5_0_rc_pack(struct rc_pack *pk, const uint8_t *const rp[RC_ROWS], i
         __m512i t[4];
         rc_gather16(t, rp, off + 6);
         for (int g = 0; g < 8; g++) {
-            const __m512i sel = _mm512_shuffle_epi8(qv, _mm512_add_epi8(base, _mm512_set1_epi8((char)(g / 2))));
+            const __m512i idx = _mm512_add_epi8(base, _mm512_set1_epi8((char)(g / 2)));
+            const __m512i sel = _mm512_shuffle_epi8(qv, idx);
             const __mmask64 m =
                 _mm512_test_epi8_mask(sel, _mm512_set1_epi32((int)(0x08040201u << (4 * (g % 2)))));
             const __m512i nib = g < 4 ? _mm512_and_si512(t[g], m4)

@@ -121,7 +121,7 @@ int cmd_bench(int argc, char **argv)
         int threads_used = n_threads > 0 ? n_threads : 0;
         unsigned long long rss = (unsigned long long)eng_peak_rss_bytes();
         if (json) {
-            printf("{\"model\": \"%s\", \"file_bytes\": %llu, \"threads\": %d, \"n_prompt\": %d, "
+            printf("{\"model\": \"%s\", \"weight_bytes\": %llu, \"threads\": %d, \"n_prompt\": %d, "
                    "\"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, \"pp_tps\": %.3f, \"tg_tps\": %.3f, "
                    "\"peak_rss_bytes\": %llu}\n",
                    info.name, (unsigned long long)info.weight_bytes, threads_used, n_prompt,

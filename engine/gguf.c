@@ -60,15 +60,6 @@ struct gguf_index {
     size_t mask;
 };
 
-static uint64_t hash_bytes(const char *p, uint64_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (uint64_t i = 0; i < n; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 /* Room for n names at load factor <= 1/2. False when out of memory. */
 static bool index_init(struct gguf_index *ix, size_t n)
@@ -85,7 +76,7 @@ static bool index_init(struct gguf_index *ix, size_t n)
 static struct gguf_index_slot *index_slot(const struct gguf_index *ix, const char *name,
                                           uint64_t len)
 {
-    size_t i = (size_t)hash_bytes(name, len) & ix->mask;
+    size_t i = (size_t)eng_hash_bytes(name, len) & ix->mask;
     for (;;) {
         struct gguf_index_slot *s = &ix->slots[i];
         if (s->data == NULL || (s->len == len && memcmp(s->data, name, len) == 0))

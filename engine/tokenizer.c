@@ -102,15 +102,6 @@ static int cp_to_byte(uint32_t cp)
 
 /* ---- hashing ------------------------------------------------------------ */
 
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 static uint64_t hash_u64(uint64_t x)
 {
@@ -138,7 +129,7 @@ static const char *token_text(const struct tokenizer *tok, int32_t id)
 static int32_t vocab_lookup(const struct tokenizer *tok, const char *s, size_t len)
 {
     size_t mask = tok->vocab_cap - 1;
-    for (size_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
+    for (size_t i = eng_hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
         int32_t id = tok->vocab_slots[i];
         if (id == TOK_EMPTY_SLOT)
             return -1;
@@ -154,7 +145,7 @@ static void vocab_index(struct tokenizer *tok)
     for (int32_t id = 0; id < tok->n_vocab; id++) {
         const char *s = token_text(tok, id);
         size_t len = tok->text_len[id];
-        for (size_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
+        for (size_t i = eng_hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
             int32_t other = tok->vocab_slots[i];
             if (other == TOK_EMPTY_SLOT) {
                 tok->vocab_slots[i] = id;

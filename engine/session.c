@@ -255,7 +255,7 @@ static void ffn_block(struct eng_session *s, int il, int n_tok)
         {.w = &l->ffn_up, .x = xu, .y = s->up, .y_stride = m->n_ff},
     };
     cpu_matmul_run(s->pool, gate_up, 2);
-    cpu_silu_mul(s->gate, s->up, (size_t)n_tok * m->n_ff);
+    cpu_silu_mul(s->pool, s->gate, s->up, n_tok, (size_t)m->n_ff);
     matmul(s, &l->ffn_down, s->gate, n_tok, s->proj, m->n_embd);
     cpu_add(s->x, s->proj, (size_t)n_tok * m->n_embd);
 }

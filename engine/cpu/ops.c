@@ -130,10 +130,26 @@ void cpu_rope(float *x, int n_tok, int n_heads, int head_dim, int n_rot, const f
     }
 }
 
-void cpu_silu_mul(float *a, const float *b, size_t n)
+struct silu_mul_ctx {
+    float *a;
+    const float *b;
+    size_t row_len;
+};
+
+static void silu_mul_task(void *p, int task, int ith)
 {
-    for (size_t i = 0; i < n; i++)
+    (void)ith;
+    const struct silu_mul_ctx *ctx = p;
+    float *a = ctx->a + (size_t)task * ctx->row_len;
+    const float *b = ctx->b + (size_t)task * ctx->row_len;
+    for (size_t i = 0; i < ctx->row_len; i++)
         a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+}
+
+void cpu_silu_mul(struct threadpool *pool, float *a, const float *b, int n_rows, size_t row_len)
+{
+    struct silu_mul_ctx ctx = {.a = a, .b = b, .row_len = row_len};
+    threadpool_run(pool, silu_mul_task, &ctx, n_rows);
 }
 
 void cpu_add(float *y, const float *x, size_t n)

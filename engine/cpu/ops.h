@@ -65,8 +65,8 @@ void cpu_rms_norm(float *y, const float *x, const float *w, int n, int n_tok, fl
 void cpu_rope(float *x, int n_tok, int n_heads, int head_dim, int n_rot, const float *inv_freq,
               int pos0, bool neox);
 
-/* a[i] = silu(a[i]) * b[i] for n elements. */
-void cpu_silu_mul(float *a, const float *b, size_t n);
+/* a[i] = silu(a[i]) * b[i] over n_rows rows of row_len (one task per row). */
+void cpu_silu_mul(struct threadpool *pool, float *a, const float *b, int n_rows, size_t row_len);
 
 /* y[i] += x[i]. */
 void cpu_add(float *y, const float *x, size_t n);

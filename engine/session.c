@@ -174,7 +174,7 @@ static const struct cpu_qact *quantize_input(struct eng_session *s, enum eng_typ
     int slot = qact_slot(quant_traits(w_type)->vec_dot_type);
     struct cpu_qact *q = &s->qact[slot];
     q->data = s->qact_data[slot];
-    cpu_qact_fill(q, qact_types[slot], x, n_in, n_tok);
+    cpu_qact_fill(s->pool, q, qact_types[slot], x, n_in, n_tok);
     return q;
 }
 

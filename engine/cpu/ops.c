@@ -17,15 +17,28 @@ size_t cpu_qact_bytes(enum eng_type vec_type, int n_in, int n_tok)
     return quant_row_size(vec_type, n_in) * (size_t)n_tok;
 }
 
-void cpu_qact_fill(struct cpu_qact *q, enum eng_type vec_type, const float *x, int n_in,
-                   int n_tok)
+struct qact_fill_ctx {
+    struct cpu_qact *q;
+    const float *x;
+    int n_in;
+};
+
+static void qact_fill_task(void *p, int task, int ith)
+{
+    (void)ith;
+    const struct qact_fill_ctx *ctx = p;
+    quant_quantize_row(ctx->q->type, ctx->x + (size_t)task * ctx->n_in,
+                       ctx->q->data + (size_t)task * ctx->q->row_bytes, ctx->n_in);
+}
+
+void cpu_qact_fill(struct threadpool *pool, struct cpu_qact *q, enum eng_type vec_type,
+                   const float *x, int n_in, int n_tok)
 {
     q->type = vec_type;
     q->row_bytes = quant_row_size(vec_type, n_in);
     q->n_tok = n_tok;
-    for (int t = 0; t < n_tok; t++)
-        quant_quantize_row(vec_type, x + (size_t)t * n_in, q->data + (size_t)t * q->row_bytes,
-                           n_in);
+    struct qact_fill_ctx ctx = {.q = q, .x = x, .n_in = n_in};
+    threadpool_run(pool, qact_fill_task, &ctx, n_tok);
 }
 
 struct matmul_ctx {

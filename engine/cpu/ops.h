@@ -39,9 +39,10 @@ struct cpu_qact {
 /* Bytes needed to quantize n_tok rows of n_in floats to vec_type. */
 size_t cpu_qact_bytes(enum eng_type vec_type, int n_in, int n_tok);
 
-/* Quantize x[n_tok][n_in] into q (q->data must hold cpu_qact_bytes()). */
-void cpu_qact_fill(struct cpu_qact *q, enum eng_type vec_type, const float *x, int n_in,
-                   int n_tok);
+/* Quantize x[n_tok][n_in] into q (q->data must hold cpu_qact_bytes()), one
+ * task per token row. */
+void cpu_qact_fill(struct threadpool *pool, struct cpu_qact *q, enum eng_type vec_type,
+                   const float *x, int n_in, int n_tok);
 
 /* One product: y[t][r] = dot(w row r, x row t) + bias[r], for r < w->n_out. */
 struct cpu_matmul {

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 build_pkgs="gcc meson ninja-build pkg-config libjson-glib-dev"
-test_pkgs="python3 python3-numpy python3-jinja2"
+test_pkgs="python3 python3-numpy python3-jinja2 clang libclang-rt-14-dev"
 
 want="$build_pkgs"
 [ "${1:-}" = "--tests" ] && want="$want $test_pkgs"

@@ -154,7 +154,8 @@ static void test_end_tokens(void)
         "<|eot_id|>",            /* 258 */
         "<|eom_id|>",            /* 259 */
         "<|end_of_text|>",       /* 260 */
-        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", /* 261 */
+        /* "<｜end▁of▁sentence｜>" in escapes (one string, split for the hex) */
+        ("<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"), /* 261 */
         "<end_of_utterance>",    /* 262 */
         "<|im_start|>",          /* 263 */
     };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -118,7 +119,8 @@ int cmd_bench(int argc, char **argv)
     } else {
         double pp_tps = pp_time > 0 ? n_prompt * reps / pp_time : 0;
         double tg_tps = tg_time > 0 ? n_gen * reps / tg_time : 0;
-        int threads_used = n_threads > 0 ? n_threads : 0;
+        /* The engine's default is one thread per online CPU. */
+        int threads_used = n_threads > 0 ? n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         unsigned long long rss = (unsigned long long)eng_peak_rss_bytes();
         if (json) {
             printf("{\"model\": \"%s\", \"weight_bytes\": %llu, \"threads\": %d, \"n_prompt\": %d, "

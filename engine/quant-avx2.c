@@ -189,56 +189,29 @@ ALWAYS_INLINE __m256i blk_q5_1(const struct block_q5_1 *x, __m256i qy, __m256i p
         }                                                                                          \
         _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) s[r] = hsum_ps(acc[r]);                \
     }                                                                                              \
-    /* dx * dy of 8 consecutive blocks (m of them, the rest 0) as 8 floats */                       \
-    ALWAYS_INLINE __m256 NAME##_scales8(const struct BLOCK *x, const struct block_q8_0 *y,         \
-                                        const int m)                                               \
-    {                                                                                              \
-        __m128i hx = _mm_setzero_si128(), hy = _mm_setzero_si128();                                \
-        _Pragma("GCC unroll 8") for (int k = 0; k < m; k++)                                        \
-        {                                                                                          \
-            uint16_t a, b;                                                                         \
-            memcpy(&a, &x[k].d, 2);                                                                \
-            memcpy(&b, &y[k].d, 2);                                                                \
-            hx = _mm_insert_epi16(hx, a, k);                                                       \
-            hy = _mm_insert_epi16(hy, b, k);                                                       \
-        }                                                                                          \
-        return _mm256_mul_ps(_mm256_cvtph_ps(hx), _mm256_cvtph_ps(hy));                            \
-    }                                                                                              \
-    /* m (<= 8) blocks from x, y onto acc[4], the scales converted at once */                      \
-    ALWAYS_INLINE void NAME##_dot8(const struct BLOCK *x, const struct block_q8_0 *y, __m256 *acc, \
-                                   const int m)                                                    \
-    {                                                                                              \
-        float d[8]; /* dx * dy per block */                                                        \
-        _mm256_storeu_ps(d, NAME##_scales8(x, y, m));                                              \
-        _Pragma("GCC unroll 8") for (int k = 0; k < m; k++)                                        \
-        {                                                                                          \
-            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[k].qs);                       \
-            const __m256 dk = _mm256_broadcast_ss(&d[k]);                                          \
-            acc[k & 3] =                                                                           \
-                _mm256_fmadd_ps(dk, _mm256_cvtepi32_ps(BLK_FN(&x[k], qy, PREP_FN(qy))), acc[k & 3]); \
-        }                                                                                          \
-    }                                                                                              \
     static void NAME##_dot(int n, float *s, const void *vx, const void *vy)                        \
     {                                                                                              \
         const struct BLOCK *x = vx;                                                                \
         const struct block_q8_0 *y = vy;                                                           \
         const int nb = n / 32;                                                                     \
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),            \
-                         _mm256_setzero_ps()};                                                     \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
         int i = 0;                                                                                 \
-        for (; i + 8 <= nb; i += 8)                                                                \
-            NAME##_dot8(x + i, y + i, acc, 8);                                                     \
-        switch (nb - i) {                                                                          \
-        case 7: NAME##_dot8(x + i, y + i, acc, 7); break;                                          \
-        case 6: NAME##_dot8(x + i, y + i, acc, 6); break;                                          \
-        case 5: NAME##_dot8(x + i, y + i, acc, 5); break;                                          \
-        case 4: NAME##_dot8(x + i, y + i, acc, 4); break;                                          \
-        case 3: NAME##_dot8(x + i, y + i, acc, 3); break;                                          \
-        case 2: NAME##_dot8(x + i, y + i, acc, 2); break;                                          \
-        case 1: NAME##_dot8(x + i, y + i, acc, 1); break;                                          \
-        default: break;                                                                            \
+        for (; i + 1 < nb; i += 2) {                                                               \
+            const __m256i qy0 = _mm256_loadu_si256((const __m256i *)y[i].qs);                      \
+            const __m256i qy1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);                  \
+            const __m256 d0 = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                           \
+            const __m256 d1 = _mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d));                   \
+            acc0 =                                                                                 \
+                _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy0, PREP_FN(qy0))), acc0);   \
+            acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(BLK_FN(&x[i + 1], qy1, PREP_FN(qy1))),   \
+                                   acc1);                                                          \
         }                                                                                          \
-        *s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))); \
+        for (; i < nb; i++) {                                                                      \
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                       \
+            const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                            \
+            acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(BLK_FN(&x[i], qy, PREP_FN(qy))), acc0);   \
+        }                                                                                          \
+        *s = hsum_ps(_mm256_add_ps(acc0, acc1));                                                   \
     }                                                                                              \
     static void NAME##_rows(int n, float *s, const void *vx, size_t stride, int n_rows,            \
                             const void *vy)                                                        \

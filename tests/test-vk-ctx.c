@@ -1,0 +1,177 @@
+/* test-vk-ctx: the Vulkan runtime on the first usable device (lavapipe in
+ * CI): device listing and choice, uploads and downloads larger than the
+ * staging buffer, allocation limits, barrier placement, and the pipeline
+ * cache file. Exits 77 only when there is no Vulkan device at all. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vulkan/vk.h"
+
+static int n_failed;
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            n_failed++;                                                                    \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fputc('\n', stderr);                                                           \
+        }                                                                                  \
+    } while (0)
+
+static void test_pick_order(void)
+{
+    struct vk_device_desc d[4] = {0};
+    d[0].vk_type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+    d[1].vk_type = VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+    d[2].vk_type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+    d[3].vk_type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+    for (int i = 0; i < 4; i++)
+        d[i].usable = true;
+    d[2].usable = false;
+    CHECK(vk_device_pick(d, 4, false) == 3, "discrete first, skipping an unusable one");
+    d[3].usable = false;
+    CHECK(vk_device_pick(d, 4, false) == 1, "then integrated");
+    d[1].usable = false;
+    CHECK(vk_device_pick(d, 4, false) == -1, "a cpu-type device only when allowed");
+    CHECK(vk_device_pick(d, 4, true) == 0, "a cpu-type device when allowed");
+}
+
+/* Round trip of n bytes through a device-local buffer. */
+static void test_round_trip(struct vk_ctx *ctx, uint64_t n)
+{
+    struct eng_err err = {0};
+    struct vk_buf buf;
+    uint8_t *src = malloc(n), *dst = calloc(1, n);
+    for (uint64_t i = 0; i < n; i++)
+        src[i] = (uint8_t)(i * 2654435761u >> 13);
+    enum eng_status st = vk_buf_new(ctx, n + 64, VK_MEM_DEVICE, &buf, &err);
+    CHECK(st == ENG_STATUS_OK, "vk_buf_new: %s", err.msg);
+    if (st == ENG_STATUS_OK) {
+        CHECK(vk_upload(ctx, &buf, 64, src, n, &err) == ENG_STATUS_OK, "upload: %s", err.msg);
+        CHECK(vk_download(ctx, &buf, 64, dst, n, &err) == ENG_STATUS_OK, "download: %s", err.msg);
+        CHECK(memcmp(src, dst, n) == 0, "round trip of %llu bytes differs", (unsigned long long)n);
+        CHECK(vk_upload(ctx, &buf, 65, src, n, &err) == ENG_STATUS_ERR_ARG,
+              "an upload past the end is refused");
+        CHECK(strstr(err.msg, "exceeds") != NULL, "and says why: %s", err.msg);
+        vk_buf_free(ctx, &buf);
+    }
+    free(src);
+    free(dst);
+}
+
+static void test_limits(struct vk_ctx *ctx)
+{
+    struct eng_err err = {0};
+    struct vk_buf buf;
+    uint64_t too_big = vk_ctx_max_alloc(ctx) + 1;
+    CHECK(vk_buf_new(ctx, too_big, VK_MEM_DEVICE, &buf, &err) == ENG_STATUS_ERR_ARG,
+          "an allocation over maxMemoryAllocationSize is refused");
+    CHECK(strstr(err.msg, "allocation limit") != NULL, "with a reason: %s", err.msg);
+    CHECK(vk_ctx_max_binding(ctx) <= vk_ctx_desc(ctx)->max_storage_range, "binding limit");
+    CHECK(vk_ctx_offset_align(ctx) >= 16, "offset alignment");
+}
+
+/* Barriers only between dependent work: copies stand in for dispatches. */
+static void test_barriers(struct vk_ctx *ctx)
+{
+    struct eng_err err = {0};
+    struct vk_buf b[4];
+    for (int i = 0; i < 4; i++)
+        vk_buf_new(ctx, 4096, VK_MEM_DEVICE, &b[i], &err);
+    float ones[1024];
+    for (int i = 0; i < 1024; i++)
+        ones[i] = (float)i;
+    vk_upload(ctx, &b[0], 0, ones, sizeof ones, &err);
+
+    uint64_t before = vk_ctx_n_barriers(ctx);
+    vk_cmd_begin(ctx);
+    vk_cmd_copy(ctx, vk_view_sub(&b[0], 0, 1024), vk_view_sub(&b[1], 0, 1024));
+    vk_cmd_copy(ctx, vk_view_sub(&b[0], 1024, 1024), vk_view_sub(&b[1], 1024, 1024));
+    CHECK(vk_ctx_n_barriers(ctx) == before, "disjoint writes need no barrier");
+    vk_cmd_copy(ctx, vk_view_sub(&b[0], 0, 2048), vk_view_sub(&b[2], 0, 2048));
+    CHECK(vk_ctx_n_barriers(ctx) == before, "two reads of one range need no barrier");
+    vk_cmd_copy(ctx, vk_view_sub(&b[1], 512, 1024), vk_view_sub(&b[3], 0, 1024));
+    CHECK(vk_ctx_n_barriers(ctx) == before + 1, "reading a written range needs one");
+    vk_cmd_copy(ctx, vk_view_sub(&b[2], 2048, 1024), vk_view_sub(&b[1], 2048, 1024));
+    CHECK(vk_ctx_n_barriers(ctx) == before + 1, "an unrelated write after it needs none");
+    vk_cmd_copy(ctx, vk_view_sub(&b[2], 0, 1024), vk_view_sub(&b[3], 0, 1024));
+    CHECK(vk_ctx_n_barriers(ctx) == before + 2, "writing what was written needs one");
+    CHECK(vk_cmd_submit(ctx, &err) == ENG_STATUS_OK, "submit: %s", err.msg);
+
+    float got[256];
+    vk_download(ctx, &b[3], 0, got, sizeof got, &err);
+    int bad = 0;
+    for (int i = 0; i < 256; i++)
+        bad += got[i] != (float)i;
+    CHECK(bad == 0, "the chain of copies arrives intact (%d wrong)", bad);
+    for (int i = 0; i < 4; i++)
+        vk_buf_free(ctx, &b[i]);
+}
+
+int main(void)
+{
+    test_pick_order();
+    struct eng_err err = {0};
+    struct vk_device_desc descs[8];
+    int n = vk_devices_list(descs, 8, &err);
+    if (n <= 0) {
+        printf("SKIP: no Vulkan device (%s)\n", n < 0 ? err.msg : "none found");
+        return 77;
+    }
+    for (int i = 0; i < n && i < 8; i++)
+        printf("device %d: %s (%s), %.0f MiB, binding %.0f MiB, alloc %.0f MiB, usable %d\n", i,
+               descs[i].name, descs[i].type, descs[i].device_local_bytes / 1048576.0,
+               descs[i].max_storage_range / 1048576.0, descs[i].max_alloc_bytes / 1048576.0,
+               descs[i].usable);
+    int pick = vk_device_pick(descs, n < 8 ? n : 8, true);
+    CHECK(pick >= 0, "a usable device");
+    if (pick < 0)
+        return 1;
+    CHECK(vk_ctx_new(n + 3, &(struct vk_ctx *){NULL}, &err) == ENG_STATUS_ERR_ARG,
+          "a device index out of range is refused");
+
+    char cache_dir[] = "/tmp/wenshu-vk-cache-XXXXXX";
+    CHECK(mkdtemp(cache_dir) != NULL, "mkdtemp");
+    setenv("XDG_CACHE_HOME", cache_dir, 1);
+    struct vk_ctx *ctx = NULL;
+    enum eng_status st = vk_ctx_new(pick, &ctx, &err);
+    CHECK(st == ENG_STATUS_OK, "vk_ctx_new: %s", err.msg);
+    if (st)
+        return 1;
+    test_round_trip(ctx, 1000);
+    test_round_trip(ctx, (40u << 20) + 12); /* more than the 32 MiB staging buffer */
+    test_limits(ctx);
+    test_barriers(ctx);
+
+    /* One dispatch makes a pipeline; freeing the context saves the cache. */
+    struct vk_buf a, b;
+    vk_buf_new(ctx, 256, VK_MEM_DEVICE, &a, &err);
+    vk_buf_new(ctx, 256, VK_MEM_DEVICE, &b, &err);
+    uint32_t push[4] = {0};
+    vk_cmd_begin(ctx);
+    vk_cmd_dispatch(ctx, &(struct vk_dispatch){.shader = "no_such_shader", .n_bindings = 2,
+                                               .bindings = {vk_view_of(&a), vk_view_of(&b)},
+                                               .writes = {false, true}, .push = push,
+                                               .push_size = sizeof push});
+    CHECK(vk_cmd_submit(ctx, &err) == ENG_STATUS_ERR_UNSUPPORTED &&
+              strstr(err.msg, "no_such_shader"),
+          "an unknown shader is a clear error: %s", err.msg);
+    vk_buf_free(ctx, &a);
+    vk_buf_free(ctx, &b);
+    CHECK(vk_ctx_allocated_bytes(ctx) >= (32u << 20), "the staging buffer is counted");
+    CHECK(vk_ctx_validation_errors(ctx) == 0, "no validation errors (%d)",
+          vk_ctx_validation_errors(ctx));
+    vk_ctx_free(&ctx);
+    vk_ctx_free(&ctx); /* NULL is fine */
+
+    if (n_failed) {
+        printf("%d check(s) failed\n", n_failed);
+        return 1;
+    }
+    printf("all vk-ctx checks passed\n");
+    return 0;
+}

@@ -14,8 +14,13 @@
 
 struct eng_model_params eng_model_params_default(void)
 {
+    int device = ENG_DEVICE_AUTO;
+    const char *env = getenv("WENSHU_DEVICE");
+    if (env && *env && !eng_device_parse(env, &device))
+        device = ENG_DEVICE_AUTO;
     return (struct eng_model_params){
-        .path = NULL, .n_threads = 0, .vocab_only = false, .use_mmap = false};
+        .path = NULL, .n_threads = 0, .vocab_only = false, .use_mmap = false,
+        .device = device};
 }
 
 /* Read a positive integer hyper-parameter "{arch}.{suffix}". */
@@ -311,7 +316,9 @@ enum eng_status eng_model_load(const struct eng_model_params *params, struct eng
                  name.data);
     setup_chat(m);
     count_weights(m);
-    if (!m->vocab_only && ((st = read_hparams(m, err)) || (st = bind_weights(m, err))))
+    snprintf(m->device_name, sizeof m->device_name, "CPU");
+    if (!m->vocab_only && ((st = read_hparams(m, err)) || (st = bind_weights(m, err)) ||
+                           (st = device_attach(m, params->device, err))))
         goto out_free;
     *out = m;
     return ENG_STATUS_OK;
@@ -326,6 +333,7 @@ void eng_model_free(struct eng_model **model)
     struct eng_model *m = model ? *model : NULL;
     if (!m)
         return;
+    device_detach(m);
     for (int i = 0; i < m->n_owned_vectors; i++)
         free(m->owned_vectors[i]);
     free(m->owned_vectors);
@@ -352,6 +360,9 @@ void eng_model_get_info(const struct eng_model *m, struct eng_model_info *info)
         .n_ff = m->n_ff,
         .n_params = m->n_params,
         .weight_bytes = m->weight_bytes,
+        .device = m->device_name,
+        .device_notice = m->device_notice,
+        .device_bytes = m->device_bytes,
     };
 }
 

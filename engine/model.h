@@ -16,6 +16,8 @@
 #include "tokenizer.h"
 #include "wenshu-engine.h"
 
+struct vk_model;
+
 enum model_arch {
     MODEL_ARCH_QWEN2,
     MODEL_ARCH_QWEN3,
@@ -61,6 +63,17 @@ struct eng_model {
 
     int n_threads;
     uint64_t n_params, weight_bytes;
+
+    struct vk_model *gpu;         /* owned; the weights on a Vulkan device, or NULL */
+    char device_name[256];        /* "CPU" or the device's name */
+    char device_notice[512];      /* why the model is not on a GPU, or "" */
+    uint64_t device_bytes;        /* device memory of the weights */
 };
+
+/* Put the model on the device asked for (device.c): ENG_DEVICE_AUTO falls
+ * back to the CPU with m->device_notice set; other choices fail instead. */
+enum eng_status device_attach(struct eng_model *m, int device, struct eng_err *err);
+/* Free the device copy of the weights. */
+void device_detach(struct eng_model *m);
 
 #endif /* WENSHU_MODEL_H */

@@ -14,6 +14,9 @@
 #include "engine-internal.h"
 #include "model.h"
 #include "sampler.h"
+#ifdef WENSHU_HAVE_VULKAN
+#include "vulkan/vk-model.h"
+#endif
 
 /* The activation types a weight product may need (its vec_dot_type). */
 enum { QACT_F32, QACT_F16, QACT_BF16, QACT_Q8_0, QACT_Q8_1, QACT_Q8_K, QACT_COUNT };
@@ -25,6 +28,8 @@ struct eng_session {
     struct eng_model *model;
     struct threadpool *pool;
     int n_ctx, n_batch, n_past;
+    struct vk_session *gpu; /* owned; the pass runs there when the model is on a GPU */
+    struct eng_session_stats stats; /* of CPU passes */
 
     float *k_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
     float *v_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
@@ -103,8 +108,10 @@ enum eng_status eng_session_new(struct eng_model *model, const struct eng_sessio
     bool ok = s->pool != NULL;
     size_t kv_dim = (size_t)m->n_head_kv * m->head_dim, q_dim = (size_t)m->n_head * m->head_dim;
     size_t nb = (size_t)p.n_batch;
-    s->k_cache = alloc_floats((size_t)m->n_layer * p.n_ctx * kv_dim, &ok);
-    s->v_cache = alloc_floats((size_t)m->n_layer * p.n_ctx * kv_dim, &ok);
+    /* On a GPU the cache lives on the device; the CPU scratch stays small. */
+    size_t cpu_cache_tokens = m->gpu ? 1 : (size_t)p.n_ctx;
+    s->k_cache = alloc_floats((size_t)m->n_layer * cpu_cache_tokens * kv_dim, &ok);
+    s->v_cache = alloc_floats((size_t)m->n_layer * cpu_cache_tokens * kv_dim, &ok);
     s->logits = alloc_floats((size_t)m->n_vocab, &ok);
     s->x = alloc_floats(nb * m->n_embd, &ok);
     s->xn = alloc_floats(nb * m->n_embd, &ok);
@@ -134,6 +141,15 @@ enum eng_status eng_session_new(struct eng_model *model, const struct eng_sessio
         return eng_set_err(err, ENG_STATUS_ERR_NOMEM,
                            "out of memory for a %d-token context", p.n_ctx);
     }
+#ifdef WENSHU_HAVE_VULKAN
+    if (m->gpu) {
+        enum eng_status st = vk_session_new(m->gpu, p.n_ctx, p.n_batch, &s->gpu, err);
+        if (st) {
+            eng_session_free(&s);
+            return st;
+        }
+    }
+#endif
     *out = s;
     return ENG_STATUS_OK;
 }
@@ -143,6 +159,9 @@ void eng_session_free(struct eng_session **session)
     struct eng_session *s = session ? *session : NULL;
     if (!s)
         return;
+#ifdef WENSHU_HAVE_VULKAN
+    vk_session_free(&s->gpu);
+#endif
     threadpool_free(&s->pool);
     float *bufs[] = {s->k_cache, s->v_cache, s->logits, s->x,  s->xn,
                      s->q,       s->attn,    s->proj,   s->gate, s->up, s->scores};
@@ -164,6 +183,17 @@ void eng_session_truncate(struct eng_session *s, int n_keep)
         s->n_past = n_keep;
 }
 const float *eng_session_logits(const struct eng_session *s) { return s->logits; }
+
+void eng_session_get_stats(const struct eng_session *s, struct eng_session_stats *stats)
+{
+#ifdef WENSHU_HAVE_VULKAN
+    if (s->gpu) {
+        vk_session_get_stats(s->gpu, stats);
+        return;
+    }
+#endif
+    *stats = s->stats;
+}
 
 /* Quantize x[n_tok][n_in] for products with weights of type w_type. Each
  * activation type has its own slot, so inputs quantized for weights of
@@ -198,6 +228,15 @@ static void matmul(struct eng_session *s, const struct cpu_matrix *w, const floa
     cpu_matmul_run(s->pool, &job, 1);
 }
 
+/* The KV cache holds f16 values, as llama.cpp's does by default and as the
+ * Vulkan cache stores them: new keys and values are rounded to f16 (kept in
+ * f32 storage), so both backends attend over the same numbers. */
+static void round_to_half(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = eng_half_to_float(eng_float_to_half(x[i]));
+}
+
 /* The attention block of one layer; adds its output to s->x. */
 static void attention_block(struct eng_session *s, int il, int n_tok)
 {
@@ -230,6 +269,8 @@ static void attention_block(struct eng_session *s, int il, int n_tok)
     cpu_rope(s->q, n_tok, m->n_head, m->head_dim, m->n_rot, m->rope_inv_freq, pos0, m->rope_neox);
     cpu_rope(k_new, n_tok, m->n_head_kv, m->head_dim, m->n_rot, m->rope_inv_freq, pos0,
              m->rope_neox);
+    round_to_half(k_new, (size_t)n_tok * kv_dim);
+    round_to_half(v_new, (size_t)n_tok * kv_dim);
 
     struct cpu_attention att = {
         .q = s->q, .k_cache = k_layer, .v_cache = v_layer, .out = s->attn,
@@ -261,9 +302,21 @@ static void ffn_block(struct eng_session *s, int il, int n_tok)
 }
 
 /* Forward n_tok tokens (n_tok <= n_batch, fits the context). */
-static void forward_batch(struct eng_session *s, const int32_t *tokens, int n_tok)
+static enum eng_status forward_batch(struct eng_session *s, const int32_t *tokens, int n_tok,
+                                     struct eng_err *err)
 {
     const struct eng_model *m = s->model;
+#ifdef WENSHU_HAVE_VULKAN
+    if (s->gpu) {
+        enum eng_status st = vk_session_forward(s->gpu, tokens, n_tok, s->n_past, s->logits, err);
+        if (st == ENG_STATUS_OK)
+            s->n_past += n_tok;
+        return st;
+    }
+#else
+    (void)err;
+#endif
+    s->stats.n_forwards++;
     for (int t = 0; t < n_tok; t++) {
         const struct cpu_matrix *e = &m->token_embd;
         quant_dequantize_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes,
@@ -279,6 +332,7 @@ static void forward_batch(struct eng_session *s, const int32_t *tokens, int n_to
     cpu_rms_norm(last, s->x + (size_t)(n_tok - 1) * m->n_embd, m->output_norm, m->n_embd, 1,
                  m->norm_eps);
     matmul(s, &m->output, last, 1, s->logits, m->n_vocab);
+    return ENG_STATUS_OK;
 }
 
 enum eng_status eng_session_eval(struct eng_session *s, const int32_t *tokens, size_t n,
@@ -300,7 +354,9 @@ enum eng_status eng_session_eval(struct eng_session *s, const int32_t *tokens, s
         if (cancel && *cancel)
             return eng_set_err(err, ENG_STATUS_CANCELLED, "cancelled");
         int n_tok = (int)(n - done < (size_t)s->n_batch ? n - done : (size_t)s->n_batch);
-        forward_batch(s, tokens + done, n_tok);
+        enum eng_status st = forward_batch(s, tokens + done, n_tok, err);
+        if (st)
+            return st;
         done += (size_t)n_tok;
     }
     return ENG_STATUS_OK;

@@ -1,7 +1,7 @@
 /* wenshu-engine.h: the one public header of libwenshu-engine.
  *
  * The engine loads GGUF text models, tokenizes, renders chat prompts and
- * generates text on the CPU. Front ends (wenshu-cli, the GTK app, the server)
+ * generates text on a Vulkan device or the CPU. Front ends (wenshu-cli, the GTK app, the server)
  * use only this header. Objects are opaque; parameters come from
  * eng_*_params_default(). Errors are returned as an enum eng_status, with a
  * one-line reason in struct eng_err that names the file and the problem.
@@ -40,6 +40,39 @@ struct eng_err {
 /* The name of a status, e.g. "format error". Never NULL. */
 const char *eng_status_name(enum eng_status status);
 
+/* ---- devices ------------------------------------------------------------ */
+
+/* Device choices for eng_model_params.device (zero is AUTO). */
+#define ENG_DEVICE_AUTO 0      /* a Vulkan GPU (discrete, then integrated, then virtual);
+                                * the CPU when there is none, with a notice */
+#define ENG_DEVICE_CPU (-1)    /* the CPU backend */
+#define ENG_DEVICE_VULKAN (-2) /* the best Vulkan device, software rasterizers included */
+#define ENG_DEVICE_INDEX(i) ((i) + 1) /* Vulkan device i of eng_devices_list() */
+
+struct eng_device_info {
+    char name[256];
+    char type[16];               /* "discrete", "integrated", "virtual", "cpu", "other" */
+    char driver[64];
+    uint32_t vendor_id, device_id;
+    uint64_t memory_bytes;       /* device-local heaps */
+    uint64_t max_alloc_bytes;    /* maxMemoryAllocationSize */
+    uint64_t max_binding_bytes;  /* maxStorageBufferRange */
+    uint32_t max_workgroup_invocations, max_shared_bytes, subgroup_size;
+    bool usable;                 /* has what the engine's shaders need */
+    bool auto_choice;            /* the device ENG_DEVICE_AUTO takes */
+    char why_unusable[128];
+};
+
+/* Parse a device choice: "auto", "cpu", "vulkan" (or "gpu") or a Vulkan
+ * device index; false when text is none of these. Thread-safety: safe. */
+bool eng_device_parse(const char *text, int *device);
+
+/* List the Vulkan devices into out[max] (out may be NULL to count).
+ * Returns the number of devices (0 when there are none), or -1 when Vulkan
+ * is unavailable (no loader, or a build without Vulkan; err says which).
+ * Thread-safety: safe. */
+int eng_devices_list(struct eng_device_info *out, int max, struct eng_err *err);
+
 /* ---- models ------------------------------------------------------------- */
 
 struct eng_model;
@@ -51,11 +84,17 @@ struct eng_model_params {
     bool use_mmap;    /* map the file instead of reading it into huge pages (less
                        * resident memory when several processes share a model,
                        * slower decode) */
+    int device;       /* ENG_DEVICE_AUTO, _CPU, _VULKAN or ENG_DEVICE_INDEX(i); the
+                       * default is AUTO, or what WENSHU_DEVICE says (see
+                       * eng_device_parse) */
 };
 
 struct eng_model_params eng_model_params_default(void);
 
-/* Load a GGUF text model (qwen2, qwen3 or llama).
+/* Load a GGUF text model (qwen2, qwen3 or llama) and, on a Vulkan device,
+ * upload its weights. With ENG_DEVICE_AUTO a missing GPU, or one without
+ * room for the weights, falls back to the CPU and info.device_notice says
+ * so; a device asked for by index or ENG_DEVICE_VULKAN fails instead.
  * Ownership: on success *out owns the model; free it with eng_model_free().
  * Errors: returns a status; err (may be NULL) receives a reason that names
  * the file and the problem.
@@ -80,6 +119,9 @@ struct eng_model_info {
     int n_ff;
     uint64_t n_params;      /* weights counted over all tensors */
     uint64_t weight_bytes;  /* bytes of tensor data in the file */
+    const char *device;     /* what runs it: "CPU" or the Vulkan device's name */
+    const char *device_notice; /* why it is not on a GPU, or "" */
+    uint64_t device_bytes;  /* device memory held by the weights (0 on the CPU) */
 };
 void eng_model_get_info(const struct eng_model *model, struct eng_model_info *info);
 
@@ -177,6 +219,15 @@ void eng_session_truncate(struct eng_session *session, int n_keep);
  * cancel (may be NULL) is polled between batches. */
 enum eng_status eng_session_eval(struct eng_session *session, const int32_t *tokens, size_t n,
                                  const volatile int *cancel, struct eng_err *err);
+
+/* Counters of a session's work, for benchmarks. */
+struct eng_session_stats {
+    uint64_t n_forwards;     /* forward passes (one per eval batch) */
+    uint64_t n_dispatches;   /* Vulkan compute dispatches recorded (0 on the CPU) */
+    uint64_t n_graph_ops;    /* ops of the same passes counted unfused, as a ggml graph */
+    uint64_t device_bytes;   /* device memory of the KV cache and scratch (0 on the CPU) */
+};
+void eng_session_get_stats(const struct eng_session *session, struct eng_session_stats *stats);
 
 /* The logits after the last eval: n_vocab floats, owned by the session,
  * valid until the next eval. */

@@ -5,8 +5,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-build_pkgs="gcc meson ninja-build pkg-config libjson-glib-dev"
-test_pkgs="python3 python3-numpy python3-jinja2 clang libclang-rt-14-dev"
+# libvulkan-dev and glslc build the Vulkan backend; mesa-vulkan-drivers gives
+# every machine a device (lavapipe, software) and the real drivers of Intel,
+# AMD and other Mesa GPUs; the validation layer checks the tests' API use.
+build_pkgs="gcc meson ninja-build pkg-config libjson-glib-dev libvulkan-dev glslc libvulkan1 mesa-vulkan-drivers"
+test_pkgs="python3 python3-numpy python3-jinja2 clang libclang-rt-14-dev vulkan-validationlayers"
 
 want="$build_pkgs"
 [ "${1:-}" = "--tests" ] && want="$want $test_pkgs"

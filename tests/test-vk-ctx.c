@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vulkan/vk-ops.h"
 #include "vulkan/vk.h"
 
 static int n_failed;
@@ -112,6 +113,31 @@ static void test_barriers(struct vk_ctx *ctx)
         vk_buf_free(ctx, &b[i]);
 }
 
+/* Buffers freed and made again get handles a driver may reuse; a cached
+ * descriptor set must never bind the old buffer's memory. */
+static void test_reused_handles(struct vk_ctx *ctx)
+{
+    struct eng_err err = {0};
+    float in[64], out[64];
+    int bad_rounds = 0;
+    for (int round = 0; round < 6; round++) {
+        struct vk_buf a, b;
+        vk_buf_new(ctx, 256, VK_MEM_DEVICE, &a, &err);
+        vk_buf_new(ctx, 256, VK_MEM_DEVICE, &b, &err);
+        for (int i = 0; i < 64; i++)
+            in[i] = (float)(i + 100 * round);
+        vk_upload(ctx, &a, 0, in, sizeof in, &err);
+        vk_cmd_begin(ctx);
+        vk_op_scale(ctx, vk_view_of(&a), vk_view_of(&b), 64, 2.0f);
+        CHECK(vk_cmd_submit(ctx, &err) == ENG_STATUS_OK, "submit: %s", err.msg);
+        vk_download(ctx, &b, 0, out, sizeof out, &err);
+        bad_rounds += out[5] != 2.0f * (float)(5 + 100 * round);
+        vk_buf_free(ctx, &b);
+        vk_buf_free(ctx, &a);
+    }
+    CHECK(bad_rounds == 0, "%d of 6 rounds on re-made buffers read stale bindings", bad_rounds);
+}
+
 int main(void)
 {
     test_pick_order();
@@ -146,6 +172,7 @@ int main(void)
     test_round_trip(ctx, (40u << 20) + 12); /* more than the 32 MiB staging buffer */
     test_limits(ctx);
     test_barriers(ctx);
+    test_reused_handles(ctx);
 
     /* One dispatch makes a pipeline; freeing the context saves the cache. */
     struct vk_buf a, b;

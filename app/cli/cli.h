@@ -29,6 +29,12 @@ bool cli_opt(int argc, char **argv, int *i, const char *short_name, const char *
 bool cli_parse_int(const char *text, int *out);
 bool cli_parse_float(const char *text, float *out);
 
+/* Print, once per load, where the model runs when it is not on the GPU the
+ * user may expect (the engine's fallback notice), to stderr. */
+void cli_report_device(const struct eng_model *model);
+
+int cmd_devices(int argc, char **argv);
+
 /* Read a whole file into a malloc'd buffer (NUL-terminated). NULL + message on failure. */
 char *cli_read_file(const char *path, size_t *len);
 

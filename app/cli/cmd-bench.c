@@ -46,6 +46,7 @@ int cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL;
     int n_threads = 0, n_prompt = 64, n_gen = 32, reps = 3, depth = 0;
+    int device = eng_model_params_default().device;
     bool json = false, use_mmap = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -59,6 +60,8 @@ int cmd_bench(int argc, char **argv)
             bad = !missing && (!cli_parse_int(v, &n_gen) || n_gen < 0);
         } else if (cli_opt(argc, argv, &i, "-d", "--depth", &v, &missing)) {
             bad = !missing && (!cli_parse_int(v, &depth) || depth < 0);
+        } else if (cli_opt(argc, argv, &i, NULL, "--device", &v, &missing)) {
+            bad = !missing && !eng_device_parse(v, &device);
         } else if (cli_opt(argc, argv, &i, "-r", "--repetitions", &v, &missing)) {
             bad = !missing && (!cli_parse_int(v, &reps) || reps < 1);
         } else if (strcmp(argv[i], "--mmap") == 0) {
@@ -80,11 +83,13 @@ int cmd_bench(int argc, char **argv)
     mp.path = model_path;
     mp.n_threads = n_threads;
     mp.use_mmap = use_mmap;
+    mp.device = device;
     struct eng_model *model = NULL;
     struct eng_session *session = NULL;
     struct eng_err err;
     if (eng_model_load(&mp, &model, &err) != ENG_STATUS_OK)
         return cli_fail("%s", err.msg);
+    cli_report_device(model);
     struct eng_model_info info;
     eng_model_get_info(model, &info);
     struct eng_session_params sp = eng_session_params_default();
@@ -108,11 +113,27 @@ int cmd_bench(int argc, char **argv)
         for (int r = 0; r < reps && ok; r++)
             pp_time += time_prompt(session, tokens, n_prompt, &err, &ok);
     }
+    struct eng_session_stats before, after;
     if (n_gen > 0) {
         time_generate(session, tokens, depth, n_gen, &err, &ok);
+        eng_session_get_stats(session, &before);
         for (int r = 0; r < reps && ok; r++)
             tg_time += time_generate(session, tokens, depth, n_gen, &err, &ok);
+        eng_session_get_stats(session, &after);
+    } else {
+        eng_session_get_stats(session, &before);
+        after = before;
     }
+    /* Per decode step, i.e. per forward pass of the timed generation (a
+     * depth prefill is one more pass of the same graph). */
+    uint64_t n_forwards = after.n_forwards - before.n_forwards;
+    double dispatches_per_token = 0, graph_ops_per_token = 0;
+    if (n_forwards > 0) {
+        dispatches_per_token = (double)(after.n_dispatches - before.n_dispatches) / n_forwards;
+        graph_ops_per_token = (double)(after.n_graph_ops - before.n_graph_ops) / n_forwards;
+    }
+    unsigned long long device_bytes =
+        (unsigned long long)(info.device_bytes + after.device_bytes);
     int status = 0;
     if (!ok) {
         status = cli_fail("%s: %s", model_path, tokens ? err.msg : "out of memory");
@@ -123,16 +144,25 @@ int cmd_bench(int argc, char **argv)
         int threads_used = n_threads > 0 ? n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         unsigned long long rss = (unsigned long long)eng_peak_rss_bytes();
         if (json) {
-            printf("{\"model\": \"%s\", \"weight_bytes\": %llu, \"threads\": %d, \"n_prompt\": %d, "
+            printf("{\"model\": \"%s\", \"weight_bytes\": %llu, \"device\": \"%s\", "
+                   "\"threads\": %d, \"n_prompt\": %d, "
                    "\"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, \"pp_tps\": %.3f, \"tg_tps\": %.3f, "
-                   "\"peak_rss_bytes\": %llu}\n",
-                   info.name, (unsigned long long)info.weight_bytes, threads_used, n_prompt,
-                   n_gen, depth, reps, pp_tps, tg_tps, rss);
+                   "\"peak_rss_bytes\": %llu, \"device_bytes\": %llu, "
+                   "\"dispatches_per_token\": %.1f, \"graph_ops_per_token\": %.1f}\n",
+                   info.name, (unsigned long long)info.weight_bytes, info.device, threads_used,
+                   n_prompt, n_gen, depth, reps, pp_tps, tg_tps, rss, device_bytes,
+                   dispatches_per_token, graph_ops_per_token);
         } else {
             printf("model: %s (%s, %.1f MiB of weights)\n", info.name, info.arch,
                    info.weight_bytes / 1048576.0);
+            printf("device: %s\n", info.device);
             printf("pp%d: %.2f tok/s\ntg%d (after %d tokens): %.2f tok/s\npeak RSS: %.1f MiB\n",
                    n_prompt, pp_tps, n_gen, depth, tg_tps, rss / 1048576.0);
+            if (info.device_bytes)
+                printf("device memory: %.1f MiB (weights %.1f MiB)\n"
+                       "decode: %.1f dispatches per token for %.1f graph ops\n",
+                       device_bytes / 1048576.0, info.device_bytes / 1048576.0,
+                       dispatches_per_token, graph_ops_per_token);
         }
     }
     free(tokens);

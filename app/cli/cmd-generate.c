@@ -20,6 +20,7 @@ struct gen_options {
     int n_ctx;
     bool raw;              /* no chat template */
     bool use_mmap;         /* map the model instead of reading it */
+    int device;            /* eng_model_params.device */
     bool no_think;         /* Qwen3: thinking off */
     bool parse_special;    /* tokenize: special-token strings become their ids */
     struct eng_sampler_params sampler;
@@ -48,6 +49,7 @@ static void catch_sigint(void)
 static bool parse_gen_options(int argc, char **argv, struct gen_options *o)
 {
     *o = (struct gen_options){.n_predict = -1, .parse_special = true,
+                              .device = eng_model_params_default().device,
                               .sampler = eng_sampler_params_default()};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -61,6 +63,8 @@ static bool parse_gen_options(int argc, char **argv, struct gen_options *o)
             bad = !missing && !cli_parse_int(v, &o->n_predict);
         } else if (cli_opt(argc, argv, &i, "-t", "--threads", &v, &missing)) {
             bad = !missing && (!cli_parse_int(v, &o->n_threads) || o->n_threads < 0);
+        } else if (cli_opt(argc, argv, &i, NULL, "--device", &v, &missing)) {
+            bad = !missing && !eng_device_parse(v, &o->device);
         } else if (cli_opt(argc, argv, &i, "-c", "--ctx", &v, &missing)) {
             bad = !missing && (!cli_parse_int(v, &o->n_ctx) || o->n_ctx < 0);
         } else if (strcmp(argv[i], "--mmap") == 0) {
@@ -97,12 +101,15 @@ static struct eng_model *load_model(const struct gen_options *o, bool vocab_only
     mp.n_threads = o->n_threads;
     mp.vocab_only = vocab_only;
     mp.use_mmap = o->use_mmap;
+    mp.device = o->device;
     struct eng_model *model = NULL;
     struct eng_err err;
     if (eng_model_load(&mp, &model, &err) != ENG_STATUS_OK) {
         cli_fail("%s", err.msg);
         return NULL;
     }
+    if (!vocab_only)
+        cli_report_device(model);
     return model;
 }
 

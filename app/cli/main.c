@@ -27,7 +27,8 @@ static const struct command commands[] = {
      "[--vocab tokenizer.json] [--type F32|F16] [--seed N] -o OUT"},
     {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE [-t THREADS]"},
     {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},
-    {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-d DEPTH] [-r REPS] [--mmap] [--json]"},
+    {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-d DEPTH] [-r REPS] [--mmap] [--device D] [--json]"},
+    {"devices", cmd_devices, "devices [--json]   list Vulkan devices and the automatic choice"},
 };
 
 int cli_fail(const char *fmt, ...)
@@ -147,13 +148,22 @@ bool cli_sampler_opt(int argc, char **argv, int *i, struct eng_sampler_params *s
     return true;
 }
 
+void cli_report_device(const struct eng_model *model)
+{
+    struct eng_model_info info;
+    eng_model_get_info(model, &info);
+    if (info.device_notice[0])
+        fprintf(stderr, "wenshu-cli: note: %s\n", info.device_notice);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: wenshu-cli COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %s\n", commands[i].help);
     fprintf(out, "\nrun, chat, logits, bench: --mmap maps the model instead of reading it "
-                 "into huge pages\n");
+                 "into huge pages;\n  --device auto|cpu|vulkan|N picks where it runs (auto: a "
+                 "Vulkan GPU, else the CPU)\n");
     fprintf(out, "\nsampling flags: --temp T --top-k K --top-p P --min-p P --repeat-penalty R\n"
                  "  --frequency-penalty F --presence-penalty P --repeat-last-n N --seed S\n");
 }

@@ -360,7 +360,7 @@ struct vk_pipeline {
 struct vk_set_entry {
     uint64_t hash;
     int n_bindings;
-    struct vk_view bindings[VK_MAX_BINDINGS];
+    uint64_t buf_ids[VK_MAX_BINDINGS], offsets[VK_MAX_BINDINGS], ranges[VK_MAX_BINDINGS];
     VkDescriptorSet set;
 };
 
@@ -385,6 +385,7 @@ struct vk_ctx {
     uint32_t queue_family;
     VkPhysicalDeviceMemoryProperties mem_props;
     uint64_t offset_align, max_binding, max_alloc, allocated;
+    uint64_t next_buf_id;
 
     VkPipelineCache pipeline_cache;
     char cache_path[512];
@@ -776,6 +777,7 @@ enum eng_status vk_buf_new(struct vk_ctx *ctx, uint64_t size, enum vk_mem kind,
         VK_CHECK(vkl.vkMapMemory(ctx->device, out->memory, 0, VK_WHOLE_SIZE, 0, &out->mapped),
                  ENG_STATUS_ERR_NOMEM);
     out->size = size;
+    out->id = ++ctx->next_buf_id;
     ctx->allocated += req.size;
     return ENG_STATUS_OK;
 fail:
@@ -935,12 +937,16 @@ static VkPipeline get_pipeline(struct vk_ctx *ctx, const struct vk_dispatch *d,
 
 /* ---- descriptor sets ------------------------------------------------------ */
 
+/* Sets are keyed by buffer ids, never by VkBuffer handles: a driver may hand
+ * out a freed buffer's handle again, and a set cached for the old buffer
+ * would then bind freed memory. */
+
 static uint64_t hash_bindings(const struct vk_dispatch *d)
 {
     uint64_t key[3 * VK_MAX_BINDINGS + 1];
     key[0] = (uint64_t)d->n_bindings;
     for (int i = 0; i < d->n_bindings; i++) {
-        key[1 + 3 * i] = (uint64_t)(uintptr_t)d->bindings[i].buf->buffer;
+        key[1 + 3 * i] = d->bindings[i].buf->id;
         key[2 + 3 * i] = d->bindings[i].offset;
         key[3 + 3 * i] = d->bindings[i].range;
     }
@@ -952,9 +958,8 @@ static bool same_bindings(const struct vk_set_entry *e, const struct vk_dispatch
     if (e->n_bindings != d->n_bindings)
         return false;
     for (int i = 0; i < d->n_bindings; i++)
-        if (e->bindings[i].buf->buffer != d->bindings[i].buf->buffer ||
-            e->bindings[i].offset != d->bindings[i].offset ||
-            e->bindings[i].range != d->bindings[i].range)
+        if (e->buf_ids[i] != d->bindings[i].buf->id || e->offsets[i] != d->bindings[i].offset ||
+            e->ranges[i] != d->bindings[i].range)
             return false;
     return true;
 }
@@ -1035,7 +1040,11 @@ static VkDescriptorSet get_descriptor_set(struct vk_ctx *ctx, const struct vk_di
     }
     vkl.vkUpdateDescriptorSets(ctx->device, (uint32_t)d->n_bindings, writes, 0, NULL);
     *e = (struct vk_set_entry){.hash = h, .n_bindings = d->n_bindings, .set = set};
-    memcpy(e->bindings, d->bindings, sizeof(struct vk_view) * (size_t)d->n_bindings);
+    for (int i = 0; i < d->n_bindings; i++) {
+        e->buf_ids[i] = d->bindings[i].buf->id;
+        e->offsets[i] = d->bindings[i].offset;
+        e->ranges[i] = d->bindings[i].range;
+    }
     ctx->n_sets++;
     return set;
 }

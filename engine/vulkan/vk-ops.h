@@ -82,15 +82,21 @@ enum vk_rope_mode {
     VK_ROPE_NORM,   /* adjacent pairs (2i, 2i+1): llama */
     VK_ROPE_NEOX,   /* pairs (i, i + n_rot/2): qwen2, qwen3 */
     VK_ROPE_MROPE,  /* NEOX pairs; pair i takes its position from the section
-                     * it falls in (t, h, w; Qwen2-VL's mrope_section) */
-    VK_ROPE_VISION, /* Qwen2-VL vision 2D: NEOX pairs over the whole head;
-                     * the first half of the pairs rotate by the row (h)
-                     * position, the second half by the column (w) position */
+                     * it falls in (t, h, w; Qwen2-VL's mrope_section): with
+                     * s = i % sum(sections), pos row 0 if s < S0, row 1 if
+                     * s < S0+S1, row 2 if s < S0+S1+S2, else row 3 (as
+                     * ggml's rope_multi; HF has sum(sections) = n_rot/2) */
+    VK_ROPE_VISION, /* Qwen2-VL vision 2D: NEOX pairs over n_rot (usually the
+                     * whole head, n_rot % 4 == 0); pairs i < n_rot/4 rotate
+                     * by pos row 1 (h) times inv_freq[i], the others by pos
+                     * row 2 (w) times inv_freq[i - n_rot/4]; inv_freq is
+                     * the vision table f32 [n_rot/4], theta^(-2j/(n_rot/2))
+                     * (HF VisionRotaryEmbedding(head_dim/2)); no sections */
 };
 
 /* Rotate x in place: f32 [n_tok][n_heads][head_dim], over the first n_rot
  * dims of each head. inv_freq: f32 [n_rot / 2], theta_i = pos * inv_freq[i]
- * (for VISION, see rope.comp for which entries are read).
+ * (VISION: f32 [n_rot / 4], see VK_ROPE_VISION).
  * NORM/NEOX: token t has position pos0 + t.
  * MROPE/VISION: positions come from pos, int32 [4][n_tok] (t, h, w, extra
  * rows), and sections[] gives the pairs per section.
@@ -118,7 +124,8 @@ void vk_op_rope(struct vk_ctx *ctx, const struct vk_rope_args *a);
  * cache holding positions 0..pos0+n_tok-1, with GQA (head h reads KV head
  * h / (n_head / n_head_kv)) and an online softmax.
  * q, out: f32 [n_tok][n_head][head_dim]; k_cache, v_cache: f16
- * [n_ctx][n_head_kv][head_dim] of one layer. */
+ * [n_ctx][n_head_kv][head_dim] of one layer. head_dim: a multiple of 4,
+ * at most 256. */
 struct vk_attention_args {
     struct vk_view q, k_cache, v_cache, out;
     int n_tok, pos0;

@@ -100,6 +100,7 @@ struct vk_buf {
     VkDeviceMemory memory;
     uint64_t size;
     void *mapped; /* VK_MEM_HOST only, else NULL */
+    uint64_t id;  /* unique within the context (a freed handle may come back) */
 };
 
 /* Allocate one buffer of size bytes (<= vk_ctx_max_alloc()). Running out of

@@ -112,6 +112,12 @@ def silu(x):
     return x / (1.0 + np.exp(-x))
 
 
+def kv_round(x):
+    """The engine's KV cache holds f16 values (llama.cpp's default cache
+    type): keys after RoPE and values are rounded to binary16."""
+    return x.astype(np.float16).astype(np.float64)
+
+
 def rotate_half(x):
     """HF rotate_half: cat(-x2, x1) over the last axis."""
     half = x.shape[-1] // 2
@@ -242,7 +248,8 @@ class Model:
                 q = rms_norm(q, lw["attn_q_norm"], c.eps)
                 k = rms_norm(k, lw["attn_k_norm"], c.eps)
             q = q * cos + rotate_half(q) * sin
-            k = k * cos + rotate_half(k) * sin
+            k = kv_round(k * cos + rotate_half(k) * sin)
+            v = kv_round(v)
             k = np.repeat(k, group, axis=0)                # repeat_kv: (H, T, hd)
             v = np.repeat(v, group, axis=0)
             s = q @ k.transpose(0, 2, 1) / np.sqrt(c.head_dim) + mask   # (H, T, T)
@@ -306,9 +313,9 @@ class Model:
                     q = rms_norm(q, lw["attn_q_norm"], c.eps)
                     k = rms_norm(k, lw["attn_k_norm"], c.eps)
                 q = self._rope_ggml(q, pos)
-                k = self._rope_ggml(k, pos)
+                k = kv_round(self._rope_ggml(k, pos))
                 k_cache[il].append(k)
-                v_cache[il].append(v)
+                v_cache[il].append(kv_round(v))
                 o = np.zeros((c.n_head, c.head_dim_v))
                 for hh in range(c.n_head):
                     kv_h = hh // group

@@ -1,0 +1,482 @@
+/* vk-model.c: weights on the device and the decoder forward pass for
+ * qwen2, qwen3 and llama on Vulkan (see vk-model.h). The pass mirrors
+ * session.c's CPU pass op for op; fused ops are noted where they replace
+ * several graph ops. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine-internal.h"
+#include "../model.h"
+#include "vk-model.h"
+#include "vk-ops.h"
+
+/* One layer's weights on the device. Optional vectors have .buf == NULL. */
+struct vk_layer {
+    struct vk_view attn_norm, ffn_norm; /* f32 [n_embd] */
+    struct vk_view bq, bk, bv;          /* f32 [q_dim], [kv_dim], [kv_dim]: qwen2 biases */
+    struct vk_view q_norm, k_norm;      /* f32 [head_dim]: qwen3 per-head norms */
+    struct vk_matrix wq, wk, wv, wo, ffn_gate, ffn_up, ffn_down;
+};
+
+struct vk_model {
+    const struct eng_model *m;
+    struct vk_ctx *ctx;
+    pthread_mutex_t lock;       /* one forward pass at a time on the context */
+    struct vk_buf *chunks;      /* [n_chunks] device-local weight memory */
+    int n_chunks;
+    uint64_t weight_bytes;      /* bytes of the chunks */
+    struct vk_matrix token_embd, output;
+    struct vk_view output_norm; /* f32 [n_embd] */
+    struct vk_view rope_inv_freq; /* f32 [n_rot / 2] */
+    struct vk_layer *layers;    /* [n_layer] */
+    struct vk_matrix_part **owned_parts; /* every matrix's parts array, for freeing */
+    int n_owned_parts;
+};
+
+/* ---- weight placement ----------------------------------------------------- */
+
+/* Places weights into chunks in two passes with the same walk: the first
+ * (upload == false) only sizes the chunks, the second uploads into them. */
+struct packer {
+    struct vk_model *vm;
+    bool upload;
+    uint64_t chunk_cap;     /* bytes per chunk at most */
+    uint64_t *chunk_bytes;  /* [max_chunks] sizes found by the first pass */
+    int max_chunks, chunk;  /* chunk being filled */
+    uint64_t offset;        /* next free byte in it */
+    enum eng_status status;
+    struct eng_err *err;
+};
+
+/* Reserve n bytes at an aligned offset; upload src there in the second pass. */
+static struct vk_view pack_bytes(struct packer *p, const void *src, uint64_t n)
+{
+    uint64_t align = vk_ctx_offset_align(p->vm->ctx);
+    uint64_t at = (p->offset + align - 1) / align * align;
+    if (at + n > p->chunk_cap && at > 0) {
+        p->chunk++;
+        at = 0;
+    }
+    ENG_ASSERT(p->chunk < p->max_chunks && n <= p->chunk_cap);
+    p->offset = at + n;
+    if (!p->upload) {
+        p->chunk_bytes[p->chunk] = p->offset;
+        return (struct vk_view){0};
+    }
+    const struct vk_buf *buf = &p->vm->chunks[p->chunk];
+    if (p->status == ENG_STATUS_OK)
+        p->status = vk_upload(p->vm->ctx, buf, at, src, n, p->err);
+    return vk_view_sub(buf, at, n);
+}
+
+static struct vk_view pack_vector(struct packer *p, const float *v, int n)
+{
+    if (!v)
+        return (struct vk_view){0};
+    return pack_bytes(p, v, sizeof(float) * (uint64_t)n);
+}
+
+/* A matrix in parts of at most one binding's worth of rows each. */
+static void pack_matrix(struct packer *p, const struct cpu_matrix *w, struct vk_matrix *out)
+{
+    uint64_t max_rows = vk_ctx_max_binding(p->vm->ctx) / w->row_bytes;
+    if (max_rows > p->chunk_cap / w->row_bytes)
+        max_rows = p->chunk_cap / w->row_bytes;
+    ENG_ASSERT(max_rows >= 1);
+    int n_parts = (int)((w->n_out + max_rows - 1) / max_rows);
+    struct vk_matrix_part *parts = NULL;
+    if (p->upload) {
+        parts = calloc((size_t)n_parts, sizeof *parts);
+        if (!parts) {
+            p->status = eng_set_err(p->err, ENG_STATUS_ERR_NOMEM, "out of memory");
+            return;
+        }
+        p->vm->owned_parts[p->vm->n_owned_parts++] = parts;
+    }
+    for (int i = 0; i < n_parts; i++) {
+        int row0 = (int)(i * max_rows);
+        int n_rows = w->n_out - row0 < (int)max_rows ? w->n_out - row0 : (int)max_rows;
+        struct vk_view view = pack_bytes(p, w->data + (uint64_t)row0 * w->row_bytes,
+                                         (uint64_t)n_rows * w->row_bytes);
+        if (parts)
+            parts[i] = (struct vk_matrix_part){.view = view, .row0 = row0, .n_rows = n_rows};
+    }
+    *out = (struct vk_matrix){.type = w->type, .n_in = w->n_in, .n_out = w->n_out,
+                              .row_bytes = w->row_bytes, .n_parts = n_parts, .parts = parts};
+}
+
+/* The whole walk over the model's weights. */
+static void pack_model(struct packer *p)
+{
+    const struct eng_model *m = p->vm->m;
+    struct vk_model *vm = p->vm;
+    pack_matrix(p, &m->token_embd, &vm->token_embd);
+    if (m->output.data == m->token_embd.data)
+        vm->output = vm->token_embd; /* tied: the same parts */
+    else
+        pack_matrix(p, &m->output, &vm->output);
+    vm->output_norm = pack_vector(p, m->output_norm, m->n_embd);
+    vm->rope_inv_freq = pack_vector(p, m->rope_inv_freq, m->n_rot / 2);
+    int q_dim = m->n_head * m->head_dim, kv_dim = m->n_head_kv * m->head_dim;
+    for (int il = 0; il < m->n_layer; il++) {
+        const struct model_layer *l = &m->layers[il];
+        struct vk_layer *g = &vm->layers[il];
+        g->attn_norm = pack_vector(p, l->attn_norm, m->n_embd);
+        g->ffn_norm = pack_vector(p, l->ffn_norm, m->n_embd);
+        g->bq = pack_vector(p, l->bq, q_dim);
+        g->bk = pack_vector(p, l->bk, kv_dim);
+        g->bv = pack_vector(p, l->bv, kv_dim);
+        g->q_norm = pack_vector(p, l->q_norm, m->head_dim);
+        g->k_norm = pack_vector(p, l->k_norm, m->head_dim);
+        pack_matrix(p, &l->wq, &g->wq);
+        pack_matrix(p, &l->wk, &g->wk);
+        pack_matrix(p, &l->wv, &g->wv);
+        pack_matrix(p, &l->wo, &g->wo);
+        pack_matrix(p, &l->ffn_gate, &g->ffn_gate);
+        pack_matrix(p, &l->ffn_up, &g->ffn_up);
+        pack_matrix(p, &l->ffn_down, &g->ffn_down);
+    }
+}
+
+static enum eng_status check_types(const struct eng_model *m, struct eng_err *err)
+{
+    const struct cpu_matrix *mats[] = {&m->token_embd, &m->output};
+    for (int i = 0; i < 2; i++)
+        if (!vk_type_supported(mats[i]->type))
+            goto unsupported;
+    for (int il = 0; il < m->n_layer; il++) {
+        const struct model_layer *l = &m->layers[il];
+        const struct cpu_matrix *lm[] = {&l->wq, &l->wk, &l->wv, &l->wo,
+                                         &l->ffn_gate, &l->ffn_up, &l->ffn_down};
+        for (int i = 0; i < 7; i++)
+            if (!vk_type_supported(lm[i]->type))
+                return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED,
+                                   "%s: the Vulkan shaders cannot read %s weights",
+                                   m->gguf->path, quant_traits(lm[i]->type)->name);
+    }
+    return ENG_STATUS_OK;
+unsupported:
+    return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED, "%s: the Vulkan shaders cannot read "
+                       "the embedding or output type", m->gguf->path);
+}
+
+enum eng_status vk_model_new(const struct eng_model *m, int index, struct vk_model **out,
+                             struct eng_err *err)
+{
+    *out = NULL;
+    enum eng_status st = check_types(m, err);
+    if (st)
+        return st;
+    struct vk_model *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
+    vm->m = m;
+    pthread_mutex_init(&vm->lock, NULL);
+    vm->layers = calloc((size_t)m->n_layer, sizeof *vm->layers);
+    /* 2 matrices + 7 per layer, each with its own parts array. */
+    vm->owned_parts = calloc(2 + 7 * (size_t)m->n_layer, sizeof *vm->owned_parts);
+    if (!vm->layers || !vm->owned_parts) {
+        st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = vk_ctx_new(index, &vm->ctx, err)))
+        goto fail;
+
+    /* Chunks of up to 1 GiB (less where the device allows less): few
+     * allocations, each far below maxMemoryAllocationSize on real GPUs. */
+    uint64_t cap = vk_ctx_max_alloc(vm->ctx) < (1ull << 30) ? vk_ctx_max_alloc(vm->ctx)
+                                                             : (1ull << 30);
+    int max_chunks = (int)(m->weight_bytes / (cap / 2) + 8);
+    uint64_t *chunk_bytes = calloc((size_t)max_chunks, sizeof *chunk_bytes);
+    if (!chunk_bytes) {
+        st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    struct packer sizing = {.vm = vm, .chunk_cap = cap, .chunk_bytes = chunk_bytes,
+                            .max_chunks = max_chunks, .err = err};
+    pack_model(&sizing);
+    vm->n_chunks = sizing.chunk + 1;
+    vm->chunks = calloc((size_t)vm->n_chunks, sizeof *vm->chunks);
+    for (int i = 0; vm->chunks && i < vm->n_chunks && st == ENG_STATUS_OK; i++) {
+        st = vk_buf_new(vm->ctx, chunk_bytes[i], VK_MEM_DEVICE, &vm->chunks[i], err);
+        vm->weight_bytes += chunk_bytes[i];
+    }
+    free(chunk_bytes);
+    if (!vm->chunks && !st)
+        st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
+    if (st)
+        goto fail;
+    struct packer upload = {.vm = vm, .upload = true, .chunk_cap = cap,
+                            .chunk_bytes = NULL, .max_chunks = vm->n_chunks, .err = err};
+    pack_model(&upload);
+    if ((st = upload.status))
+        goto fail;
+    *out = vm;
+    return ENG_STATUS_OK;
+fail:
+    vk_model_free(&vm);
+    return st;
+}
+
+void vk_model_free(struct vk_model **pvm)
+{
+    struct vk_model *vm = pvm ? *pvm : NULL;
+    if (!vm)
+        return;
+    for (int i = 0; vm->chunks && i < vm->n_chunks; i++)
+        vk_buf_free(vm->ctx, &vm->chunks[i]);
+    vk_ctx_free(&vm->ctx);
+    for (int i = 0; i < vm->n_owned_parts; i++)
+        free(vm->owned_parts[i]);
+    free(vm->owned_parts);
+    free(vm->chunks);
+    free(vm->layers);
+    pthread_mutex_destroy(&vm->lock);
+    free(vm);
+    *pvm = NULL;
+}
+
+const char *vk_model_device_name(const struct vk_model *vm) { return vk_ctx_desc(vm->ctx)->name; }
+uint64_t vk_model_device_bytes(const struct vk_model *vm) { return vm->weight_bytes; }
+
+/* ---- sessions ------------------------------------------------------------- */
+
+struct vk_session {
+    struct vk_model *vm;
+    int n_ctx, n_batch;
+    struct vk_buf *k_cache, *v_cache; /* [n_layer] each f16 [n_ctx][kv_dim] */
+    struct vk_buf x;      /* f32 [n_batch][n_embd] the residual stream */
+    struct vk_buf xn;     /* f32 [n_batch][n_embd] normed input of a block */
+    struct vk_buf q;      /* f32 [n_batch][q_dim] */
+    struct vk_buf k, v;   /* f32 [n_batch][kv_dim] new keys and values */
+    struct vk_buf attn;   /* f32 [n_batch][q_dim] attention output */
+    struct vk_buf gate;   /* f32 [n_batch][n_ff] */
+    struct vk_buf up;     /* f32 [n_batch][n_ff] */
+    struct vk_buf last;   /* f32 [n_embd] the last token's residual, then its norm */
+    struct vk_buf ids;    /* host-visible int32 [n_batch] token ids */
+    struct vk_buf logits; /* host-visible f32 [n_vocab] */
+    struct eng_session_stats stats;
+};
+
+enum eng_status vk_session_new(struct vk_model *vm, int n_ctx, int n_batch,
+                               struct vk_session **out, struct eng_err *err)
+{
+    *out = NULL;
+    const struct eng_model *m = vm->m;
+    struct vk_session *s = calloc(1, sizeof *s);
+    if (s) {
+        s->k_cache = calloc((size_t)m->n_layer, sizeof *s->k_cache);
+        s->v_cache = calloc((size_t)m->n_layer, sizeof *s->v_cache);
+    }
+    if (!s || !s->k_cache || !s->v_cache) {
+        vk_session_free(&s);
+        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
+    }
+    s->vm = vm;
+    s->n_ctx = n_ctx;
+    s->n_batch = n_batch;
+    uint64_t kv_dim = (uint64_t)m->n_head_kv * m->head_dim, q_dim = (uint64_t)m->n_head * m->head_dim;
+    uint64_t nb = (uint64_t)n_batch, f = sizeof(float);
+    struct { struct vk_buf *buf; uint64_t bytes; enum vk_mem kind; } plan[] = {
+        {&s->x, nb * m->n_embd * f, VK_MEM_DEVICE},
+        {&s->xn, nb * m->n_embd * f, VK_MEM_DEVICE},
+        {&s->q, nb * q_dim * f, VK_MEM_DEVICE},
+        {&s->k, nb * kv_dim * f, VK_MEM_DEVICE},
+        {&s->v, nb * kv_dim * f, VK_MEM_DEVICE},
+        {&s->attn, nb * q_dim * f, VK_MEM_DEVICE},
+        {&s->gate, nb * m->n_ff * f, VK_MEM_DEVICE},
+        {&s->up, nb * m->n_ff * f, VK_MEM_DEVICE},
+        {&s->last, m->n_embd * f, VK_MEM_DEVICE},
+        {&s->ids, nb * sizeof(int32_t), VK_MEM_HOST},
+        {&s->logits, (uint64_t)m->n_vocab * f, VK_MEM_HOST},
+    };
+    struct vk_ctx *ctx = vm->ctx;
+    uint64_t before = vk_ctx_allocated_bytes(ctx);
+    enum eng_status st = ENG_STATUS_OK;
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0] && !st; i++) {
+        if (plan[i].bytes > vk_ctx_max_binding(ctx))
+            st = eng_set_err(err, ENG_STATUS_ERR_ARG, "a %d-token batch needs a %.1f MiB "
+                             "buffer, over the device's %.1f MiB binding limit; use a smaller "
+                             "batch", n_batch, plan[i].bytes / 1048576.0,
+                             vk_ctx_max_binding(ctx) / 1048576.0);
+        else
+            st = vk_buf_new(ctx, plan[i].bytes, plan[i].kind, plan[i].buf, err);
+    }
+    uint64_t cache_bytes = (uint64_t)n_ctx * kv_dim * 2;
+    if (!st && cache_bytes > vk_ctx_max_binding(ctx))
+        st = eng_set_err(err, ENG_STATUS_ERR_ARG, "a %d-token KV cache layer needs %.1f MiB, "
+                         "over the device's %.1f MiB binding limit; use a smaller context",
+                         n_ctx, cache_bytes / 1048576.0, vk_ctx_max_binding(ctx) / 1048576.0);
+    for (int il = 0; il < m->n_layer && !st; il++) {
+        st = vk_buf_new(ctx, cache_bytes, VK_MEM_DEVICE, &s->k_cache[il], err);
+        if (!st)
+            st = vk_buf_new(ctx, cache_bytes, VK_MEM_DEVICE, &s->v_cache[il], err);
+    }
+    if (st) {
+        vk_session_free(&s);
+        return st;
+    }
+    s->stats.device_bytes = vk_ctx_allocated_bytes(ctx) - before;
+    *out = s;
+    return ENG_STATUS_OK;
+}
+
+void vk_session_free(struct vk_session **ps)
+{
+    struct vk_session *s = ps ? *ps : NULL;
+    if (!s)
+        return;
+    struct vk_ctx *ctx = s->vm ? s->vm->ctx : NULL;
+    if (ctx) {
+        struct vk_buf *bufs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->attn,
+                                 &s->gate, &s->up, &s->last, &s->ids, &s->logits};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+            vk_buf_free(ctx, bufs[i]);
+        for (int il = 0; il < s->vm->m->n_layer; il++) {
+            if (s->k_cache)
+                vk_buf_free(ctx, &s->k_cache[il]);
+            if (s->v_cache)
+                vk_buf_free(ctx, &s->v_cache[il]);
+        }
+    }
+    free(s->k_cache);
+    free(s->v_cache);
+    free(s);
+    *ps = NULL;
+}
+
+void vk_session_get_stats(const struct vk_session *s, struct eng_session_stats *stats)
+{
+    *stats = s->stats;
+}
+
+/* ---- forward pass --------------------------------------------------------- */
+
+/* The view of the first n floats of a buffer. */
+static struct vk_view floats(const struct vk_buf *b, uint64_t n)
+{
+    return vk_view_sub(b, 0, n * sizeof(float));
+}
+
+static void mul_mat(struct vk_ctx *ctx, const struct vk_matrix *w, const struct vk_buf *x,
+                    const struct vk_buf *y, int n_tok, const struct vk_view *bias,
+                    bool accumulate)
+{
+    struct vk_mul_mat_args a = {
+        .w = w, .x = floats(x, (uint64_t)n_tok * w->n_in), .x_stride = w->n_in,
+        .y = floats(y, (uint64_t)n_tok * w->n_out), .y_stride = w->n_out, .n_tok = n_tok,
+        .bias = bias && bias->buf ? bias : NULL, .accumulate = accumulate};
+    vk_op_mul_mat(ctx, &a);
+}
+
+/* Attention block of layer il: norm, Q/K/V, RoPE with the fused KV write,
+ * attention, and the output projection added to x (fused). */
+static void record_attention(struct vk_session *s, int il, int n_tok, int n_past)
+{
+    const struct eng_model *m = s->vm->m;
+    const struct vk_layer *l = &s->vm->layers[il];
+    struct vk_ctx *ctx = s->vm->ctx;
+    uint64_t n_embd_all = (uint64_t)n_tok * m->n_embd;
+    uint64_t q_all = (uint64_t)n_tok * m->n_head * m->head_dim;
+    uint64_t kv_all = (uint64_t)n_tok * m->n_head_kv * m->head_dim;
+
+    vk_op_rms_norm(ctx, floats(&s->x, n_embd_all), floats(&s->xn, n_embd_all), l->attn_norm,
+                   m->n_embd, n_tok, m->norm_eps);
+    mul_mat(ctx, &l->wq, &s->xn, &s->q, n_tok, &l->bq, false);
+    mul_mat(ctx, &l->wk, &s->xn, &s->k, n_tok, &l->bk, false);
+    mul_mat(ctx, &l->wv, &s->xn, &s->v, n_tok, &l->bv, false);
+    if (l->q_norm.buf) {
+        vk_op_rms_norm(ctx, floats(&s->q, q_all), floats(&s->q, q_all), l->q_norm, m->head_dim,
+                       n_tok * m->n_head, m->norm_eps);
+        vk_op_rms_norm(ctx, floats(&s->k, kv_all), floats(&s->k, kv_all), l->k_norm,
+                       m->head_dim, n_tok * m->n_head_kv, m->norm_eps);
+    }
+    enum vk_rope_mode mode = m->rope_neox ? VK_ROPE_NEOX : VK_ROPE_NORM;
+    struct vk_rope_args rq = {.mode = mode, .x = floats(&s->q, q_all), .n_tok = n_tok,
+                              .n_heads = m->n_head, .head_dim = m->head_dim, .n_rot = m->n_rot,
+                              .inv_freq = s->vm->rope_inv_freq, .pos0 = n_past};
+    vk_op_rope(ctx, &rq);
+    struct vk_rope_args rk = {.mode = mode, .x = floats(&s->k, kv_all), .n_tok = n_tok,
+                              .n_heads = m->n_head_kv, .head_dim = m->head_dim,
+                              .n_rot = m->n_rot, .inv_freq = s->vm->rope_inv_freq,
+                              .pos0 = n_past, .v = floats(&s->v, kv_all),
+                              .k_cache = vk_view_of(&s->k_cache[il]),
+                              .v_cache = vk_view_of(&s->v_cache[il]), .cache_pos0 = n_past};
+    vk_op_rope(ctx, &rk);
+    struct vk_attention_args att = {
+        .q = floats(&s->q, q_all), .k_cache = vk_view_of(&s->k_cache[il]),
+        .v_cache = vk_view_of(&s->v_cache[il]), .out = floats(&s->attn, q_all),
+        .n_tok = n_tok, .pos0 = n_past, .n_head = m->n_head, .n_head_kv = m->n_head_kv,
+        .head_dim = m->head_dim, .scale = 1.0f / sqrtf((float)m->head_dim)};
+    vk_op_attention(ctx, &att);
+    mul_mat(ctx, &l->wo, &s->attn, &s->x, n_tok, NULL, true);
+}
+
+/* SwiGLU block of layer il, its output added to x (fused). */
+static void record_ffn(struct vk_session *s, int il, int n_tok)
+{
+    const struct eng_model *m = s->vm->m;
+    const struct vk_layer *l = &s->vm->layers[il];
+    struct vk_ctx *ctx = s->vm->ctx;
+    uint64_t n_embd_all = (uint64_t)n_tok * m->n_embd, n_ff_all = (uint64_t)n_tok * m->n_ff;
+    vk_op_rms_norm(ctx, floats(&s->x, n_embd_all), floats(&s->xn, n_embd_all), l->ffn_norm,
+                   m->n_embd, n_tok, m->norm_eps);
+    mul_mat(ctx, &l->ffn_gate, &s->xn, &s->gate, n_tok, NULL, false);
+    mul_mat(ctx, &l->ffn_up, &s->xn, &s->up, n_tok, NULL, false);
+    vk_op_silu_mul(ctx, floats(&s->gate, n_ff_all), floats(&s->up, n_ff_all),
+                   floats(&s->gate, n_ff_all), (uint32_t)n_ff_all);
+    mul_mat(ctx, &l->ffn_down, &s->gate, &s->x, n_tok, NULL, true);
+}
+
+/* Ops of one forward pass counted as an unfused ggml graph would hold them:
+ * get_rows; per layer norm, scale, Q, K, V, (3 bias adds), (2 norms and 2
+ * scales for qwen3), 2 RoPEs, 2 cache copies, KQ, softmax, KQV, output,
+ * add, norm, scale, gate, up, silu, mul, down, add; then the last row's
+ * norm, scale and the logits product. */
+static uint64_t graph_ops(const struct eng_model *m)
+{
+    uint64_t per_layer = 22;
+    if (m->layers[0].bq)
+        per_layer += 3;
+    if (m->layers[0].q_norm)
+        per_layer += 4;
+    return 1 + per_layer * (uint64_t)m->n_layer + 3;
+}
+
+enum eng_status vk_session_forward(struct vk_session *s, const int32_t *tokens, int n_tok,
+                                   int n_past, float *logits, struct eng_err *err)
+{
+    const struct eng_model *m = s->vm->m;
+    struct vk_ctx *ctx = s->vm->ctx;
+    ENG_ASSERT(n_tok >= 1 && n_tok <= s->n_batch && n_past + n_tok <= s->n_ctx);
+    pthread_mutex_lock(&s->vm->lock);
+    memcpy(s->ids.mapped, tokens, sizeof(int32_t) * (size_t)n_tok);
+    uint64_t dispatches_before = vk_ctx_n_dispatches(ctx);
+
+    vk_cmd_begin(ctx);
+    vk_op_get_rows(ctx, &s->vm->token_embd, vk_view_sub(&s->ids, 0, 4 * (uint64_t)n_tok), n_tok,
+                   floats(&s->x, (uint64_t)n_tok * m->n_embd));
+    for (int il = 0; il < m->n_layer; il++) {
+        record_attention(s, il, n_tok, n_past);
+        record_ffn(s, il, n_tok);
+    }
+    /* Only the last token's logits: copy its row out (a copy has no
+     * alignment rule, a binding does), norm it, then the output product. */
+    uint64_t row_bytes = sizeof(float) * (uint64_t)m->n_embd;
+    vk_cmd_copy(ctx, vk_view_sub(&s->x, (uint64_t)(n_tok - 1) * row_bytes, row_bytes),
+                vk_view_of(&s->last));
+    vk_op_rms_norm(ctx, vk_view_of(&s->last), vk_view_of(&s->last), s->vm->output_norm,
+                   m->n_embd, 1, m->norm_eps);
+    mul_mat(ctx, &s->vm->output, &s->last, &s->logits, 1, NULL, false);
+    enum eng_status st = vk_cmd_submit(ctx, err);
+
+    s->stats.n_forwards++;
+    s->stats.n_dispatches += vk_ctx_n_dispatches(ctx) - dispatches_before;
+    s->stats.n_graph_ops += graph_ops(m);
+    if (!st)
+        memcpy(logits, s->logits.mapped, sizeof(float) * (size_t)m->n_vocab);
+    pthread_mutex_unlock(&s->vm->lock);
+    return st;
+}

@@ -1,0 +1,49 @@
+/* vk-model.h: a text model's weights on a Vulkan device, and the decoder
+ * forward pass recorded with vk-ops (private to the engine).
+ *
+ * vk_model uploads every weight once, in its GGUF block format, into
+ * device-local chunks no larger than maxMemoryAllocationSize; a matrix larger
+ * than one binding (maxStorageBufferRange) is split by rows. vk_session owns
+ * a KV cache (f16) and scratch on the device; one forward pass is one command
+ * buffer and one submit.
+ *
+ * Thread-safety: a vk_model may be shared; its forward passes are
+ * serialised by a lock. A vk_session is used by one thread at a time.
+ */
+#ifndef WENSHU_VK_MODEL_H
+#define WENSHU_VK_MODEL_H
+
+#include <stdint.h>
+
+#include "../wenshu-engine.h"
+
+struct eng_model;
+struct vk_model;
+struct vk_session;
+
+/* Upload m's weights to Vulkan device `index`.
+ * Ownership: *out owns the device context and the weights; free with
+ * vk_model_free() before m. */
+enum eng_status vk_model_new(const struct eng_model *m, int index, struct vk_model **out,
+                             struct eng_err *err);
+void vk_model_free(struct vk_model **vm);
+
+const char *vk_model_device_name(const struct vk_model *vm);
+uint64_t vk_model_device_bytes(const struct vk_model *vm);
+
+/* A KV cache of n_ctx tokens and scratch for n_batch tokens on the device.
+ * Ownership: *out is freed with vk_session_free(); vm must outlive it. */
+enum eng_status vk_session_new(struct vk_model *vm, int n_ctx, int n_batch,
+                               struct vk_session **out, struct eng_err *err);
+void vk_session_free(struct vk_session **s);
+
+/* Forward n_tok (<= n_batch) tokens at positions n_past..n_past+n_tok-1,
+ * writing their keys and values to the cache, and copy the last token's
+ * logits to logits[n_vocab]. */
+enum eng_status vk_session_forward(struct vk_session *s, const int32_t *tokens, int n_tok,
+                                   int n_past, float *logits, struct eng_err *err);
+
+/* Work counters and device memory of the session (see eng_session_stats). */
+void vk_session_get_stats(const struct vk_session *s, struct eng_session_stats *stats);
+
+#endif /* WENSHU_VK_MODEL_H */

@@ -1,0 +1,498 @@
+/* test-vk-matmul.c: the weight ops of vulkan/vk-ops.h (vk_op_mul_mat on
+ * both shaders, vk_op_get_rows) for all 12 weight types on the first usable
+ * Vulkan device.
+ *
+ * Weights are random rows quantized with quant_quantize_row() (real
+ * quantized data); the reference uses the CPU dequantizer
+ * quant_dequantize_row() (itself checked against numpy by the quant test)
+ * and double-precision dots. Shapes cover odd sizes: n_in of one, three and
+ * five "units" (a unit is 32 elements, 256 for the K types; the float types
+ * also take 37 to leave a tail), n_out in {1, 7, 33, 130}, n_tok in
+ * {1, 2, 5, 8, 13, 64} (both sides of VK_MUL_MAT_MIN_TILED_TOKENS), with
+ * bias and accumulate cycled and x rows aligned or not. Matrices with 33 or
+ * more rows are split by hand into 3 parts placed in reverse order in one
+ * buffer with NaN-filled gaps, as a matrix larger than one binding would be.
+ * Padding around y and past get_rows' output must come back untouched.
+ *
+ * Each case prints op, type, shape, NMSE = sum((got - ref)^2) / sum(ref^2)
+ * and its limit; the test fails when any NMSE is above its limit (or NaN),
+ * or when bytes outside an output change. Everything runs twice, with the
+ * GPU and the software-Vulkan shapes of the shaders (both tunings of
+ * vk-ops-matmul.c), whatever the device. A larger case (896 x 4864, Qwen2.5
+ * 0.5B's FFN up, n_tok 1 and 64, Q8_0 and Q4_0) also prints the time per
+ * dispatch (information only, no timing assertion).
+ * Exits 77 only when there is no usable Vulkan device.
+ */
+#define _POSIX_C_SOURCE 200809L /* setenv */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quant.h"
+#include "vulkan/vk-ops.h"
+
+/* The shaders dequantize exactly as the CPU does (the same f16 scales and
+ * the same f32 products; at most one rounding differs where a driver fuses
+ * q * d + m), so what is left is f32 accumulation over at most 1280 terms:
+ * a relative error around sqrt(n) * 2^-24 ~ 2e-6, an NMSE around 1e-12.
+ * One wrong element in a 1280-long row alone gives ~1e-3. */
+#define LIMIT_MUL_MAT 1e-10
+/* get_rows copies dequantized values: equal but for that one rounding. */
+#define LIMIT_GET_ROWS 1e-12
+
+#define SENTINEL 1234.5f
+
+static const enum eng_type all_types[] = {
+    ENG_TYPE_F32,  ENG_TYPE_F16,  ENG_TYPE_BF16, ENG_TYPE_Q4_0, ENG_TYPE_Q4_1, ENG_TYPE_Q5_0,
+    ENG_TYPE_Q5_1, ENG_TYPE_Q8_0, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K, ENG_TYPE_IQ4_NL,
+};
+#define N_TYPES (int)(sizeof all_types / sizeof all_types[0])
+
+struct test {
+    struct vk_ctx *vk;
+    uint64_t rng;
+    int n_cases, n_failed;
+};
+
+/* A weight matrix on the host: quantized rows and their dequantized values. */
+struct weights {
+    enum eng_type type;
+    int n_in, n_out;
+    size_t row_bytes;
+    uint8_t *data; /* [n_out][row_bytes], the type's blocks */
+    double *deq;   /* [n_out][n_in], quant_dequantize_row() of data */
+};
+
+/* The same matrix on the device, in n_parts parts of one buffer. */
+struct dev_matrix {
+    struct vk_buf buf; /* the parts in reverse order, gaps filled with 0xFF bytes */
+    struct vk_matrix m;
+    struct vk_matrix_part parts[3];
+};
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void die(const char *what, const struct eng_err *err)
+{
+    printf("FATAL: %s: %s\n", what, err ? err->msg : "");
+    exit(1);
+}
+
+static uint64_t rng_next(struct test *t)
+{
+    uint64_t z = (t->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi). */
+static float rand_uniform(struct test *t, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((rng_next(t) >> 40) * (1.0 / 16777216.0));
+}
+
+static void fill_uniform(struct test *t, float *v, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = rand_uniform(t, lo, hi);
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        die("out of memory", NULL);
+    return p;
+}
+
+static uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* NMSE of got against ref over n values. */
+static double nmse(const float *got, const double *ref, size_t n)
+{
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        err += d * d;
+        norm += ref[i] * ref[i];
+    }
+    return norm > 0 ? err / norm : err;
+}
+
+static void report(struct test *t, const char *op, const char *what, double value, double limit)
+{
+    bool ok = value <= limit; /* false for NaN */
+    t->n_cases++;
+    if (!ok)
+        t->n_failed++;
+    printf("%-4s %-8s %-64s nmse=%.3g limit=%.0e\n", ok ? "ok" : "FAIL", op, what, value, limit);
+}
+
+static void fail(struct test *t, const char *op, const char *what, const char *why)
+{
+    t->n_cases++;
+    t->n_failed++;
+    printf("FAIL %-8s %-64s %s\n", op, what, why);
+}
+
+/* A device buffer holding n bytes of src (size rounded up to 16). */
+static struct vk_buf upload_new(struct test *t, const void *src, uint64_t n)
+{
+    struct eng_err err = {0};
+    struct vk_buf b;
+    if (vk_buf_new(t->vk, round_up(n, 16), VK_MEM_DEVICE, &b, &err) != ENG_STATUS_OK)
+        die("vk_buf_new", &err);
+    if (vk_upload(t->vk, &b, 0, src, n, &err) != ENG_STATUS_OK)
+        die("vk_upload", &err);
+    return b;
+}
+
+static void download(struct test *t, const struct vk_buf *b, void *dst, uint64_t n)
+{
+    struct eng_err err = {0};
+    if (vk_download(t->vk, b, 0, dst, n, &err) != ENG_STATUS_OK)
+        die("vk_download", &err);
+}
+
+static void submit(struct test *t)
+{
+    struct eng_err err = {0};
+    if (vk_cmd_submit(t->vk, &err) != ENG_STATUS_OK)
+        die("vk_cmd_submit", &err);
+}
+
+/* ---- weights -------------------------------------------------------------------- */
+
+/* Random rows quantized to type. Rows get different scales so that the
+ * per-block scales vary; a few blocks are near zero. */
+static struct weights make_weights(struct test *t, enum eng_type type, int n_in, int n_out)
+{
+    struct weights w = {.type = type, .n_in = n_in, .n_out = n_out};
+    w.row_bytes = quant_row_size(type, n_in);
+    w.data = xcalloc((size_t)n_out, w.row_bytes);
+    w.deq = xcalloc((size_t)n_out * n_in, sizeof(double));
+    float *row = xcalloc((size_t)n_in, sizeof(float));
+    for (int r = 0; r < n_out; r++) {
+        float scale = rand_uniform(t, 0.05f, 2.0f);
+        for (int k = 0; k < n_in; k++)
+            row[k] = scale * rand_uniform(t, -1.0f, 1.0f) * (k % 97 == 5 ? 0.01f : 1.0f);
+        quant_quantize_row(type, row, w.data + (size_t)r * w.row_bytes, n_in);
+        quant_dequantize_row(type, w.data + (size_t)r * w.row_bytes, row, n_in);
+        for (int k = 0; k < n_in; k++)
+            w.deq[(size_t)r * n_in + k] = row[k];
+    }
+    free(row);
+    return w;
+}
+
+static void free_weights(struct weights *w)
+{
+    free(w->data);
+    free(w->deq);
+}
+
+/* Upload w in n_parts parts (1 or 3): part p holds rows
+ * [row0_p, row0_p + n_rows_p); the parts go into the buffer last part first,
+ * each at a multiple of 16 bytes after a 16-byte gap of 0xFF bytes (NaN as
+ * f16/f32), so a shader that ignored the part's view or row0, or read past
+ * its rows, would show it. */
+static void upload_matrix(struct test *t, const struct weights *w, int n_parts,
+                          struct dev_matrix *dm)
+{
+    memset(dm, 0, sizeof *dm);
+    int rows_left = w->n_out, row0 = 0;
+    for (int p = 0; p < n_parts; p++) {
+        int n_rows = rows_left / (n_parts - p) + (p == 0 ? rows_left % (n_parts - p) : 0);
+        dm->parts[p].row0 = row0;
+        dm->parts[p].n_rows = n_rows;
+        row0 += n_rows;
+        rows_left -= n_rows;
+    }
+    uint64_t offset[3], end = 0;
+    for (int p = n_parts - 1; p >= 0; p--) {
+        offset[p] = round_up(end, 16) + 16;
+        end = offset[p] + (uint64_t)dm->parts[p].n_rows * w->row_bytes;
+    }
+    uint64_t size = round_up(end, 16) + 16;
+    uint8_t *image = xcalloc(size, 1);
+    memset(image, 0xFF, size);
+    for (int p = 0; p < n_parts; p++)
+        memcpy(image + offset[p], w->data + (size_t)dm->parts[p].row0 * w->row_bytes,
+               (size_t)dm->parts[p].n_rows * w->row_bytes);
+    dm->buf = upload_new(t, image, size);
+    free(image);
+    for (int p = 0; p < n_parts; p++)
+        dm->parts[p].view =
+            vk_view_sub(&dm->buf, offset[p], (uint64_t)dm->parts[p].n_rows * w->row_bytes);
+    dm->m = (struct vk_matrix){.type = w->type, .n_in = w->n_in, .n_out = w->n_out,
+                               .row_bytes = w->row_bytes, .n_parts = n_parts,
+                               .parts = dm->parts};
+}
+
+/* ---- mul_mat ---------------------------------------------------------------------- */
+
+struct mul_mat_case {
+    int n_tok;
+    int x_stride, y_stride;
+    bool bias, accumulate;
+};
+
+/* Run one product and compare it with the double reference; also check that
+ * y's padding columns kept their sentinel. */
+static void check_mul_mat(struct test *t, const struct weights *w, const struct dev_matrix *dm,
+                          const struct mul_mat_case *c)
+{
+    const int n_in = w->n_in, n_out = w->n_out, n_tok = c->n_tok;
+    float *x = xcalloc((size_t)n_tok * c->x_stride, sizeof(float)); /* [n_tok][x_stride] */
+    float *y = xcalloc((size_t)n_tok * c->y_stride, sizeof(float)); /* [n_tok][y_stride] */
+    float *bias = xcalloc((size_t)n_out, sizeof(float));            /* [n_out] */
+    double *ref = xcalloc((size_t)n_tok * n_out, sizeof(double));   /* [n_tok][n_out] */
+    float *got = xcalloc((size_t)n_tok * n_out, sizeof(float));     /* [n_tok][n_out] */
+    fill_uniform(t, x, (size_t)n_tok * c->x_stride, -1.0f, 1.0f);
+    fill_uniform(t, bias, (size_t)n_out, -1.0f, 1.0f);
+    for (int i = 0; i < n_tok; i++)
+        for (int r = 0; r < c->y_stride; r++)
+            y[(size_t)i * c->y_stride + r] = r < n_out ? rand_uniform(t, -1.0f, 1.0f) : SENTINEL;
+
+    for (int i = 0; i < n_tok; i++)
+        for (int r = 0; r < n_out; r++) {
+            const double *wr = w->deq + (size_t)r * n_in;
+            const float *xt = x + (size_t)i * c->x_stride;
+            double s = 0;
+            for (int k = 0; k < n_in; k++)
+                s += wr[k] * (double)xt[k];
+            if (c->bias)
+                s += bias[r];
+            if (c->accumulate)
+                s += y[(size_t)i * c->y_stride + r];
+            ref[(size_t)i * n_out + r] = s;
+        }
+
+    struct vk_buf x_buf = upload_new(t, x, 4 * (uint64_t)n_tok * c->x_stride);
+    struct vk_buf y_buf = upload_new(t, y, 4 * (uint64_t)n_tok * c->y_stride);
+    struct vk_buf b_buf = upload_new(t, bias, 4 * (uint64_t)n_out);
+    struct vk_view b_view = vk_view_sub(&b_buf, 0, 4 * (uint64_t)n_out);
+    struct vk_mul_mat_args a = {
+        .w = &dm->m,
+        .x = vk_view_sub(&x_buf, 0, 4 * (uint64_t)n_tok * c->x_stride),
+        .x_stride = c->x_stride,
+        .y = vk_view_sub(&y_buf, 0, 4 * (uint64_t)n_tok * c->y_stride),
+        .y_stride = c->y_stride,
+        .n_tok = n_tok,
+        .bias = c->bias ? &b_view : NULL,
+        .accumulate = c->accumulate,
+    };
+    vk_cmd_begin(t->vk);
+    vk_op_mul_mat(t->vk, &a);
+    submit(t);
+    float *y_after = xcalloc((size_t)n_tok * c->y_stride, sizeof(float));
+    download(t, &y_buf, y_after, 4 * (uint64_t)n_tok * c->y_stride);
+
+    bool padding_kept = true;
+    for (int i = 0; i < n_tok; i++)
+        for (int r = 0; r < c->y_stride; r++) {
+            float v = y_after[(size_t)i * c->y_stride + r];
+            if (r < n_out)
+                got[(size_t)i * n_out + r] = v;
+            else if (v != SENTINEL)
+                padding_kept = false;
+        }
+    char what[160];
+    snprintf(what, sizeof what, "%-6s n_in=%-4d n_out=%-3d n_tok=%-2d parts=%d %s x_stride=%d%s%s",
+             quant_traits(w->type)->name, n_in, n_out, n_tok, dm->m.n_parts,
+             n_tok < VK_MUL_MAT_MIN_TILED_TOKENS ? "vec  " : "tiled", c->x_stride,
+             c->bias ? " bias" : "", c->accumulate ? " acc" : "");
+    report(t, "mul_mat", what, nmse(got, ref, (size_t)n_tok * n_out), LIMIT_MUL_MAT);
+    if (!padding_kept)
+        fail(t, "mul_mat", what, "y padding columns changed");
+
+    vk_buf_free(t->vk, &x_buf);
+    vk_buf_free(t->vk, &y_buf);
+    vk_buf_free(t->vk, &b_buf);
+    free(x), free(y), free(bias), free(ref), free(got), free(y_after);
+}
+
+/* ---- get_rows ---------------------------------------------------------------------- */
+
+/* Fetch n rows by id (ids spread over all parts, with repeats) and compare
+ * with the CPU dequantization; the 8 floats after y must stay untouched. */
+static void check_get_rows(struct test *t, const struct weights *w, const struct dev_matrix *dm,
+                           int n)
+{
+    const int n_in = w->n_in;
+    int32_t *ids = xcalloc((size_t)n, sizeof(int32_t)); /* [n] */
+    for (int i = 0; i < n; i++)
+        ids[i] = i < 3 ? (i * (w->n_out - 1)) / 2 : (int32_t)(rng_next(t) % (uint64_t)w->n_out);
+    const size_t y_len = (size_t)n * n_in + 8;
+    float *y = xcalloc(y_len, sizeof(float)); /* [n][n_in] and 8 guard floats */
+    for (size_t i = 0; i < y_len; i++)
+        y[i] = SENTINEL;
+    double *ref = xcalloc((size_t)n * n_in, sizeof(double)); /* [n][n_in] */
+    for (int i = 0; i < n; i++)
+        memcpy(ref + (size_t)i * n_in, w->deq + (size_t)ids[i] * n_in, sizeof(double) * n_in);
+
+    struct vk_buf ids_buf = upload_new(t, ids, 4 * (uint64_t)n);
+    struct vk_buf y_buf = upload_new(t, y, 4 * (uint64_t)y_len);
+    vk_cmd_begin(t->vk);
+    vk_op_get_rows(t->vk, &dm->m, vk_view_sub(&ids_buf, 0, 4 * (uint64_t)n), n,
+                   vk_view_sub(&y_buf, 0, 4 * (uint64_t)n * n_in));
+    submit(t);
+    download(t, &y_buf, y, 4 * (uint64_t)y_len);
+
+    char what[160];
+    snprintf(what, sizeof what, "%-6s n_in=%-4d n_out=%-3d n=%-2d parts=%d",
+             quant_traits(w->type)->name, n_in, w->n_out, n, dm->m.n_parts);
+    report(t, "get_rows", what, nmse(y, ref, (size_t)n * n_in), LIMIT_GET_ROWS);
+    for (int i = 0; i < 8; i++)
+        if (y[(size_t)n * n_in + i] != SENTINEL) {
+            fail(t, "get_rows", what, "wrote past y");
+            break;
+        }
+    vk_buf_free(t->vk, &ids_buf);
+    vk_buf_free(t->vk, &y_buf);
+    free(ids), free(y), free(ref);
+}
+
+/* ---- all types, all shapes ------------------------------------------------------------- */
+
+static void test_type(struct test *t, enum eng_type type)
+{
+    const int blck = quant_traits(type)->blck;
+    const int unit = blck == 1 ? 32 : blck; /* the float types: 32 */
+    const int n_ins[] = {unit, 3 * unit, 5 * 256, blck == 1 ? 37 : 0};
+    const int n_outs[] = {1, 7, 33, 130};
+    const int n_toks[] = {1, 2, 5, 8, 13, 64};
+    int variant = 0;
+    for (int a = 0; a < 4; a++) {
+        if (n_ins[a] == 0)
+            continue;
+        for (int b = 0; b < 4; b++) {
+            struct weights w = make_weights(t, type, n_ins[a], n_outs[b]);
+            struct dev_matrix dm;
+            upload_matrix(t, &w, w.n_out >= 33 ? 3 : 1, &dm);
+            for (int c = 0; c < 6; c++, variant++) {
+                struct mul_mat_case mc = {
+                    .n_tok = n_toks[c],
+                    .x_stride = w.n_in + (variant % 3 == 1 ? 3 : 0),
+                    .y_stride = w.n_out + 2,
+                    .bias = variant % 4 == 1 || variant % 4 == 3,
+                    .accumulate = variant % 4 >= 2,
+                };
+                check_mul_mat(t, &w, &dm, &mc);
+            }
+            check_get_rows(t, &w, &dm, 1 + (int)(rng_next(t) % 13));
+            vk_buf_free(t->vk, &dm.buf);
+            free_weights(&w);
+        }
+    }
+}
+
+/* ---- a realistic size, timed ---------------------------------------------------------- */
+
+/* Qwen2.5-0.5B's FFN up projection (896 -> 4864): checks the result, then
+ * reports the time per dispatch over a batch of dispatches (information
+ * only), as GB/s of weights for one token and GFLOP/s for 64. */
+static void time_large(struct test *t, enum eng_type type, int n_tok)
+{
+    const int n_in = 896, n_out = 4864;
+    struct weights w = make_weights(t, type, n_in, n_out);
+    struct dev_matrix dm;
+    upload_matrix(t, &w, 1, &dm);
+    struct mul_mat_case mc = {.n_tok = n_tok, .x_stride = n_in, .y_stride = n_out};
+    check_mul_mat(t, &w, &dm, &mc);
+
+    float *x = xcalloc((size_t)n_tok * n_in, sizeof(float));
+    fill_uniform(t, x, (size_t)n_tok * n_in, -1.0f, 1.0f);
+    struct vk_buf x_buf = upload_new(t, x, 4 * (uint64_t)n_tok * n_in);
+    struct eng_err err = {0};
+    struct vk_buf y_buf;
+    if (vk_buf_new(t->vk, 4 * (uint64_t)n_tok * n_out, VK_MEM_DEVICE, &y_buf, &err))
+        die("vk_buf_new", &err);
+    struct vk_mul_mat_args a = {.w = &dm.m, .x = vk_view_of(&x_buf), .x_stride = n_in,
+                                .y = vk_view_of(&y_buf), .y_stride = n_out, .n_tok = n_tok};
+    const int reps = n_tok == 1 ? 20 : 4;
+    double best = 1e30;
+    for (int round = 0; round < 3; round++) {
+        double t0 = now_seconds();
+        vk_cmd_begin(t->vk);
+        for (int i = 0; i < reps; i++)
+            vk_op_mul_mat(t->vk, &a);
+        submit(t);
+        double per = (now_seconds() - t0) / reps;
+        if (per < best)
+            best = per;
+    }
+    double bytes = (double)w.row_bytes * n_out;
+    double flops = 2.0 * n_in * n_out * n_tok;
+    printf("time %-6s %dx%d n_tok=%-2d %s: %.3f ms per dispatch, %.2f GB/s of weights, "
+           "%.2f GFLOP/s\n",
+           quant_traits(type)->name, n_in, n_out, n_tok,
+           n_tok < VK_MUL_MAT_MIN_TILED_TOKENS ? "mul_mat_vec" : "mul_mat (tiled)", best * 1e3,
+           bytes / best * 1e-9, flops / best * 1e-9);
+    vk_buf_free(t->vk, &x_buf);
+    vk_buf_free(t->vk, &y_buf);
+    vk_buf_free(t->vk, &dm.buf);
+    free(x);
+    free_weights(&w);
+}
+
+int main(int argc, char **argv)
+{
+    struct eng_err err = {0};
+    struct vk_device_desc descs[8];
+    int n = vk_devices_list(descs, 8, &err);
+    if (n <= 0) {
+        printf("SKIP: no Vulkan device (%s)\n", n < 0 ? err.msg : "none found");
+        return 77;
+    }
+    int pick = vk_device_pick(descs, n < 8 ? n : 8, true);
+    if (pick < 0) {
+        printf("SKIP: no usable Vulkan device\n");
+        return 77;
+    }
+    quant_init();
+    struct test t = {.rng = 20240611};
+    if (vk_ctx_new(pick, &t.vk, &err) != ENG_STATUS_OK)
+        die("vk_ctx_new", &err);
+    printf("device: %s (%s)\n", descs[pick].name, descs[pick].type);
+
+    /* Both shader tunings on whatever device this is (see
+     * WENSHU_VK_MATMUL_TUNING in vk-ops-matmul.c); an optional argument
+     * picks one type by name (e.g. "Q4_K"), or only the timed cases ("time"),
+     * which run with the device's own tuning. */
+    const char *tunings[] = {"gpu", "cpu"};
+    for (int k = 0; k < 2; k++) {
+        setenv("WENSHU_VK_MATMUL_TUNING", tunings[k], 1);
+        printf("tuning: %s\n", tunings[k]);
+        for (int i = 0; i < N_TYPES; i++)
+            if (argc < 2 || strcmp(argv[1], quant_traits(all_types[i])->name) == 0)
+                test_type(&t, all_types[i]);
+    }
+    unsetenv("WENSHU_VK_MATMUL_TUNING");
+    if (argc < 2 || strcmp(argv[1], "time") == 0) {
+        const enum eng_type timed[] = {ENG_TYPE_Q8_0, ENG_TYPE_Q4_0};
+        for (int i = 0; i < 2; i++) {
+            time_large(&t, timed[i], 1);
+            time_large(&t, timed[i], 64);
+        }
+    }
+
+    int validation_errors = vk_ctx_validation_errors(t.vk);
+    vk_ctx_free(&t.vk);
+    if (validation_errors > 0) {
+        printf("FAIL: %d validation errors\n", validation_errors);
+        return 1;
+    }
+    printf("%d cases, %d failed\n", t.n_cases, t.n_failed);
+    return t.n_failed ? 1 : 0;
+}

@@ -105,8 +105,9 @@ enum eng_status device_attach(struct eng_model *m, int device, struct eng_err *e
                            index, n);
     enum eng_status st = vk_model_new(m, index, &m->gpu, &e);
     if (st) {
-        char why[600];
-        snprintf(why, sizeof why, "Vulkan device %d (%s): %s", index, descs[index].name, e.msg);
+        char why[1200];
+        snprintf(why, sizeof why, "%s: Vulkan device %d (%.200s): %s", m->gguf->path, index,
+                 descs[index].name, e.msg);
         return no_gpu(m, device, st, why, err);
     }
     snprintf(m->device_name, sizeof m->device_name, "%s", vk_model_device_name(m->gpu));

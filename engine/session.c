@@ -98,6 +98,11 @@ enum eng_status eng_session_new(struct eng_model *model, const struct eng_sessio
         p.n_batch = 256;
     if (p.n_batch > p.n_ctx)
         p.n_batch = p.n_ctx;
+#ifdef WENSHU_HAVE_VULKAN
+    /* A device with small bindings takes a prompt in smaller batches. */
+    if (m->gpu && p.n_batch > vk_model_max_batch(m->gpu))
+        p.n_batch = vk_model_max_batch(m->gpu) > 0 ? vk_model_max_batch(m->gpu) : 1;
+#endif
     struct eng_session *s = calloc(1, sizeof *s);
     if (!s)
         return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");

@@ -16,6 +16,13 @@ and the Vulkan top-1 id must be a CPU top-1 up to that bound (a near-tie may
 flip between the two).
 One case runs with the Khronos validation layer (WENSHU_VK_VALIDATION=1),
 which must report no error.
+Small-device paths: with WENSHU_VK_MAX_BINDING=128 KiB and
+WENSHU_VK_MAX_ALLOC=256 KiB the larger matrices are split over several
+bindings, the weights over many allocations, and a prompt over several
+batches, and the logits must still match; with
+WENSHU_VK_MEMORY_LIMIT the load (or the KV cache) fails with a message that
+names the device and the sizes, and --device auto falls back to the CPU
+with a notice when there is no loader or no GPU.
 Exit 0 pass, 1 fail, 77 when there is no Vulkan device at all.
 """
 
@@ -38,10 +45,10 @@ QUANT_TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q
 failures = []
 
 
-def run(args, env=None, timeout=600):
+def run(args, env=None, timeout=600, check=True):
     r = subprocess.run([CLI] + args, capture_output=True, text=True, timeout=timeout,
                        env=env)
-    if r.returncode != 0:
+    if check and r.returncode != 0:
         raise RuntimeError("`wenshu-cli %s` exited %d: %s" % (" ".join(args), r.returncode,
                                                              r.stderr.strip()[-600:]))
     return r
@@ -71,6 +78,43 @@ def compare(tag, path, prompt, tol, n_greedy, tmp, env=None):
     return err
 
 
+def expect(tag, cond, detail):
+    print("%s %s%s" % ("ok  " if cond else "FAIL", tag, "" if cond else "\n      " + detail))
+    if not cond:
+        failures.append(tag)
+
+
+def check_fallbacks(path, small, usable, tmp):
+    out = os.path.join(tmp, "fallback.npy")
+    args = ["logits", "-m", path, "-p", "Hi", "-o", out]
+    no_loader = dict(os.environ, WENSHU_VULKAN_LOADER="/nonexistent/libvulkan.so.1")
+    r = run(args + ["--device", "auto"], no_loader, check=False)
+    expect("no loader, --device auto: CPU with a notice", r.returncode == 0 and
+           "no Vulkan loader" in r.stderr and "running on the CPU" in r.stderr, r.stderr)
+    r = run(args + ["--device", "vulkan"], no_loader, check=False)
+    expect("no loader, --device vulkan: a clear error", r.returncode != 0 and
+           "no Vulkan loader" in r.stderr, r.stderr)
+    r = run(args + ["--device", "auto"], check=False)
+    gpus = [d for d in usable if d["type"] != "cpu"]
+    if not gpus:
+        expect("no GPU, --device auto: CPU with a notice", r.returncode == 0 and
+               "no Vulkan GPU found" in r.stderr and "running on the CPU" in r.stderr, r.stderr)
+    r = run(args + ["--device", "9"], check=False)
+    expect("--device 9: a clear error", r.returncode != 0 and "does not exist" in r.stderr,
+           r.stderr)
+    # The small model: 4.8 MiB of weights, after the 32 MiB staging buffer.
+    args = ["logits", "-m", small, "-p", "Hi", "-o", out, "--device", "vulkan"]
+    full = dict(os.environ, WENSHU_VK_MEMORY_LIMIT="%d" % (33 << 20))
+    r = run(args, full, check=False)
+    expect("device memory too small for the weights: a clear error", r.returncode != 0 and
+           small in r.stderr and "out of device memory" in r.stderr and "MiB" in r.stderr,
+           r.stderr)
+    cache = dict(os.environ, WENSHU_VK_MEMORY_LIMIT="%d" % (37 << 20))
+    r = run(args + ["--ctx", "512"], cache, check=False)
+    expect("no room for the KV cache: a clear error", r.returncode != 0 and
+           "KV cache" in r.stderr and "out of device memory" in r.stderr, r.stderr)
+
+
 def main():
     devices = json.loads(run(["devices", "--json"]).stdout)
     usable = [d for d in devices["devices"] if d["usable"]]
@@ -98,6 +142,12 @@ def main():
         path = os.path.join(tmp, "small-%s.gguf" % qtype)
         run(["quantize", small, path, qtype])
         compare("qwen2 small %s" % qtype, path, PROMPTS[2], TOL_QUANT, 0, tmp)
+
+    small_device = dict(os.environ, WENSHU_VK_MAX_BINDING="131072",
+                        WENSHU_VK_MAX_ALLOC="262144")
+    compare("qwen2 small F32, 128 KiB bindings", small, PROMPTS[2], TOL_FLOAT, N_GREEDY, tmp,
+            small_device)
+    check_fallbacks(models[0][1], small, usable, tmp)
 
     env = dict(os.environ, WENSHU_VK_VALIDATION="1")
     err = compare("llama tiny F32 (validation on)", models[2][1], PROMPTS[2], TOL_FLOAT, 8, tmp,

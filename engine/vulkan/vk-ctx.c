@@ -169,8 +169,10 @@ static bool have_validation_layer(void)
 /* Open the loader and make the process-wide instance (once). */
 static void vkl_init(void)
 {
-    const char *names[] = {"libvulkan.so.1", "libvulkan.so"};
-    for (size_t i = 0; i < 2 && !vkl.lib; i++)
+    /* WENSHU_VULKAN_LOADER names another loader (tests use a missing one). */
+    const char *names[] = {getenv("WENSHU_VULKAN_LOADER"), "libvulkan.so.1", "libvulkan.so"};
+    bool forced = names[0] && *names[0];
+    for (size_t i = forced ? 0 : 1; i < (forced ? 1 : 3) && !vkl.lib; i++)
         vkl.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
     if (!vkl.lib) {
         snprintf(vkl.error, sizeof vkl.error, "no Vulkan loader (libvulkan.so.1) is installed");
@@ -386,6 +388,7 @@ struct vk_ctx {
     VkPhysicalDeviceMemoryProperties mem_props;
     uint64_t offset_align, max_binding, max_alloc, allocated;
     uint64_t next_buf_id;
+    uint64_t memory_limit;              /* 0, or a test's cap on `allocated` */
 
     VkPipelineCache pipeline_cache;
     char cache_path[512];
@@ -427,6 +430,31 @@ uint64_t vk_ctx_n_dispatches(const struct vk_ctx *ctx) { return ctx->n_dispatche
 uint64_t vk_ctx_n_barriers(const struct vk_ctx *ctx) { return ctx->n_barriers; }
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* A positive byte count from the environment, or 0. */
+static uint64_t env_bytes(const char *name)
+{
+    const char *v = getenv(name);
+    char *end = NULL;
+    unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+    return end && *end == 0 ? (uint64_t)n : 0;
+}
+
+/* Smaller limits than the device's, so that tests reach the paths a large
+ * model takes on a small device: WENSHU_VK_MAX_BINDING (bytes per binding,
+ * rounded down to the offset alignment), WENSHU_VK_MAX_ALLOC (bytes per
+ * allocation) and WENSHU_VK_MEMORY_LIMIT (bytes in all, beyond which
+ * allocations fail as if the device were full). */
+static void apply_test_limits(struct vk_ctx *ctx)
+{
+    uint64_t binding = env_bytes("WENSHU_VK_MAX_BINDING");
+    if (binding >= ctx->offset_align)
+        ctx->max_binding = min_u64(ctx->max_binding, binding / ctx->offset_align * ctx->offset_align);
+    uint64_t alloc = env_bytes("WENSHU_VK_MAX_ALLOC");
+    if (alloc >= ctx->offset_align)
+        ctx->max_alloc = min_u64(ctx->max_alloc, alloc);
+    ctx->memory_limit = env_bytes("WENSHU_VK_MEMORY_LIMIT");
+}
 
 /* Where the pipeline cache of this device lives:
  * $XDG_CACHE_HOME/wenshu or ~/.cache/wenshu, per vendor and device id. */
@@ -656,6 +684,7 @@ enum eng_status vk_ctx_new(int index, struct vk_ctx **out, struct eng_err *err)
     ctx->max_binding = min_u64(ctx->desc.max_storage_range, 0xffffffffull & ~0xffull);
     ctx->max_alloc = min_u64(ctx->desc.max_alloc_bytes ? ctx->desc.max_alloc_bytes : (1ull << 30),
                              1ull << 32);
+    apply_test_limits(ctx);
     ctx->pipelines = calloc(VK_PIPELINE_SLOTS, sizeof *ctx->pipelines);
     ctx->sets = calloc(VK_SET_SLOTS, sizeof *ctx->sets);
     if (!ctx->pipelines || !ctx->sets) {
@@ -664,7 +693,8 @@ enum eng_status vk_ctx_new(int index, struct vk_ctx **out, struct eng_err *err)
     }
     if ((status = create_device(ctx, err)) || (status = create_pipeline_cache(ctx, err)) ||
         (status = create_layouts(ctx, err)) || (status = create_command_objects(ctx, err)) ||
-        (status = vk_buf_new(ctx, VK_STAGING_BYTES, VK_MEM_HOST, &ctx->staging, err)))
+        (status = vk_buf_new(ctx, min_u64(VK_STAGING_BYTES, ctx->max_alloc), VK_MEM_HOST,
+                             &ctx->staging, err)))
         goto fail;
     *out = ctx;
     return ENG_STATUS_OK;
@@ -761,13 +791,14 @@ enum eng_status vk_buf_new(struct vk_ctx *ctx, uint64_t size, enum vk_mem kind,
     }
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
-    VkResult r = vkl.vkAllocateMemory(ctx->device, &ai, NULL, &out->memory);
+    VkResult r = ctx->memory_limit && ctx->allocated + req.size > ctx->memory_limit
+                     ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+                     : vkl.vkAllocateMemory(ctx->device, &ai, NULL, &out->memory);
     if (r != VK_SUCCESS) {
         status = eng_set_err(err, ENG_STATUS_ERR_NOMEM,
-                             "Vulkan device %s is out of memory: %.1f MiB more were asked for "
-                             "with %.1f MiB in use (%s)",
-                             ctx->desc.name, req.size / 1048576.0, ctx->allocated / 1048576.0,
-                             vk_result_name(r));
+                             "out of device memory: %.1f MiB more were asked for with %.1f MiB "
+                             "in use (%s)",
+                             req.size / 1048576.0, ctx->allocated / 1048576.0, vk_result_name(r));
         out->memory = VK_NULL_HANDLE;
         goto fail;
     }

@@ -243,6 +243,18 @@ uint64_t vk_model_device_bytes(const struct vk_model *vm) { return vm->weight_by
 
 /* ---- sessions ------------------------------------------------------------- */
 
+int vk_model_max_batch(const struct vk_model *vm)
+{
+    const struct eng_model *m = vm->m;
+    int widest = m->n_ff;
+    if (m->n_head * m->head_dim > widest)
+        widest = m->n_head * m->head_dim;
+    if (m->n_embd > widest)
+        widest = m->n_embd;
+    uint64_t n = vk_ctx_max_binding(vm->ctx) / (sizeof(float) * (uint64_t)widest);
+    return n > 4096 ? 4096 : (int)n;
+}
+
 struct vk_session {
     struct vk_model *vm;
     int n_ctx, n_batch;
@@ -315,6 +327,9 @@ enum eng_status vk_session_new(struct vk_model *vm, int n_ctx, int n_batch,
             st = vk_buf_new(ctx, cache_bytes, VK_MEM_DEVICE, &s->v_cache[il], err);
     }
     if (st) {
+        struct eng_err inner = err ? *err : (struct eng_err){{0}};
+        eng_set_err(err, st, "Vulkan device %s: the KV cache and scratch of a %d-token "
+                    "context: %s", vk_ctx_desc(ctx)->name, n_ctx, inner.msg);
         vk_session_free(&s);
         return st;
     }

@@ -31,6 +31,10 @@ void vk_model_free(struct vk_model **vm);
 const char *vk_model_device_name(const struct vk_model *vm);
 uint64_t vk_model_device_bytes(const struct vk_model *vm);
 
+/* The most tokens one forward pass can hold on this device: every scratch
+ * buffer of a batch must fit one binding. */
+int vk_model_max_batch(const struct vk_model *vm);
+
 /* A KV cache of n_ctx tokens and scratch for n_batch tokens on the device.
  * Ownership: *out is freed with vk_session_free(); vm must outlive it. */
 enum eng_status vk_session_new(struct vk_model *vm, int n_ctx, int n_batch,

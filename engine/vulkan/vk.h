@@ -13,6 +13,11 @@
  * pool that cannot grow) are sticky: the dispatch is dropped and
  * vk_cmd_submit() returns the first error.
  *
+ * Environment: WENSHU_VK_VALIDATION=1 turns on the validation layer;
+ * WENSHU_VULKAN_LOADER names the loader library; WENSHU_VK_MAX_BINDING,
+ * WENSHU_VK_MAX_ALLOC and WENSHU_VK_MEMORY_LIMIT (bytes) shrink the device's
+ * limits so tests reach the split, chunk and out-of-memory paths.
+ *
  * Thread-safety: a vk_ctx is used by one thread at a time.
  */
 #ifndef WENSHU_VK_H

@@ -75,8 +75,10 @@ static enum eng_status no_gpu(struct eng_model *m, int device, enum eng_status s
     return ENG_STATUS_OK;
 }
 
-enum eng_status device_attach(struct eng_model *m, int device, struct eng_err *err)
+enum eng_status device_choose(struct eng_model *m, int device, int *index,
+                              struct eng_err *err)
 {
+    *index = -1;
     if (device == ENG_DEVICE_CPU)
         return ENG_STATUS_OK;
     struct eng_err e = {{0}};
@@ -86,8 +88,11 @@ enum eng_status device_attach(struct eng_model *m, int device, struct eng_err *e
         return no_gpu(m, device, ENG_STATUS_ERR_UNSUPPORTED, e.msg, err);
     if (n > MAX_DEVICES)
         n = MAX_DEVICES;
-    int index = device > 0 ? device - 1 : vk_device_pick(descs, n, device == ENG_DEVICE_VULKAN);
-    if (index < 0) {
+    int pick = device > 0 ? device - 1 : vk_device_pick(descs, n, device == ENG_DEVICE_VULKAN);
+    if (pick >= n)
+        return eng_set_err(err, ENG_STATUS_ERR_ARG, "Vulkan device %d does not exist (%d found)",
+                           pick, n);
+    if (pick < 0) {
         int n_cpu = 0;
         for (int i = 0; i < n; i++)
             n_cpu += descs[i].vk_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
@@ -100,18 +105,23 @@ enum eng_status device_attach(struct eng_model *m, int device, struct eng_err *e
             snprintf(why, sizeof why, "no usable Vulkan device found (%d listed)", n);
         return no_gpu(m, device, ENG_STATUS_ERR_UNSUPPORTED, why, err);
     }
-    if (index >= n)
-        return eng_set_err(err, ENG_STATUS_ERR_ARG, "Vulkan device %d does not exist (%d found)",
-                           index, n);
+    *index = pick;
+    return ENG_STATUS_OK;
+}
+
+enum eng_status device_upload(struct eng_model *m, int device, int index, struct eng_err *err)
+{
+    struct eng_err e = {{0}};
     enum eng_status st = vk_model_new(m, index, &m->gpu, &e);
     if (st) {
         char why[1200];
-        snprintf(why, sizeof why, "%s: Vulkan device %d (%.200s): %s", m->gguf->path, index,
-                 descs[index].name, e.msg);
+        snprintf(why, sizeof why, "%s: Vulkan device %d: %s", m->gguf->path, index, e.msg);
         return no_gpu(m, device, st, why, err);
     }
     snprintf(m->device_name, sizeof m->device_name, "%s", vk_model_device_name(m->gpu));
     m->device_bytes = vk_model_device_bytes(m->gpu);
+    /* The CPU no longer reads the weights: let their pages go. */
+    gguf_drop_resident_data(m->gguf);
     return ENG_STATUS_OK;
 }
 
@@ -128,8 +138,10 @@ int eng_devices_list(struct eng_device_info *out, int max, struct eng_err *err)
     return -1;
 }
 
-enum eng_status device_attach(struct eng_model *m, int device, struct eng_err *err)
+enum eng_status device_choose(struct eng_model *m, int device, int *index,
+                              struct eng_err *err)
 {
+    *index = -1;
     if (device == ENG_DEVICE_CPU)
         return ENG_STATUS_OK;
     if (device != ENG_DEVICE_AUTO)
@@ -137,6 +149,14 @@ enum eng_status device_attach(struct eng_model *m, int device, struct eng_err *e
     snprintf(m->device_notice, sizeof m->device_notice,
              "this build has no Vulkan backend; running on the CPU");
     return ENG_STATUS_OK;
+}
+
+enum eng_status device_upload(struct eng_model *m, int device, int index, struct eng_err *err)
+{
+    (void)m;
+    (void)device;
+    (void)index;
+    return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED, "this build has no Vulkan backend");
 }
 
 void device_detach(struct eng_model *m)

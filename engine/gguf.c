@@ -117,6 +117,7 @@ struct gguf_file_impl {
     struct gguf_file pub;
     bool mapped;      /* the image came from mmap() and is unmapped on close */
     void *map_base;   /* what mmap() returned (the image may start later) */
+    bool file_backed; /* map_base maps the file itself (not a private copy) */
     size_t map_size;  /* the size given to mmap() */
     struct gguf_index kv_index;
     struct gguf_index tensor_index;
@@ -700,6 +701,7 @@ enum eng_status gguf_open_ex(const char *path, enum gguf_load_mode mode, struct 
     g->pub.map = image;
     g->pub.size = (uint64_t)size;
     g->mapped = true;
+    g->file_backed = image == base;
     g->map_base = base;
     g->map_size = base_size;
     return open_image(g, out, err);
@@ -708,6 +710,19 @@ enum eng_status gguf_open_ex(const char *path, enum gguf_load_mode mode, struct 
 enum eng_status gguf_open(const char *path, struct gguf_file **out, struct eng_err *err)
 {
     return gguf_open_ex(path, GGUF_LOAD_MMAP, out, err);
+}
+
+void gguf_drop_resident_data(struct gguf_file *f)
+{
+    struct gguf_file_impl *g = impl_of(f);
+    if (!g->mapped || !g->file_backed || f->data_offset >= f->size)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t begin = ((uintptr_t)f->map + f->data_offset + (uintptr_t)page - 1) &
+                      ~((uintptr_t)page - 1);
+    uintptr_t end = (uintptr_t)f->map + f->size;
+    if (end > begin)
+        madvise((void *)begin, end - begin, MADV_DONTNEED);
 }
 
 void gguf_close(struct gguf_file **f)

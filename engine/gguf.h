@@ -102,6 +102,11 @@ enum eng_status gguf_open_ex(const char *path, enum gguf_load_mode mode, struct 
 enum eng_status gguf_open_memory(const void *data, size_t size, const char *name,
                                  struct gguf_file **out, struct eng_err *err);
 
+/* The tensor data will not be read for a while (it was copied to a GPU): on
+ * a file mapped with GGUF_LOAD_MMAP its pages leave the resident set, and
+ * come back from the file if touched again. No effect on a private copy. */
+void gguf_drop_resident_data(struct gguf_file *f);
+
 /* Unmap and free; sets *f to NULL. Accepts NULL. */
 void gguf_close(struct gguf_file **f);
 

@@ -305,8 +305,14 @@ enum eng_status eng_model_load(const struct eng_model_params *params, struct eng
     m->vocab_only = params->vocab_only;
     m->n_threads = params->n_threads > 0 ? params->n_threads : threadpool_default_threads();
     enum eng_status st;
-    enum gguf_load_mode mode =
-        params->use_mmap || params->vocab_only ? GGUF_LOAD_MMAP : GGUF_LOAD_HUGE_PAGES;
+    int gpu_index = -1;
+    snprintf(m->device_name, sizeof m->device_name, "CPU");
+    if (!m->vocab_only && (st = device_choose(m, params->device, &gpu_index, err)))
+        goto out_free;
+    /* Weights bound for a GPU are read once, for the upload: map them. */
+    enum gguf_load_mode mode = params->use_mmap || params->vocab_only || gpu_index >= 0
+                                   ? GGUF_LOAD_MMAP
+                                   : GGUF_LOAD_HUGE_PAGES;
     if ((st = gguf_open_ex(params->path, mode, &m->gguf, err)) || (st = read_arch(m, err)) ||
         (st = tokenizer_from_gguf(m->gguf, &m->tok, err)))
         goto out_free;
@@ -316,9 +322,9 @@ enum eng_status eng_model_load(const struct eng_model_params *params, struct eng
                  name.data);
     setup_chat(m);
     count_weights(m);
-    snprintf(m->device_name, sizeof m->device_name, "CPU");
-    if (!m->vocab_only && ((st = read_hparams(m, err)) || (st = bind_weights(m, err)) ||
-                           (st = device_attach(m, params->device, err))))
+    if (!m->vocab_only && ((st = read_hparams(m, err)) || (st = bind_weights(m, err))))
+        goto out_free;
+    if (gpu_index >= 0 && (st = device_upload(m, params->device, gpu_index, err)))
         goto out_free;
     *out = m;
     return ENG_STATUS_OK;

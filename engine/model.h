@@ -70,9 +70,14 @@ struct eng_model {
     uint64_t device_bytes;        /* device memory of the weights */
 };
 
-/* Put the model on the device asked for (device.c): ENG_DEVICE_AUTO falls
+/* Where the model will run (device.c), before its file is read: *index
+ * receives a Vulkan device index, or -1 for the CPU. ENG_DEVICE_AUTO falls
  * back to the CPU with m->device_notice set; other choices fail instead. */
-enum eng_status device_attach(struct eng_model *m, int device, struct eng_err *err);
+enum eng_status device_choose(struct eng_model *m, int device, int *index,
+                              struct eng_err *err);
+/* Upload the bound weights to Vulkan device index, with the same fallback
+ * rule; on success the mapped file's pages are let go. */
+enum eng_status device_upload(struct eng_model *m, int device, int index, struct eng_err *err);
 /* Free the device copy of the weights. */
 void device_detach(struct eng_model *m);
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The README's test command: install what is missing, build, and run every
-# test suite; then run the engine and e2e suites again under AddressSanitizer
-# and UBSan; then build the libFuzzer targets with clang and run each for a
+# test suite; then run the engine, e2e and vulkan suites again under
+# AddressSanitizer and UBSan; then build the libFuzzer targets with clang and run each for a
 # short while over its seed corpus. CI (.ci/run) calls exactly this.
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ setup build -Dwerror=true
 meson test -C build --print-errorlogs
 setup build-asan -Dwerror=true -Dbuildtype=debugoptimized -Db_sanitize=address,undefined
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --suite engine --suite e2e
+    meson test -C build-asan --print-errorlogs --suite engine --suite e2e --suite vulkan
 
 if [ ! -d build-fuzz/meson-private ]; then
     CC=clang meson setup build-fuzz -Dfuzz=true -Dbuildtype=debugoptimized

@@ -117,10 +117,13 @@ def check_fallbacks(path, small, usable, tmp):
 
 def main():
     devices = json.loads(run(["devices", "--json"]).stdout)
+    if not devices["devices"]:
+        print("SKIP: no Vulkan device")
+        return 77
     usable = [d for d in devices["devices"] if d["usable"]]
     if not usable:
-        print("SKIP: no usable Vulkan device")
-        return 77
+        print("FAIL: Vulkan devices exist but none is usable: %s" % devices["devices"])
+        return 1
     print("Vulkan devices: %s" % ", ".join("%s (%s)" % (d["name"], d["type"]) for d in usable))
     tmp = tempfile.mkdtemp(prefix="wenshu-vk-model-")
     models = []

@@ -168,6 +168,7 @@ int main(void)
     CHECK(st == ENG_STATUS_OK, "vk_ctx_new: %s", err.msg);
     if (st)
         return 1;
+    printf("validation layer: %s\n", vk_ctx_validation_on(ctx) ? "on" : "off");
     test_round_trip(ctx, 1000);
     test_round_trip(ctx, (40u << 20) + 12); /* more than the 32 MiB staging buffer */
     test_limits(ctx);

@@ -4,13 +4,16 @@
  *
  * Binding 0 is the weight view: one part of a matrix (vk-ops.h), rows of
  * n_in elements back to back; the view offset is a multiple of 16 bytes and
- * its range a multiple of 4 bytes. The same binding is declared several
- * times: as an array of block structs (the documented layout; the strides
- * are ggml's block sizes) and as 32-bit words, which is how the bulk of the
- * quants is read (four bytes a load instead of one: per-load cost dominates
- * on software Vulkan, and wider loads are never slower on GPUs). Blocks of
- * 18, 22, 34 and 210 bytes start on a half word every other block; the
- * helpers below realign those streams from whole words.
+ * the host binds the range rounded up to 16. The binding is declared several
+ * times: as an array of the block structs below (the documented layout: with
+ * std430 and 8/16-bit storage their array strides are ggml's block sizes,
+ * 18, 20, 22, 24, 34, 144, 176, 210, as spirv-dis shows) and as uvec4, which
+ * is how the shaders read it. Every field is fetched in whole 16-byte units
+ * and shifted into place with selects (the "windows" below): on software
+ * Vulkan each load instruction costs a loop over the lanes whatever its
+ * width, so one 16-byte load beats four 4-byte or sixteen 1-byte ones, and
+ * on GPUs 16-byte loads are the widest there are. Blocks of 18, 22, 34 and
+ * 210 bytes start anywhere on an even byte of a 16-byte unit.
  *
  * What an includer gets:
  *   QK                 elements per block (1 for F32, F16, BF16)
@@ -125,9 +128,9 @@ void load_window12(uint o, uint last, out uint a[12])
     a = uint[12](v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w, v2.x, v2.y, v2.z, v2.w);
 }
 
-/* s[j] = the 4 bytes at half-word h + 2 j of the window a (h < 10), for j < NS:
- * a shift by h / 2 words (three levels of selects) and, for odd h, by one
- * more half word. */
+/* s[j] = the 4 bytes at half-word h + 2 j of the window a, for j < NS
+ * (h + 2 NS <= 2 NA): a shift by h / 2 words (three levels of selects) and,
+ * for odd h, by one more half word. */
 #define DEFINE_REALIGN(NAME, NA, NS)                                                       \
     void NAME(uint a[NA], uint h, out uint s[NS])                                          \
     {                                                                                      \
@@ -222,13 +225,22 @@ void scale_min_k4(uint j, uint s0, uint s1, uint s2, out float sc, out float m)
 #endif
 
 #if defined(TYPE_IQ4_NL)
-/* The IQ4_NL code book (ggml-common.h kvalues_iq4nl). */
-const float kvalues_iq4nl[16] = float[16](-127.0, -104.0, -83.0, -65.0, -49.0, -35.0, -22.0,
-                                          -10.0, 1.0, 13.0, 25.0, 38.0, 53.0, 69.0, 89.0, 113.0);
+/* The IQ4_NL code book (ggml-common.h kvalues_iq4nl: -127, -104, -83, -65,
+ * -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113) as 16 signed bytes
+ * packed four to a word, looked up with selects and shifts: an indexed
+ * constant array costs a loop over the lanes on software Vulkan. */
+const uint IQ4NL_0 = 0xBFAD9881u, IQ4NL_1 = 0xF6EADDCFu, IQ4NL_2 = 0x26190D01u,
+           IQ4NL_3 = 0x71594535u;
+float iq4nl_value(uint q)
+{
+    const uint w = (q & 8u) != 0u ? ((q & 4u) != 0u ? IQ4NL_3 : IQ4NL_2)
+                                  : ((q & 4u) != 0u ? IQ4NL_1 : IQ4NL_0);
+    return float(int(w << (24u - 8u * (q & 3u))) >> 24);
+}
 vec4 iq4nl_values(uint w)
 {
-    const uvec4 q = uvec4(w, w >> 8, w >> 16, w >> 24) & 0xFu;
-    return vec4(kvalues_iq4nl[q.x], kvalues_iq4nl[q.y], kvalues_iq4nl[q.z], kvalues_iq4nl[q.w]);
+    return vec4(iq4nl_value(w & 0xFu), iq4nl_value((w >> 8) & 0xFu),
+                iq4nl_value((w >> 16) & 0xFu), iq4nl_value((w >> 24) & 0xFu));
 }
 #endif
 
@@ -374,7 +386,8 @@ void dequant_chunk(uint row, uint chunk, uint n_in, bool w_aligned, out vec4 v[8
     const float d2 = d * float(int(sc_pair << 16) >> 24);
     const uint lo_shift = 4u * (quad >> 1), hi_shift = 2u * quad;
     for (int i = 0; i < 8; i++) {
-        const uint q = ((ql[i] >> lo_shift) & 0x0F0F0F0Fu) | (((qh[i] >> hi_shift) & 0x03030303u) << 4);
+        const uint q =
+            ((ql[i] >> lo_shift) & 0x0F0F0F0Fu) | (((qh[i] >> hi_shift) & 0x03030303u) << 4);
         v[i] = (bytes_u(q) - 32.0) * (i < 4 ? d1 : d2);
     }
 #endif

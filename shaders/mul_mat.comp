@@ -34,6 +34,7 @@
  * k past n_in (float types, n_in % 32 != 0) reads as zero.
  */
 #include "dequant.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
 #define BM 64
 #define BN 64
@@ -41,6 +42,12 @@
 #define TN 8
 #define THREADS_M (BM / TM)
 #define THREADS_N (BN / TN)
+#ifndef DTM
+#define DTM 8 /* direct mode: rows per invocation */
+#endif
+#ifndef DTN
+#define DTN 8 /* direct mode: tokens per invocation */
+#endif
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ALIGN = 0;
@@ -72,6 +79,21 @@ shared vec4 x_tile[BN * 8]; /* [BN][32 k], swizzled */
 
 uint tile_index(uint m, uint k4) { return m * 8u + (k4 ^ (m & 7u)); }
 
+/* x[t][32 chunk ..] as 8 vec4, for a whole chunk (32 chunk + 32 <= n_in). */
+void load_x_whole_chunk(uint t, uint chunk, out vec4 v[8])
+{
+    const uint e = t * pc.x_stride + 32u * chunk;
+    if (X_ALIGNED) {
+        for (int i = 0; i < 8; i++)
+            v[i] = x4[e / 4u + i];
+    } else {
+        for (int i = 0; i < 8; i++) {
+            const uint k = e + 4u * i;
+            v[i] = vec4(x[k], x[k + 1u], x[k + 2u], x[k + 3u]);
+        }
+    }
+}
+
 /* x[t][32 chunk ..] as 8 vec4; zero past n_in (float types only). */
 void load_x_chunk(uint t, uint chunk, out vec4 v[8])
 {
@@ -85,16 +107,7 @@ void load_x_chunk(uint t, uint chunk, out vec4 v[8])
         return;
     }
 #endif
-    const uint e = t * pc.x_stride + 32u * chunk;
-    if (X_ALIGNED) {
-        for (int i = 0; i < 8; i++)
-            v[i] = x4[e / 4u + i];
-    } else {
-        for (int i = 0; i < 8; i++) {
-            const uint k = e + 4u * i;
-            v[i] = vec4(x[k], x[k + 1u], x[k + 2u], x[k + 3u]);
-        }
-    }
+    load_x_whole_chunk(t, chunk, v);
 }
 
 /* W[row][32 chunk ..] as 8 vec4; zero past n_in (float types only). */
@@ -138,7 +151,7 @@ void shared_tiles(uint m0, uint n0)
         for (int j = 0; j < TN; j++)
             acc[i][j] = 0.0;
 
-    for (uint c = 0; c < n_chunks; c++) {
+    [[dont_unroll]] for (uint c = 0; c < n_chunks; c++) {
         barrier(); /* everyone is done with the previous tiles */
         for (uint m = tid; m < BM; m += gl_WorkGroupSize.x) {
             vec4 v[8];
@@ -154,7 +167,7 @@ void shared_tiles(uint m0, uint n0)
         }
         barrier(); /* the tiles are written */
 
-        for (uint k4 = 0; k4 < 8u; k4++) {
+        [[dont_unroll]] for (uint k4 = 0; k4 < 8u; k4++) {
             vec4 wv[TM], xv[TN];
             for (int i = 0; i < TM; i++)
                 wv[i] = w_tile[tile_index(tm + i * THREADS_M, k4)];
@@ -171,31 +184,31 @@ void shared_tiles(uint m0, uint n0)
             store_result(m0 + tm + i * THREADS_M, n0 + tn + j * THREADS_N, acc[i][j]);
 }
 
-/* Each invocation: rows m0 + TM * local + i, tokens n0 + j. */
+/* Each invocation: rows m0 + DTM * local + i, tokens n0 + j. */
 void direct(uint m0, uint n0)
 {
-    const uint first_row = m0 + TM * gl_LocalInvocationID.x;
-    const uint n_chunks = (pc.n_in + 31u) / 32u;
-    uint rows[TM];
-    for (int i = 0; i < TM; i++)
+    const uint first_row = m0 + DTM * gl_LocalInvocationID.x;
+    const uint n_chunks = pc.n_in / 32u; /* whole chunks; the float types' tail follows */
+    uint rows[DTM];
+    for (int i = 0; i < DTM; i++)
         rows[i] = min(first_row + i, pc.n_rows - 1u);
-    uint toks[TN];
-    for (int j = 0; j < TN; j++)
+    uint toks[DTN];
+    for (int j = 0; j < DTN; j++)
         toks[j] = min(n0 + j, pc.n_tok - 1u);
 
-    float acc[TM][TN];
-    for (int i = 0; i < TM; i++)
-        for (int j = 0; j < TN; j++)
+    float acc[DTM][DTN];
+    for (int i = 0; i < DTM; i++)
+        for (int j = 0; j < DTN; j++)
             acc[i][j] = 0.0;
 
-    for (uint c = 0; c < n_chunks; c++) {
-        vec4 wv[TM][8];
-        for (int i = 0; i < TM; i++)
-            load_w_chunk(rows[i], c, wv[i]);
-        for (int j = 0; j < TN; j++) {
+    [[dont_unroll]] for (uint c = 0; c < n_chunks; c++) {
+        vec4 wv[DTM][8];
+        for (int i = 0; i < DTM; i++)
+            dequant_chunk(rows[i], c, pc.n_in, W_ALIGNED, wv[i]);
+        for (int j = 0; j < DTN; j++) {
             vec4 xv[8];
-            load_x_chunk(toks[j], c, xv);
-            for (int i = 0; i < TM; i++) {
+            load_x_whole_chunk(toks[j], c, xv);
+            for (int i = 0; i < DTM; i++) {
                 vec4 s = wv[i][0] * xv[0];
                 for (int k4 = 1; k4 < 8; k4++)
                     s = fma(wv[i][k4], xv[k4], s);
@@ -203,16 +216,28 @@ void direct(uint m0, uint n0)
             }
         }
     }
+#if QK == 1
+    [[dont_unroll]] for (uint k = 32u * n_chunks; k < pc.n_in; k++) {
+        float wk[DTM];
+        for (int i = 0; i < DTM; i++)
+            wk[i] = dequant_one(rows[i], k, pc.n_in);
+        for (int j = 0; j < DTN; j++) {
+            const float xk = x[toks[j] * pc.x_stride + k];
+            for (int i = 0; i < DTM; i++)
+                acc[i][j] += wk[i] * xk;
+        }
+    }
+#endif
 
-    for (int i = 0; i < TM; i++)
-        for (int j = 0; j < TN; j++)
+    for (int i = 0; i < DTM; i++)
+        for (int j = 0; j < DTN; j++)
             store_result(first_row + i, n0 + j, acc[i][j]);
 }
 
 void main()
 {
-    const uint tile_rows = DIRECT != 0u ? gl_WorkGroupSize.x * TM : BM;
-    const uint tile_tokens = DIRECT != 0u ? TN : BN;
+    const uint tile_rows = DIRECT != 0u ? gl_WorkGroupSize.x * DTM : BM;
+    const uint tile_tokens = DIRECT != 0u ? DTN : BN;
     const uint m0 = (gl_WorkGroupID.z * gl_NumWorkGroups.x + gl_WorkGroupID.x) * tile_rows;
     const uint n0 = gl_WorkGroupID.y * tile_tokens;
     if (m0 >= pc.n_rows || n0 >= pc.n_tok)

@@ -28,6 +28,7 @@
  * after the other (the weights are re-read per token; n_tok is small here).
  */
 #include "dequant.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ROWS_PER_THREAD = 1;
@@ -105,7 +106,7 @@ void main()
         for (uint j = 0; j < ROWS_PER_THREAD; j++)
             acc[j] = 0.0;
 
-        for (uint c = lane; c < n_chunks; c += ROW_THREADS) {
+        [[dont_unroll]] for (uint c = lane; c < n_chunks; c += ROW_THREADS) {
             vec4 xv[8];
             load_x_chunk(t, c, xv);
             for (uint j = 0; j < ROWS_PER_THREAD; j++) {

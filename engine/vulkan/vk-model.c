@@ -62,7 +62,9 @@ static struct vk_view pack_bytes(struct packer *p, const void *src, uint64_t n)
     ENG_ASSERT(p->chunk < p->max_chunks && n <= p->chunk_cap);
     p->offset = at + n;
     if (!p->upload) {
-        p->chunk_bytes[p->chunk] = p->offset;
+        /* The matrix shaders read whole 16-byte units: a view's last bytes
+         * may be read past its end, so chunks end on a 16-byte boundary. */
+        p->chunk_bytes[p->chunk] = (p->offset + 15) / 16 * 16;
         return (struct vk_view){0};
     }
     const struct vk_buf *buf = &p->vm->chunks[p->chunk];
@@ -81,9 +83,10 @@ static struct vk_view pack_vector(struct packer *p, const float *v, int n)
 /* A matrix in parts of at most one binding's worth of rows each. */
 static void pack_matrix(struct packer *p, const struct cpu_matrix *w, struct vk_matrix *out)
 {
-    uint64_t max_rows = vk_ctx_max_binding(p->vm->ctx) / w->row_bytes;
-    if (max_rows > p->chunk_cap / w->row_bytes)
-        max_rows = p->chunk_cap / w->row_bytes;
+    /* Rows per part, leaving room to round the part's range up to 16 bytes. */
+    uint64_t max_rows = (vk_ctx_max_binding(p->vm->ctx) - 15) / w->row_bytes;
+    if (max_rows > (p->chunk_cap - 15) / w->row_bytes)
+        max_rows = (p->chunk_cap - 15) / w->row_bytes;
     ENG_ASSERT(max_rows >= 1);
     int n_parts = (int)((w->n_out + max_rows - 1) / max_rows);
     struct vk_matrix_part *parts = NULL;

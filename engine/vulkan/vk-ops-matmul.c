@@ -32,7 +32,7 @@ struct mul_mat_push {
 
 /* Specialization constant 3 (mul_mat_vec) / 1 (mul_mat, get_rows). */
 #define ALIGN_ACTIVATIONS 1u /* x rows (or get_rows' y rows) start on 16 bytes */
-#define ALIGN_WEIGHTS 2u     /* weight rows start on 16 bytes (used by the float types) */
+#define ALIGN_WEIGHTS 2u     /* weight rows start on 16 bytes (float types only) */
 
 struct get_rows_push {
     uint32_t n_in, n_rows, row0, n;
@@ -141,8 +141,8 @@ static struct matmul_tuning tuning_for(const struct vk_ctx *ctx)
 /* ---- matrix product ----------------------------------------------------------- */
 
 static void record_mul_mat_vec(struct vk_ctx *ctx, const struct vk_mul_mat_args *a,
-                               const char *suffix, int part, struct vk_view bias,
-                               uint32_t flags, uint32_t align)
+                               const char *suffix, int part, struct vk_view bias, uint32_t flags,
+                               uint32_t align)
 {
     const struct vk_matrix *w = a->w;
     const struct vk_matrix_part *p = &w->parts[part];
@@ -171,8 +171,8 @@ static void record_mul_mat_vec(struct vk_ctx *ctx, const struct vk_mul_mat_args 
 }
 
 static void record_mul_mat_tiled(struct vk_ctx *ctx, const struct vk_mul_mat_args *a,
-                                 const char *suffix, int part, struct vk_view bias,
-                                 uint32_t flags, uint32_t align)
+                                 const char *suffix, int part, struct vk_view bias, uint32_t flags,
+                                 uint32_t align)
 {
     const struct vk_matrix *w = a->w;
     const struct vk_matrix_part *p = &w->parts[part];
@@ -225,8 +225,8 @@ void vk_op_mul_mat(struct vk_ctx *ctx, const struct vk_mul_mat_args *a)
     uint32_t align = 0;
     if (a->x_stride % 4 == 0 && a->x.offset % 16 == 0)
         align |= ALIGN_ACTIVATIONS;
-    if (w->row_bytes % 16 == 0)
-        align |= ALIGN_WEIGHTS;
+    if (quant_traits(w->type)->blck == 1 && w->row_bytes % 16 == 0)
+        align |= ALIGN_WEIGHTS; /* only the float types read it: fewer pipelines */
     for (int part = 0; part < w->n_parts; part++) {
         if (a->n_tok < VK_MUL_MAT_MIN_TILED_TOKENS)
             record_mul_mat_vec(ctx, a, suffix, part, bias, flags, align);
@@ -251,8 +251,8 @@ void vk_op_get_rows(struct vk_ctx *ctx, const struct vk_matrix *w, struct vk_vie
     uint32_t align = 0;
     if (w->n_in % 4 == 0 && y.offset % 16 == 0)
         align |= ALIGN_ACTIVATIONS;
-    if (w->row_bytes % 16 == 0)
-        align |= ALIGN_WEIGHTS;
+    if (quant_traits(w->type)->blck == 1 && w->row_bytes % 16 == 0)
+        align |= ALIGN_WEIGHTS; /* only the float types read it: fewer pipelines */
     char name[48];
     snprintf(name, sizeof name, "get_rows_%s", suffix);
     for (int part = 0; part < w->n_parts; part++) {

@@ -23,7 +23,10 @@
 /* A weight matrix on the device: n_out rows of n_in elements (ggml ne =
  * [n_in, n_out]) in GGUF block format. A matrix larger than one binding is
  * split by rows into parts; each part is one view holding rows
- * row0..row0+n_rows-1 back to back (row_bytes each). */
+ * row0..row0+n_rows-1 back to back (row_bytes each). The shaders read
+ * weights in 16-byte units: a part's view offset must be a multiple of 16,
+ * and its range rounded up to 16 must still fit the buffer and one binding
+ * (the bytes past the last row are read, never used). */
 struct vk_matrix_part {
     struct vk_view view;
     int row0, n_rows;

@@ -224,6 +224,7 @@ enum eng_status eng_session_eval(struct eng_session *session, const int32_t *tok
 struct eng_session_stats {
     uint64_t n_forwards;     /* forward passes (one per eval batch) */
     uint64_t n_dispatches;   /* Vulkan compute dispatches recorded (0 on the CPU) */
+    uint64_t n_barriers;     /* Vulkan pipeline barriers between them */
     uint64_t n_graph_ops;    /* ops of the same passes counted unfused, as a ggml graph */
     uint64_t device_bytes;   /* device memory of the KV cache and scratch (0 on the CPU) */
 };

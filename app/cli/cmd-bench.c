@@ -127,8 +127,9 @@ int cmd_bench(int argc, char **argv)
     /* Per decode step, i.e. per forward pass of the timed generation (a
      * depth prefill is one more pass of the same graph). */
     uint64_t n_forwards = after.n_forwards - before.n_forwards;
-    double dispatches_per_token = 0, graph_ops_per_token = 0;
+    double dispatches_per_token = 0, graph_ops_per_token = 0, barriers_per_token = 0;
     if (n_forwards > 0) {
+        barriers_per_token = (double)(after.n_barriers - before.n_barriers) / n_forwards;
         dispatches_per_token = (double)(after.n_dispatches - before.n_dispatches) / n_forwards;
         graph_ops_per_token = (double)(after.n_graph_ops - before.n_graph_ops) / n_forwards;
     }
@@ -148,10 +149,11 @@ int cmd_bench(int argc, char **argv)
                    "\"threads\": %d, \"n_prompt\": %d, "
                    "\"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, \"pp_tps\": %.3f, \"tg_tps\": %.3f, "
                    "\"peak_rss_bytes\": %llu, \"device_bytes\": %llu, "
-                   "\"dispatches_per_token\": %.1f, \"graph_ops_per_token\": %.1f}\n",
+                   "\"dispatches_per_token\": %.1f, \"barriers_per_token\": %.1f, "
+                   "\"graph_ops_per_token\": %.1f}\n",
                    info.name, (unsigned long long)info.weight_bytes, info.device, threads_used,
                    n_prompt, n_gen, depth, reps, pp_tps, tg_tps, rss, device_bytes,
-                   dispatches_per_token, graph_ops_per_token);
+                   dispatches_per_token, barriers_per_token, graph_ops_per_token);
         } else {
             printf("model: %s (%s, %.1f MiB of weights)\n", info.name, info.arch,
                    info.weight_bytes / 1048576.0);
@@ -160,9 +162,10 @@ int cmd_bench(int argc, char **argv)
                    n_prompt, pp_tps, n_gen, depth, tg_tps, rss / 1048576.0);
             if (info.device_bytes)
                 printf("device memory: %.1f MiB (weights %.1f MiB)\n"
-                       "decode: %.1f dispatches per token for %.1f graph ops\n",
+                       "decode: %.1f dispatches and %.1f barriers per token for %.1f "
+                       "graph ops\n",
                        device_bytes / 1048576.0, info.device_bytes / 1048576.0,
-                       dispatches_per_token, graph_ops_per_token);
+                       dispatches_per_token, barriers_per_token, graph_ops_per_token);
         }
     }
     free(tokens);

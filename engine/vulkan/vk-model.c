@@ -472,6 +472,7 @@ enum eng_status vk_session_forward(struct vk_session *s, const int32_t *tokens, 
     pthread_mutex_lock(&s->vm->lock);
     memcpy(s->ids.mapped, tokens, sizeof(int32_t) * (size_t)n_tok);
     uint64_t dispatches_before = vk_ctx_n_dispatches(ctx);
+    uint64_t barriers_before = vk_ctx_n_barriers(ctx);
 
     vk_cmd_begin(ctx);
     vk_op_get_rows(ctx, &s->vm->token_embd, vk_view_sub(&s->ids, 0, 4 * (uint64_t)n_tok), n_tok,
@@ -492,6 +493,7 @@ enum eng_status vk_session_forward(struct vk_session *s, const int32_t *tokens, 
 
     s->stats.n_forwards++;
     s->stats.n_dispatches += vk_ctx_n_dispatches(ctx) - dispatches_before;
+    s->stats.n_barriers += vk_ctx_n_barriers(ctx) - barriers_before;
     s->stats.n_graph_ops += graph_ops(m);
     if (!st)
         memcpy(logits, s->logits.mapped, sizeof(float) * (size_t)m->n_vocab);

@@ -1,6 +1,7 @@
 /* vk-ops-matmul.c: recording of the weight ops on the Vulkan device: the
  * matrix product (mul_mat_vec.comp for a few tokens, the tiled mul_mat.comp
- * from VK_MUL_MAT_MIN_TILED_TOKENS on) and the embedding row fetch
+ * from VK_MUL_MAT_MIN_TILED_TOKENS on), the fused SwiGLU of a decode step
+ * (mul_mat_vec.comp with GLU) and the embedding row fetch
  * (get_rows.comp), for every weight type the shaders dequantize
  * (shaders/dequant.glsl). See vk-ops.h for what each op computes and the
  * shader files for how. A matrix split into parts takes one dispatch per
@@ -16,6 +17,12 @@
 /* The most workgroups one grid dimension may hold (the spec's guaranteed
  * minimum of maxComputeWorkGroupCount); larger grids spill into y or z. */
 #define GRID_DIM_MAX 65535u
+
+/* mul_mat_vec.comp with GLU on software Vulkan: rows per thread (each row
+ * takes two dots, so half the plain variant's 16 holds as many sums). */
+#ifndef GLU_CPU_RPT
+#define GLU_CPU_RPT 8u
+#endif
 
 /* get_rows.comp: threads per workgroup, each writing 32 elements. */
 #define GET_ROWS_WG 64u
@@ -116,8 +123,9 @@ static struct vk_view weight_view(struct vk_ctx *ctx, const struct vk_matrix *w,
  *    shared memory and no barrier.
  * WENSHU_VK_MATMUL_TUNING=gpu|cpu forces one (the tests run both). */
 struct matmul_tuning {
-    /* mul_mat_vec: threads per workgroup, rows per thread, threads per row */
-    uint32_t vec_wg, vec_rows_per_thread, vec_row_threads;
+    /* mul_mat_vec: threads per workgroup, rows per thread, threads per row;
+     * rows per thread of the GLU variant (two dots a row) */
+    uint32_t vec_wg, vec_rows_per_thread, vec_row_threads, glu_rows_per_thread;
     /* mul_mat: threads per workgroup, direct mode, tile rows, tile tokens */
     uint32_t tiled_wg, tiled_direct, tile_rows, tile_tokens;
 };
@@ -125,11 +133,13 @@ struct matmul_tuning {
 static struct matmul_tuning tuning_for(const struct vk_ctx *ctx)
 {
     const struct matmul_tuning gpu = {.vec_wg = 128, .vec_rows_per_thread = 1,
-                                      .vec_row_threads = 32, .tiled_wg = 64, .tiled_direct = 0,
-                                      .tile_rows = 64, .tile_tokens = 64};
+                                      .vec_row_threads = 32, .glu_rows_per_thread = 1,
+                                      .tiled_wg = 64, .tiled_direct = 0, .tile_rows = 64,
+                                      .tile_tokens = 64};
     const struct matmul_tuning cpu = {.vec_wg = 8, .vec_rows_per_thread = 16,
-                                      .vec_row_threads = 1, .tiled_wg = 8, .tiled_direct = 1,
-                                      .tile_rows = 8 * 8, .tile_tokens = 8};
+                                      .vec_row_threads = 1, .glu_rows_per_thread = GLU_CPU_RPT,
+                                      .tiled_wg = 8, .tiled_direct = 1, .tile_rows = 8 * 8,
+                                      .tile_tokens = 8};
     const char *forced = getenv("WENSHU_VK_MATMUL_TUNING");
     if (forced && strcmp(forced, "gpu") == 0)
         return gpu;
@@ -140,34 +150,45 @@ static struct matmul_tuning tuning_for(const struct vk_ctx *ctx)
 
 /* ---- matrix product ----------------------------------------------------------- */
 
+/* One mul_mat_vec.comp dispatch (shader: the variant's name) over the
+ * push->n_rows rows of a part. bindings: weights, x, y, and bias (GLU: the
+ * up weights); only y is written. */
+static void dispatch_mul_mat_vec(struct vk_ctx *ctx, const char *shader,
+                                 const struct mul_mat_push *push, const struct vk_view bindings[4],
+                                 uint32_t rows_per_thread, uint32_t align)
+{
+    const struct matmul_tuning tu = tuning_for(ctx);
+    struct vk_dispatch d = {
+        .shader = shader,
+        .n_bindings = 4,
+        .bindings = {bindings[0], bindings[1], bindings[2], bindings[3]},
+        .writes = {false, false, true, false},
+        .push = push,
+        .push_size = sizeof *push,
+        .spec = {tu.vec_wg, rows_per_thread, tu.vec_row_threads, align},
+        .n_spec = 4,
+    };
+    const uint32_t rows_per_wg = tu.vec_wg / tu.vec_row_threads * rows_per_thread;
+    const uint32_t n_groups = vk_div_up((uint64_t)push->n_rows, rows_per_wg);
+    d.groups[0] = n_groups < GRID_DIM_MAX ? n_groups : GRID_DIM_MAX;
+    d.groups[1] = vk_div_up(n_groups, GRID_DIM_MAX);
+    vk_cmd_dispatch(ctx, &d);
+}
+
 static void record_mul_mat_vec(struct vk_ctx *ctx, const struct vk_mul_mat_args *a,
                                const char *suffix, int part, struct vk_view bias, uint32_t flags,
                                uint32_t align)
 {
     const struct vk_matrix *w = a->w;
     const struct vk_matrix_part *p = &w->parts[part];
-    const struct matmul_tuning tu = tuning_for(ctx);
     const struct mul_mat_push push = {
         .n_in = (uint32_t)w->n_in, .n_rows = (uint32_t)p->n_rows, .row0 = (uint32_t)p->row0,
         .x_stride = (uint32_t)a->x_stride, .y_stride = (uint32_t)a->y_stride,
         .n_tok = (uint32_t)a->n_tok, .flags = flags};
-    struct vk_dispatch d = {
-        .n_bindings = 4,
-        .bindings = {weight_view(ctx, w, part), a->x, a->y, bias},
-        .writes = {false, false, true, false},
-        .push = &push,
-        .push_size = sizeof push,
-        .spec = {tu.vec_wg, tu.vec_rows_per_thread, tu.vec_row_threads, align},
-        .n_spec = 4,
-    };
+    const struct vk_view bindings[4] = {weight_view(ctx, w, part), a->x, a->y, bias};
     char name[48];
     snprintf(name, sizeof name, "mul_mat_vec_%s", suffix);
-    d.shader = name;
-    const uint32_t rows_per_wg = tu.vec_wg / tu.vec_row_threads * tu.vec_rows_per_thread;
-    const uint32_t n_groups = vk_div_up((uint64_t)p->n_rows, rows_per_wg);
-    d.groups[0] = n_groups < GRID_DIM_MAX ? n_groups : GRID_DIM_MAX;
-    d.groups[1] = vk_div_up(n_groups, GRID_DIM_MAX);
-    vk_cmd_dispatch(ctx, &d);
+    dispatch_mul_mat_vec(ctx, name, &push, bindings, tuning_for(ctx).vec_rows_per_thread, align);
 }
 
 static void record_mul_mat_tiled(struct vk_ctx *ctx, const struct vk_mul_mat_args *a,
@@ -232,6 +253,57 @@ void vk_op_mul_mat(struct vk_ctx *ctx, const struct vk_mul_mat_args *a)
             record_mul_mat_vec(ctx, a, suffix, part, bias, flags, align);
         else
             record_mul_mat_tiled(ctx, a, suffix, part, bias, flags, align);
+    }
+}
+
+/* ---- fused SwiGLU (decode) ------------------------------------------------------- */
+
+bool vk_mul_mat_glu_ok(const struct vk_matrix *gate, const struct vk_matrix *up, int n_tok)
+{
+    if (!gate || !up || n_tok < 0 || n_tok >= VK_MUL_MAT_MIN_TILED_TOKENS)
+        return false;
+    if (!vk_type_supported(gate->type) || up->type != gate->type || up->n_in != gate->n_in ||
+        up->n_out != gate->n_out || up->row_bytes != gate->row_bytes ||
+        up->n_parts != gate->n_parts || !gate->parts || !up->parts)
+        return false;
+    for (int part = 0; part < gate->n_parts; part++)
+        if (up->parts[part].row0 != gate->parts[part].row0 ||
+            up->parts[part].n_rows != gate->parts[part].n_rows)
+            return false;
+    return true;
+}
+
+void vk_op_mul_mat_glu(struct vk_ctx *ctx, const struct vk_matrix *gate,
+                       const struct vk_matrix *up, struct vk_view x, int x_stride,
+                       struct vk_view y, int y_stride, int n_tok)
+{
+    ENG_ASSERT(vk_mul_mat_glu_ok(gate, up, n_tok));
+    const char *suffix = check_matrix(gate);
+    check_matrix(up);
+    ENG_ASSERT(x_stride >= gate->n_in && y_stride >= gate->n_out);
+    if (n_tok == 0)
+        return;
+    ENG_ASSERT(x.range >= 4 * ((uint64_t)(n_tok - 1) * x_stride + gate->n_in));
+    ENG_ASSERT(y.range >= 4 * ((uint64_t)(n_tok - 1) * y_stride + gate->n_out));
+    ENG_ASSERT(x.buf != y.buf || x.offset + x.range <= y.offset ||
+               y.offset + y.range <= x.offset);
+    uint32_t align = 0;
+    if (x_stride % 4 == 0 && x.offset % 16 == 0)
+        align |= ALIGN_ACTIVATIONS;
+    if (quant_traits(gate->type)->blck == 1 && gate->row_bytes % 16 == 0)
+        align |= ALIGN_WEIGHTS; /* only the float types read it: fewer pipelines */
+    char name[48];
+    snprintf(name, sizeof name, "mul_mat_vec_glu_%s", suffix);
+    const uint32_t rows_per_thread = tuning_for(ctx).glu_rows_per_thread;
+    for (int part = 0; part < gate->n_parts; part++) {
+        const struct vk_matrix_part *p = &gate->parts[part];
+        const struct mul_mat_push push = {
+            .n_in = (uint32_t)gate->n_in, .n_rows = (uint32_t)p->n_rows,
+            .row0 = (uint32_t)p->row0, .x_stride = (uint32_t)x_stride,
+            .y_stride = (uint32_t)y_stride, .n_tok = (uint32_t)n_tok, .flags = 0};
+        const struct vk_view bindings[4] = {weight_view(ctx, gate, part), x, y,
+                                            weight_view(ctx, up, part)};
+        dispatch_mul_mat_vec(ctx, name, &push, bindings, rows_per_thread, align);
     }
 }
 

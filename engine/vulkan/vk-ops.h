@@ -63,6 +63,20 @@ void vk_op_mul_mat(struct vk_ctx *ctx, const struct vk_mul_mat_args *a);
 /* The token count from which vk_op_mul_mat() uses the tiled shader. */
 #define VK_MUL_MAT_MIN_TILED_TOKENS 8
 
+/* The fused SwiGLU of a decode step:
+ *   y[t][r] = silu(gate[r] . x[t]) * (up[r] . x[t]),  silu(g) = g / (1 + exp(-g)),
+ * for t < n_tok, r < gate->n_out; one dispatch per part (mul_mat_vec.comp
+ * with GLU). x: f32 [n_tok][x_stride], x_stride >= n_in; y: f32
+ * [n_tok][y_stride], y_stride >= n_out; x and y must not overlap. Needs
+ * vk_mul_mat_glu_ok(): gate and up of the same type, n_in and n_out,
+ * split into the same parts (row0 and n_rows each), and
+ * n_tok < VK_MUL_MAT_MIN_TILED_TOKENS; otherwise use two vk_op_mul_mat()
+ * and vk_op_silu_mul(). */
+bool vk_mul_mat_glu_ok(const struct vk_matrix *gate, const struct vk_matrix *up, int n_tok);
+void vk_op_mul_mat_glu(struct vk_ctx *ctx, const struct vk_matrix *gate,
+                       const struct vk_matrix *up, struct vk_view x, int x_stride,
+                       struct vk_view y, int y_stride, int n_tok);
+
 /* Embedding row fetch: y[i] = dequantized row ids[i] of w, for i < n.
  * ids: int32 [n]; y: f32 [n][w->n_in]. One dispatch per part. */
 void vk_op_get_rows(struct vk_ctx *ctx, const struct vk_matrix *w, struct vk_view ids, int n,

@@ -193,8 +193,29 @@ int main(void)
     CHECK(vk_ctx_allocated_bytes(ctx) >= (32u << 20), "the staging buffer is counted");
     CHECK(vk_ctx_validation_errors(ctx) == 0, "no validation errors (%d)",
           vk_ctx_validation_errors(ctx));
+    const struct vk_device_desc *desc = vk_ctx_desc(ctx);
+    char cache_file[512];
+    snprintf(cache_file, sizeof cache_file, "%s/wenshu/vulkan-pipelines-%04x-%04x.bin", cache_dir,
+             desc->vendor_id, desc->device_id);
     vk_ctx_free(&ctx);
     vk_ctx_free(&ctx); /* NULL is fine */
+    struct stat cache_stat;
+    CHECK(stat(cache_file, &cache_stat) == 0 && cache_stat.st_size > 0,
+          "the pipeline cache was saved to %s", cache_file);
+    /* A context made later starts from that file; a corrupt one is ignored. */
+    FILE *f = fopen(cache_file, "r+b");
+    if (f) {
+        fputs("garbage", f);
+        fclose(f);
+    }
+    CHECK(vk_ctx_new(pick, &ctx, &err) == ENG_STATUS_OK, "a corrupt pipeline cache is ignored: %s",
+          err.msg);
+    vk_ctx_free(&ctx);
+    unlink(cache_file);
+    char cache_sub[300];
+    snprintf(cache_sub, sizeof cache_sub, "%s/wenshu", cache_dir);
+    rmdir(cache_sub);
+    rmdir(cache_dir);
 
     if (n_failed) {
         printf("%d check(s) failed\n", n_failed);

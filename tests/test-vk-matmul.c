@@ -1,6 +1,6 @@
 /* test-vk-matmul.c: the weight ops of vulkan/vk-ops.h (vk_op_mul_mat on
- * both shaders, vk_op_get_rows) for all 12 weight types on the first usable
- * Vulkan device.
+ * both shaders, vk_op_mul_mat_glu, vk_op_get_rows) for all 12 weight types
+ * on the first usable Vulkan device.
  *
  * Weights are random rows quantized with quant_quantize_row() (real
  * quantized data); the reference uses the CPU dequantizer
@@ -13,6 +13,9 @@
  * more rows are split by hand into 3 parts placed in reverse order in one
  * buffer with NaN-filled gaps, as a matrix larger than one binding would be.
  * Padding around y and past get_rows' output must come back untouched.
+ * The fused SwiGLU (mul_mat_glu) is checked against silu(gate . x) * (up . x)
+ * in doubles for n_tok 1, 2, 5, n_out 7, 33 and 301 (3 parts from 33 on),
+ * the same n_in as above; vk_mul_mat_glu_ok() against mismatched pairs.
  *
  * Each case prints op, type, shape, NMSE = sum((got - ref)^2) / sum(ref^2)
  * and its limit; the test fails when any NMSE is above its limit (or NaN),
@@ -21,7 +24,9 @@
  * vk-ops-matmul.c) whatever the device; the tuning that is not the
  * device's own skips the shapes whose rows are off 16 bytes. A larger case (896 x 4864, Qwen2.5
  * 0.5B's FFN up, n_tok 1 and 64, Q8_0 and Q4_0) also prints the time per
- * dispatch (information only, no timing assertion).
+ * dispatch, and the fused SwiGLU of gate and up at that size its time
+ * against the unfused mul_mat, mul_mat, silu_mul (information only, no
+ * timing assertion).
  * Exits 77 only when there is no usable Vulkan device.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
@@ -43,6 +48,12 @@
  * i.e. plain 1e-10 unless the outputs cancel (a single near-zero dot).
  * One wrong element in a 1280-long row alone gives ~1e-3. */
 #define LIMIT_MUL_MAT 1e-10
+/* mul_mat_glu: y = silu(g) u carries the dots' errors as
+ * dy = silu'(g) u dg + silu(g) du; its limit is 1e-10 relative to the energy
+ * of those error terms, sum(silu'(g)^2 u^2 Tg + silu(g)^2 Tu), where T is a
+ * dot's sum of squared products (the same rule as LIMIT_MUL_MAT). The f32
+ * exp adds a relative error of a few ulp, ~1e-13 squared. */
+#define LIMIT_MUL_MAT_GLU 1e-10
 /* get_rows copies dequantized values: equal but for that one rounding. */
 #define LIMIT_GET_ROWS 1e-12
 
@@ -378,6 +389,165 @@ static void check_get_rows(struct test *t, const struct weights *w, const struct
     free(ids), free(y), free(ref);
 }
 
+/* ---- mul_mat_glu --------------------------------------------------------------------- */
+
+static double silu(double g) { return g / (1.0 + exp(-g)); }
+
+/* d silu(g) / dg = sigmoid(g) (1 + g (1 - sigmoid(g))). */
+static double silu_slope(double g)
+{
+    const double s = 1.0 / (1.0 + exp(-g));
+    return s * (1.0 + g * (1.0 - s));
+}
+
+/* The dot of row r of w with x (n_in values) and its sum of squared products. */
+static double ref_dot(const struct weights *w, int r, const float *x, double *energy)
+{
+    const double *wr = w->deq + (size_t)r * w->n_in;
+    double s = 0, e = 0;
+    for (int k = 0; k < w->n_in; k++) {
+        s += wr[k] * (double)x[k];
+        e += (wr[k] * x[k]) * (wr[k] * x[k]);
+    }
+    *energy = e;
+    return s;
+}
+
+/* Run the fused SwiGLU of gate and up on n_tok random rows and compare with
+ * the double reference; y's padding columns must keep their sentinel. */
+static void check_glu(struct test *t, const struct weights *wg, const struct weights *wu,
+                      const struct dev_matrix *dg, const struct dev_matrix *du, int n_tok,
+                      int x_stride, int y_stride)
+{
+    const int n_in = wg->n_in, n_out = wg->n_out;
+    float *x = xcalloc((size_t)n_tok * x_stride, sizeof(float));       /* [n_tok][x_stride] */
+    float *y = xcalloc((size_t)n_tok * y_stride, sizeof(float));       /* [n_tok][y_stride] */
+    double *ref = xcalloc((size_t)n_tok * n_out, sizeof(double));      /* [n_tok][n_out] */
+    float *got = xcalloc((size_t)n_tok * n_out, sizeof(float));        /* [n_tok][n_out] */
+    fill_uniform(t, x, (size_t)n_tok * x_stride, -1.0f, 1.0f);
+    for (int i = 0; i < n_tok; i++)
+        for (int r = 0; r < y_stride; r++)
+            y[(size_t)i * y_stride + r] = r < n_out ? rand_uniform(t, -1.0f, 1.0f) : SENTINEL;
+
+    double energy_terms = 0, energy_ref = 0; /* of the error terms, of the results */
+    for (int i = 0; i < n_tok; i++)
+        for (int r = 0; r < n_out; r++) {
+            double tg, tu;
+            const double g = ref_dot(wg, r, x + (size_t)i * x_stride, &tg);
+            const double u = ref_dot(wu, r, x + (size_t)i * x_stride, &tu);
+            const double v = silu(g) * u, slope = silu_slope(g);
+            ref[(size_t)i * n_out + r] = v;
+            energy_ref += v * v;
+            energy_terms += slope * slope * u * u * tg + silu(g) * silu(g) * tu;
+        }
+    const double limit =
+        LIMIT_MUL_MAT_GLU * (energy_terms > energy_ref ? energy_terms / energy_ref : 1.0);
+
+    struct vk_buf x_buf = upload_new(t, x, 4 * (uint64_t)n_tok * x_stride);
+    struct vk_buf y_buf = upload_new(t, y, 4 * (uint64_t)n_tok * y_stride);
+    vk_cmd_begin(t->vk);
+    vk_op_mul_mat_glu(t->vk, &dg->m, &du->m, vk_view_sub(&x_buf, 0, 4 * (uint64_t)n_tok * x_stride),
+                      x_stride, vk_view_sub(&y_buf, 0, 4 * (uint64_t)n_tok * y_stride), y_stride,
+                      n_tok);
+    submit(t);
+    download(t, &y_buf, y, 4 * (uint64_t)n_tok * y_stride);
+
+    bool padding_kept = true;
+    for (int i = 0; i < n_tok; i++)
+        for (int r = 0; r < y_stride; r++) {
+            float v = y[(size_t)i * y_stride + r];
+            if (r < n_out)
+                got[(size_t)i * n_out + r] = v;
+            else if (v != SENTINEL)
+                padding_kept = false;
+        }
+    char what[160];
+    snprintf(what, sizeof what, "%-6s n_in=%-4d n_out=%-4d n_tok=%-2d parts=%d x_stride=%d",
+             quant_traits(wg->type)->name, n_in, n_out, n_tok, dg->m.n_parts, x_stride);
+    report(t, "glu", what, nmse(got, ref, (size_t)n_tok * n_out), limit);
+    if (!padding_kept)
+        fail(t, "glu", what, "y padding columns changed");
+
+    vk_buf_free(t->vk, &x_buf);
+    vk_buf_free(t->vk, &y_buf);
+    free(x), free(y), free(ref), free(got);
+}
+
+/* The fused SwiGLU for all shapes of one type (full: as test_type()). */
+static void test_glu_type(struct test *t, enum eng_type type, bool full)
+{
+    const int blck = quant_traits(type)->blck;
+    const int unit = blck == 1 ? 32 : blck;
+    const int n_ins[] = {unit, 3 * unit, blck == 1 && full ? 37 : 0};
+    const int n_outs[] = {7, 33, 301};
+    const int n_toks[] = {1, 2, 5};
+    const bool unaligned_x = full && (type == ENG_TYPE_F32 || type == ENG_TYPE_Q8_0);
+    int variant = 0;
+    for (int a = 0; a < 3; a++) {
+        if (n_ins[a] == 0)
+            continue;
+        for (int b = 0; b < 3; b++) {
+            struct weights wg = make_weights(t, type, n_ins[a], n_outs[b]);
+            struct weights wu = make_weights(t, type, n_ins[a], n_outs[b]);
+            const int n_parts = n_outs[b] >= 33 ? 3 : 1;
+            struct dev_matrix dg, du;
+            upload_matrix(t, &wg, n_parts, &dg);
+            upload_matrix(t, &wu, n_parts, &du);
+            for (int c = 0; c < 3; c++, variant++) {
+                const int x_stride = wg.n_in + (variant % 3 == 1 && unaligned_x ? 3 : 0);
+                check_glu(t, &wg, &wu, &dg, &du, n_toks[c], x_stride, wg.n_out + 2);
+            }
+            vk_buf_free(t->vk, &dg.buf);
+            vk_buf_free(t->vk, &du.buf);
+            free_weights(&wg);
+            free_weights(&wu);
+        }
+    }
+}
+
+/* vk_mul_mat_glu_ok() takes matching pairs of few tokens only. */
+static void test_glu_ok(struct test *t)
+{
+    struct vk_matrix_part pg[2] = {{.row0 = 0, .n_rows = 40}, {.row0 = 40, .n_rows = 24}};
+    struct vk_matrix_part pu[2] = {{.row0 = 0, .n_rows = 40}, {.row0 = 40, .n_rows = 24}};
+    struct vk_matrix_part pu_other[2] = {{.row0 = 0, .n_rows = 32}, {.row0 = 32, .n_rows = 32}};
+    const struct vk_matrix gate = {.type = ENG_TYPE_Q8_0, .n_in = 64, .n_out = 64,
+                                   .row_bytes = quant_row_size(ENG_TYPE_Q8_0, 64), .n_parts = 2,
+                                   .parts = pg};
+    struct vk_matrix up = gate;
+    up.parts = pu;
+    struct {
+        const char *what;
+        struct vk_matrix up;
+        int n_tok;
+        bool expected;
+    } cases[] = {
+        {"matching pair, n_tok 1", up, 1, true},
+        {"matching pair, n_tok 7", up, 7, true},
+        {"n_tok = VK_MUL_MAT_MIN_TILED_TOKENS", up, VK_MUL_MAT_MIN_TILED_TOKENS, false},
+        {"other type", up, 1, false},
+        {"other n_out", up, 1, false},
+        {"other n_in", up, 1, false},
+        {"other part split", up, 1, false},
+        {"one part", up, 1, false},
+    };
+    cases[3].up.type = ENG_TYPE_Q4_0;
+    cases[3].up.row_bytes = quant_row_size(ENG_TYPE_Q4_0, 64);
+    cases[4].up.n_out = 65;
+    cases[5].up.n_in = 96;
+    cases[5].up.row_bytes = quant_row_size(ENG_TYPE_Q8_0, 96);
+    cases[6].up.parts = pu_other;
+    cases[7].up.n_parts = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        t->n_cases++;
+        bool got = vk_mul_mat_glu_ok(&gate, &cases[i].up, cases[i].n_tok);
+        if (got != cases[i].expected)
+            t->n_failed++;
+        printf("%-4s %-8s %s: %s\n", got == cases[i].expected ? "ok" : "FAIL", "glu_ok",
+               cases[i].what, got ? "true" : "false");
+    }
+}
+
 /* ---- all types, all shapes ------------------------------------------------------------- */
 
 /* All shapes of one type. full: also rows that are not on 16 bytes (float
@@ -467,6 +637,70 @@ static void time_large(struct test *t, enum eng_type type, int n_tok)
     free_weights(&w);
 }
 
+/* The fused SwiGLU of Qwen2.5-0.5B's FFN gate and up (896 -> 4864, one
+ * token): checks the result, then times it against the unfused sequence
+ * (mul_mat gate, mul_mat up, silu_mul), best of several batches
+ * (information only). */
+static void time_glu(struct test *t, enum eng_type type)
+{
+    const int n_in = 896, n_out = 4864, n_tok = 1;
+    struct weights wg = make_weights(t, type, n_in, n_out);
+    struct weights wu = make_weights(t, type, n_in, n_out);
+    struct dev_matrix dg, du;
+    upload_matrix(t, &wg, 1, &dg);
+    upload_matrix(t, &wu, 1, &du);
+    check_glu(t, &wg, &wu, &dg, &du, n_tok, n_in, n_out);
+
+    float *x = xcalloc((size_t)n_in, sizeof(float)); /* [n_tok][n_in] */
+    fill_uniform(t, x, (size_t)n_in, -1.0f, 1.0f);
+    struct vk_buf x_buf = upload_new(t, x, 4 * (uint64_t)n_in);
+    struct eng_err err = {0};
+    struct vk_buf g_buf, u_buf; /* f32 [n_tok][n_out] each: gate (and the result), up */
+    if (vk_buf_new(t->vk, 4 * (uint64_t)n_out, VK_MEM_DEVICE, &g_buf, &err) ||
+        vk_buf_new(t->vk, 4 * (uint64_t)n_out, VK_MEM_DEVICE, &u_buf, &err))
+        die("vk_buf_new", &err);
+    struct vk_view xv = vk_view_of(&x_buf), gv = vk_view_of(&g_buf), uv = vk_view_of(&u_buf);
+    struct vk_mul_mat_args a_gate = {.w = &dg.m, .x = xv, .x_stride = n_in, .y = gv,
+                                     .y_stride = n_out, .n_tok = n_tok};
+    struct vk_mul_mat_args a_up = a_gate;
+    a_up.w = &du.m;
+    a_up.y = uv;
+    const int reps = 20;
+    double best_fused = 1e30, best_unfused = 1e30;
+    for (int round = 0; round < 5; round++) {
+        double t0 = now_seconds();
+        vk_cmd_begin(t->vk);
+        for (int i = 0; i < reps; i++)
+            vk_op_mul_mat_glu(t->vk, &dg.m, &du.m, xv, n_in, gv, n_out, n_tok);
+        submit(t);
+        double t1 = now_seconds();
+        vk_cmd_begin(t->vk);
+        for (int i = 0; i < reps; i++) {
+            vk_op_mul_mat(t->vk, &a_gate);
+            vk_op_mul_mat(t->vk, &a_up);
+            vk_op_silu_mul(t->vk, gv, uv, gv, (uint32_t)n_out);
+        }
+        submit(t);
+        double t2 = now_seconds();
+        if ((t1 - t0) / reps < best_fused)
+            best_fused = (t1 - t0) / reps;
+        if ((t2 - t1) / reps < best_unfused)
+            best_unfused = (t2 - t1) / reps;
+    }
+    printf("time %-6s %dx%d n_tok=%d glu: fused %.3f ms, unfused (mul_mat x2 + silu_mul) "
+           "%.3f ms, %.2fx; fused %.2f GB/s of weights\n",
+           quant_traits(type)->name, n_in, n_out, n_tok, best_fused * 1e3, best_unfused * 1e3,
+           best_unfused / best_fused, 2.0 * (double)wg.row_bytes * n_out / best_fused * 1e-9);
+    vk_buf_free(t->vk, &x_buf);
+    vk_buf_free(t->vk, &g_buf);
+    vk_buf_free(t->vk, &u_buf);
+    vk_buf_free(t->vk, &dg.buf);
+    vk_buf_free(t->vk, &du.buf);
+    free(x);
+    free_weights(&wg);
+    free_weights(&wu);
+}
+
 int main(int argc, char **argv)
 {
     struct eng_err err = {0};
@@ -491,25 +725,39 @@ int main(int argc, char **argv)
      * WENSHU_VK_MATMUL_TUNING in vk-ops-matmul.c): the device's own with
      * every shape, the other with the rows on 16 bytes (the alignment paths
      * are the same code in both). An optional argument picks one type by
-     * name (e.g. "Q4_K"), or only the timed cases ("time"), which run with
-     * the device's own tuning. */
+     * name (e.g. "Q4_K"), only the fused SwiGLU ("glu", its timing too), or
+     * only the timed cases ("time"), which run with the device's own tuning. */
+    const char *only = argc >= 2 ? argv[1] : NULL;
+    const bool only_time = only && strcmp(only, "time") == 0;
+    const bool only_glu = only && strcmp(only, "glu") == 0;
     const bool cpu_device = descs[pick].vk_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
     const char *tunings[] = {cpu_device ? "gpu" : "cpu", cpu_device ? "cpu" : "gpu"};
-    for (int k = 0; k < 2 && !(argc >= 2 && strcmp(argv[1], "time") == 0); k++) {
+    for (int k = 0; k < 2 && !only_time; k++) {
         setenv("WENSHU_VK_MATMUL_TUNING", tunings[k], 1);
         printf("tuning: %s%s\n", tunings[k],
                k == 1 ? " (the device's), all shapes" : ", aligned shapes");
-        for (int i = 0; i < N_TYPES; i++)
-            if (argc < 2 || strcmp(argv[1], quant_traits(all_types[i])->name) == 0)
+        for (int i = 0; i < N_TYPES; i++) {
+            const bool picked = strcmp(only ? only : "", quant_traits(all_types[i])->name) == 0;
+            if (!only || picked)
                 test_type(&t, all_types[i], k == 1);
+            if (!only || picked || only_glu)
+                test_glu_type(&t, all_types[i], k == 1);
+        }
     }
     unsetenv("WENSHU_VK_MATMUL_TUNING");
-    if (argc < 2 || strcmp(argv[1], "time") == 0) {
+    if (!only || only_glu)
+        test_glu_ok(&t);
+    if (!only || only_time) {
         const enum eng_type timed[] = {ENG_TYPE_Q8_0, ENG_TYPE_Q4_0};
         for (int i = 0; i < 2; i++) {
             time_large(&t, timed[i], 1);
             time_large(&t, timed[i], 64);
         }
+    }
+    if (!only || only_time || only_glu) {
+        const enum eng_type timed[] = {ENG_TYPE_Q8_0, ENG_TYPE_Q4_0};
+        for (int i = 0; i < 2; i++)
+            time_glu(&t, timed[i]);
     }
 
     int validation_errors = vk_ctx_validation_errors(t.vk);

@@ -432,7 +432,8 @@ static void record_attention(struct vk_session *s, int il, int n_tok, int n_past
     mul_mat(ctx, &l->wo, &s->attn, &s->x, n_tok, NULL, true);
 }
 
-/* SwiGLU block of layer il, its output added to x (fused). */
+/* SwiGLU block of layer il, its output added to x (fused); for decode the
+ * gate and up products and SiLU-mul are one dispatch too. */
 static void record_ffn(struct vk_session *s, int il, int n_tok)
 {
     const struct eng_model *m = s->vm->m;
@@ -441,10 +442,16 @@ static void record_ffn(struct vk_session *s, int il, int n_tok)
     uint64_t n_embd_all = (uint64_t)n_tok * m->n_embd, n_ff_all = (uint64_t)n_tok * m->n_ff;
     vk_op_rms_norm(ctx, floats(&s->x, n_embd_all), floats(&s->xn, n_embd_all), l->ffn_norm,
                    m->n_embd, n_tok, m->norm_eps);
-    mul_mat(ctx, &l->ffn_gate, &s->xn, &s->gate, n_tok, NULL, false);
-    mul_mat(ctx, &l->ffn_up, &s->xn, &s->up, n_tok, NULL, false);
-    vk_op_silu_mul(ctx, floats(&s->gate, n_ff_all), floats(&s->up, n_ff_all),
-                   floats(&s->gate, n_ff_all), (uint32_t)n_ff_all);
+    if (vk_mul_mat_glu_ok(&l->ffn_gate, &l->ffn_up, n_tok)) {
+        /* Decode: gate, up and SiLU-mul in one dispatch. */
+        vk_op_mul_mat_glu(ctx, &l->ffn_gate, &l->ffn_up, floats(&s->xn, n_embd_all), m->n_embd,
+                          floats(&s->gate, n_ff_all), m->n_ff, n_tok);
+    } else {
+        mul_mat(ctx, &l->ffn_gate, &s->xn, &s->gate, n_tok, NULL, false);
+        mul_mat(ctx, &l->ffn_up, &s->xn, &s->up, n_tok, NULL, false);
+        vk_op_silu_mul(ctx, floats(&s->gate, n_ff_all), floats(&s->up, n_ff_all),
+                       floats(&s->gate, n_ff_all), (uint32_t)n_ff_all);
+    }
     mul_mat(ctx, &l->ffn_down, &s->gate, &s->x, n_tok, NULL, true);
 }
 

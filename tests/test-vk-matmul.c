@@ -722,7 +722,7 @@ int main(int argc, char **argv)
     printf("device: %s (%s)\n", descs[pick].name, descs[pick].type);
 
     /* Both shader tunings on whatever device this is (see
-     * WENSHU_VK_MATMUL_TUNING in vk-ops-matmul.c): the device's own with
+     * WENSHU_VK_TUNING in vk-ops-matmul.c): the device's own with
      * every shape, the other with the rows on 16 bytes (the alignment paths
      * are the same code in both). An optional argument picks one type by
      * name (e.g. "Q4_K"), only the fused SwiGLU ("glu", its timing too), or
@@ -733,7 +733,7 @@ int main(int argc, char **argv)
     const bool cpu_device = descs[pick].vk_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
     const char *tunings[] = {cpu_device ? "gpu" : "cpu", cpu_device ? "cpu" : "gpu"};
     for (int k = 0; k < 2 && !only_time; k++) {
-        setenv("WENSHU_VK_MATMUL_TUNING", tunings[k], 1);
+        setenv("WENSHU_VK_TUNING", tunings[k], 1);
         printf("tuning: %s%s\n", tunings[k],
                k == 1 ? " (the device's), all shapes" : ", aligned shapes");
         for (int i = 0; i < N_TYPES; i++) {
@@ -744,7 +744,7 @@ int main(int argc, char **argv)
                 test_glu_type(&t, all_types[i], k == 1);
         }
     }
-    unsetenv("WENSHU_VK_MATMUL_TUNING");
+    unsetenv("WENSHU_VK_TUNING");
     if (!only || only_glu)
         test_glu_ok(&t);
     if (!only || only_time) {

@@ -426,6 +426,16 @@ uint64_t vk_ctx_max_binding(const struct vk_ctx *ctx) { return ctx->max_binding;
 uint64_t vk_ctx_max_alloc(const struct vk_ctx *ctx) { return ctx->max_alloc; }
 uint64_t vk_ctx_offset_align(const struct vk_ctx *ctx) { return ctx->offset_align; }
 uint64_t vk_ctx_allocated_bytes(const struct vk_ctx *ctx) { return ctx->allocated; }
+
+bool vk_ctx_tune_for_cpu(const struct vk_ctx *ctx)
+{
+    const char *forced = getenv("WENSHU_VK_TUNING");
+    if (forced && strcmp(forced, "gpu") == 0)
+        return false;
+    if (forced && strcmp(forced, "cpu") == 0)
+        return true;
+    return ctx->desc.vk_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
 uint64_t vk_ctx_n_dispatches(const struct vk_ctx *ctx) { return ctx->n_dispatches; }
 uint64_t vk_ctx_n_barriers(const struct vk_ctx *ctx) { return ctx->n_barriers; }
 

@@ -115,7 +115,7 @@ static struct vk_view weight_view(struct vk_ctx *ctx, const struct vk_matrix *w,
  *    much as a buffer, barriers switch coroutines, and both sides of every
  *    branch run): each invocation owns whole rows, in registers, with no
  *    shared memory and no barrier.
- * WENSHU_VK_MATMUL_TUNING=gpu|cpu forces one (the tests run both). */
+ * WENSHU_VK_TUNING=gpu|cpu forces one (the tests run both). */
 struct matmul_tuning {
     /* mul_mat_vec: threads per workgroup, rows per thread, threads per row;
      * rows per thread of the GLU variant (two dots a row: on software Vulkan
@@ -135,12 +135,7 @@ static struct matmul_tuning tuning_for(const struct vk_ctx *ctx)
                                       .vec_row_threads = 1, .glu_rows_per_thread = 8,
                                       .tiled_wg = 8, .tiled_direct = 1, .tile_rows = 8 * 8,
                                       .tile_tokens = 8};
-    const char *forced = getenv("WENSHU_VK_MATMUL_TUNING");
-    if (forced && strcmp(forced, "gpu") == 0)
-        return gpu;
-    if (forced && strcmp(forced, "cpu") == 0)
-        return cpu;
-    return vk_ctx_desc(ctx)->vk_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? cpu : gpu;
+    return vk_ctx_tune_for_cpu(ctx) ? cpu : gpu;
 }
 
 /* ---- matrix product ----------------------------------------------------------- */

@@ -215,8 +215,7 @@ void vk_op_attention(struct vk_ctx *ctx, const struct vk_attention_args *a)
         .writes = {false, false, false, true},
         .push = &push,
         .push_size = sizeof push,
-        .spec = {vk_ctx_desc(ctx)->vk_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? ATTENTION_WG_CPU
-                                                                          : ATTENTION_WG_GPU},
+        .spec = {vk_ctx_tune_for_cpu(ctx) ? ATTENTION_WG_CPU : ATTENTION_WG_GPU},
         .n_spec = 1,
         .groups = {(uint32_t)(a->n_head_kv * head_chunks), vk_div_up(a->n_tok, toks_per_wg), 1},
     };

@@ -14,6 +14,7 @@
  * vk_cmd_submit() returns the first error.
  *
  * Environment: WENSHU_VK_VALIDATION=1 turns on the validation layer;
+ * WENSHU_VK_TUNING=gpu|cpu picks the shaders' shapes (vk_ctx_tune_for_cpu);
  * WENSHU_VULKAN_LOADER names the loader library; WENSHU_VK_MAX_BINDING,
  * WENSHU_VK_MAX_ALLOC and WENSHU_VK_MEMORY_LIMIT (bytes) shrink the device's
  * limits so tests reach the split, chunk and out-of-memory paths.
@@ -90,6 +91,11 @@ uint64_t vk_ctx_max_binding(const struct vk_ctx *ctx);
 uint64_t vk_ctx_max_alloc(const struct vk_ctx *ctx);
 /* Binding offsets must be a multiple of this (minStorageBufferOffsetAlignment). */
 uint64_t vk_ctx_offset_align(const struct vk_ctx *ctx);
+/* Whether shaders take their software-device shapes (every invocation owns
+ * whole rows, few barriers) rather than their GPU shapes: true on cpu-type
+ * devices such as lavapipe. WENSHU_VK_TUNING=gpu|cpu forces either, so the
+ * GPU shapes are tested on lavapipe too. */
+bool vk_ctx_tune_for_cpu(const struct vk_ctx *ctx);
 /* Bytes of device memory this context holds now. */
 uint64_t vk_ctx_allocated_bytes(const struct vk_ctx *ctx);
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vk-test.h"
 #include "vulkan/vk-ops.h"
 #include "vulkan/vk.h"
 
@@ -138,36 +139,33 @@ static void test_reused_handles(struct vk_ctx *ctx)
     CHECK(bad_rounds == 0, "%d of 6 rounds on re-made buffers read stale bindings", bad_rounds);
 }
 
+/* The pipeline cache directory of this run, made by main(). */
+static char cache_dir[] = "/tmp/wenshu-vk-cache-XXXXXX";
+
+/* At exit, also an early one (the skip): remove the cache directory if it
+ * is empty, as the end of main() leaves it. */
+static void remove_cache_dir(void) { rmdir(cache_dir); }
+
 int main(void)
 {
     test_pick_order();
-    struct eng_err err = {0};
-    struct vk_device_desc descs[8];
-    int n = vk_devices_list(descs, 8, &err);
-    if (n <= 0) {
-        printf("SKIP: no Vulkan device (%s)\n", n < 0 ? err.msg : "none found");
-        return 77;
-    }
-    for (int i = 0; i < n && i < 8; i++)
+    /* The context takes its pipeline cache path from XDG_CACHE_HOME when it
+     * is made, so the fresh cache directory comes first. */
+    CHECK(mkdtemp(cache_dir) != NULL, "mkdtemp");
+    atexit(remove_cache_dir);
+    setenv("XDG_CACHE_HOME", cache_dir, 1);
+    struct vkt_device dev;
+    vkt_open_device(&dev);
+    struct vk_ctx *ctx = dev.ctx;
+    const struct vk_device_desc *descs = dev.descs;
+    for (int i = 0; i < dev.n_listed; i++)
         printf("device %d: %s (%s), %.0f MiB, binding %.0f MiB, alloc %.0f MiB, usable %d\n", i,
                descs[i].name, descs[i].type, descs[i].device_local_bytes / 1048576.0,
                descs[i].max_storage_range / 1048576.0, descs[i].max_alloc_bytes / 1048576.0,
                descs[i].usable);
-    int pick = vk_device_pick(descs, n < 8 ? n : 8, true);
-    CHECK(pick >= 0, "a usable device");
-    if (pick < 0)
-        return 1;
-    CHECK(vk_ctx_new(n + 3, &(struct vk_ctx *){NULL}, &err) == ENG_STATUS_ERR_ARG,
+    struct eng_err err = {0};
+    CHECK(vk_ctx_new(dev.n_devices + 3, &(struct vk_ctx *){NULL}, &err) == ENG_STATUS_ERR_ARG,
           "a device index out of range is refused");
-
-    char cache_dir[] = "/tmp/wenshu-vk-cache-XXXXXX";
-    CHECK(mkdtemp(cache_dir) != NULL, "mkdtemp");
-    setenv("XDG_CACHE_HOME", cache_dir, 1);
-    struct vk_ctx *ctx = NULL;
-    enum eng_status st = vk_ctx_new(pick, &ctx, &err);
-    CHECK(st == ENG_STATUS_OK, "vk_ctx_new: %s", err.msg);
-    if (st)
-        return 1;
     printf("validation layer: %s\n", vk_ctx_validation_on(ctx) ? "on" : "off");
     test_round_trip(ctx, 1000);
     test_round_trip(ctx, (40u << 20) + 12); /* more than the 32 MiB staging buffer */
@@ -208,8 +206,8 @@ int main(void)
         fputs("garbage", f);
         fclose(f);
     }
-    CHECK(vk_ctx_new(pick, &ctx, &err) == ENG_STATUS_OK, "a corrupt pipeline cache is ignored: %s",
-          err.msg);
+    CHECK(vk_ctx_new(dev.index, &ctx, &err) == ENG_STATUS_OK,
+          "a corrupt pipeline cache is ignored: %s", err.msg);
     vk_ctx_free(&ctx);
     unlink(cache_file);
     char cache_sub[300];

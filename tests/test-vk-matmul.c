@@ -27,16 +27,16 @@
  * dispatch, and the fused SwiGLU of gate and up at that size its time
  * against the unfused mul_mat, mul_mat, silu_mul (information only, no
  * timing assertion).
- * Exits 77 only when there is no usable Vulkan device.
+ * Exits 77 only when there is no Vulkan device at all.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "quant.h"
+#include "vk-test.h"
 #include "vulkan/vk-ops.h"
 
 /* The shaders dequantize exactly as the CPU does (the same f16 scales and
@@ -89,60 +89,7 @@ struct dev_matrix {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void die(const char *what, const struct eng_err *err)
-{
-    printf("FATAL: %s: %s\n", what, err ? err->msg : "");
-    exit(1);
-}
-
-static uint64_t rng_next(struct test *t)
-{
-    uint64_t z = (t->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi). */
-static float rand_uniform(struct test *t, float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((rng_next(t) >> 40) * (1.0 / 16777216.0));
-}
-
-static void fill_uniform(struct test *t, float *v, size_t n, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = rand_uniform(t, lo, hi);
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        die("out of memory", NULL);
-    return p;
-}
-
 static uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* NMSE of got against ref over n values. */
-static double nmse(const float *got, const double *ref, size_t n)
-{
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)got[i] - ref[i];
-        err += d * d;
-        norm += ref[i] * ref[i];
-    }
-    return norm > 0 ? err / norm : err;
-}
 
 static void report(struct test *t, const char *op, const char *what, double value, double limit)
 {
@@ -160,32 +107,6 @@ static void fail(struct test *t, const char *op, const char *what, const char *w
     printf("FAIL %-8s %-64s %s\n", op, what, why);
 }
 
-/* A device buffer holding n bytes of src (size rounded up to 16). */
-static struct vk_buf upload_new(struct test *t, const void *src, uint64_t n)
-{
-    struct eng_err err = {0};
-    struct vk_buf b;
-    if (vk_buf_new(t->vk, round_up(n, 16), VK_MEM_DEVICE, &b, &err) != ENG_STATUS_OK)
-        die("vk_buf_new", &err);
-    if (vk_upload(t->vk, &b, 0, src, n, &err) != ENG_STATUS_OK)
-        die("vk_upload", &err);
-    return b;
-}
-
-static void download(struct test *t, const struct vk_buf *b, void *dst, uint64_t n)
-{
-    struct eng_err err = {0};
-    if (vk_download(t->vk, b, 0, dst, n, &err) != ENG_STATUS_OK)
-        die("vk_download", &err);
-}
-
-static void submit(struct test *t)
-{
-    struct eng_err err = {0};
-    if (vk_cmd_submit(t->vk, &err) != ENG_STATUS_OK)
-        die("vk_cmd_submit", &err);
-}
-
 /* ---- weights -------------------------------------------------------------------- */
 
 /* Random rows quantized to type. Rows get different scales so that the
@@ -194,13 +115,13 @@ static struct weights make_weights(struct test *t, enum eng_type type, int n_in,
 {
     struct weights w = {.type = type, .n_in = n_in, .n_out = n_out};
     w.row_bytes = quant_row_size(type, n_in);
-    w.data = xcalloc((size_t)n_out, w.row_bytes);
-    w.deq = xcalloc((size_t)n_out * n_in, sizeof(double));
-    float *row = xcalloc((size_t)n_in, sizeof(float));
+    w.data = vkt_xcalloc((size_t)n_out, w.row_bytes);
+    w.deq = vkt_xcalloc((size_t)n_out * n_in, sizeof(double));
+    float *row = vkt_xcalloc((size_t)n_in, sizeof(float));
     for (int r = 0; r < n_out; r++) {
-        float scale = rand_uniform(t, 0.05f, 2.0f);
+        float scale = vkt_rand_uniform(&t->rng, 0.05f, 2.0f);
         for (int k = 0; k < n_in; k++)
-            row[k] = scale * rand_uniform(t, -1.0f, 1.0f) * (k % 97 == 5 ? 0.01f : 1.0f);
+            row[k] = scale * vkt_rand_uniform(&t->rng, -1.0f, 1.0f) * (k % 97 == 5 ? 0.01f : 1.0f);
         quant_quantize_row(type, row, w.data + (size_t)r * w.row_bytes, n_in);
         quant_dequantize_row(type, w.data + (size_t)r * w.row_bytes, row, n_in);
         for (int k = 0; k < n_in; k++)
@@ -239,12 +160,12 @@ static void upload_matrix(struct test *t, const struct weights *w, int n_parts,
         end = offset[p] + (uint64_t)dm->parts[p].n_rows * w->row_bytes;
     }
     uint64_t size = round_up(end, 16) + 16;
-    uint8_t *image = xcalloc(size, 1);
+    uint8_t *image = vkt_xcalloc(size, 1);
     memset(image, 0xFF, size);
     for (int p = 0; p < n_parts; p++)
         memcpy(image + offset[p], w->data + (size_t)dm->parts[p].row0 * w->row_bytes,
                (size_t)dm->parts[p].n_rows * w->row_bytes);
-    dm->buf = upload_new(t, image, size);
+    dm->buf = vkt_buf_upload(t->vk, image, size);
     free(image);
     for (int p = 0; p < n_parts; p++)
         dm->parts[p].view =
@@ -268,16 +189,17 @@ static void check_mul_mat(struct test *t, const struct weights *w, const struct 
                           const struct mul_mat_case *c)
 {
     const int n_in = w->n_in, n_out = w->n_out, n_tok = c->n_tok;
-    float *x = xcalloc((size_t)n_tok * c->x_stride, sizeof(float)); /* [n_tok][x_stride] */
-    float *y = xcalloc((size_t)n_tok * c->y_stride, sizeof(float)); /* [n_tok][y_stride] */
-    float *bias = xcalloc((size_t)n_out, sizeof(float));            /* [n_out] */
-    double *ref = xcalloc((size_t)n_tok * n_out, sizeof(double));   /* [n_tok][n_out] */
-    float *got = xcalloc((size_t)n_tok * n_out, sizeof(float));     /* [n_tok][n_out] */
-    fill_uniform(t, x, (size_t)n_tok * c->x_stride, -1.0f, 1.0f);
-    fill_uniform(t, bias, (size_t)n_out, -1.0f, 1.0f);
+    float *x = vkt_xcalloc((size_t)n_tok * c->x_stride, sizeof(float)); /* [n_tok][x_stride] */
+    float *y = vkt_xcalloc((size_t)n_tok * c->y_stride, sizeof(float)); /* [n_tok][y_stride] */
+    float *bias = vkt_xcalloc((size_t)n_out, sizeof(float));            /* [n_out] */
+    double *ref = vkt_xcalloc((size_t)n_tok * n_out, sizeof(double));   /* [n_tok][n_out] */
+    float *got = vkt_xcalloc((size_t)n_tok * n_out, sizeof(float));     /* [n_tok][n_out] */
+    vkt_fill_uniform(&t->rng, x, (size_t)n_tok * c->x_stride, -1.0f, 1.0f);
+    vkt_fill_uniform(&t->rng, bias, (size_t)n_out, -1.0f, 1.0f);
     for (int i = 0; i < n_tok; i++)
         for (int r = 0; r < c->y_stride; r++)
-            y[(size_t)i * c->y_stride + r] = r < n_out ? rand_uniform(t, -1.0f, 1.0f) : SENTINEL;
+            y[(size_t)i * c->y_stride + r] =
+                r < n_out ? vkt_rand_uniform(&t->rng, -1.0f, 1.0f) : SENTINEL;
 
     double energy_terms = 0, energy_ref = 0; /* sum of squared terms, of squared results */
     for (int i = 0; i < n_tok; i++)
@@ -304,9 +226,9 @@ static void check_mul_mat(struct test *t, const struct weights *w, const struct 
     const double limit =
         LIMIT_MUL_MAT * (energy_terms > energy_ref ? energy_terms / energy_ref : 1.0);
 
-    struct vk_buf x_buf = upload_new(t, x, 4 * (uint64_t)n_tok * c->x_stride);
-    struct vk_buf y_buf = upload_new(t, y, 4 * (uint64_t)n_tok * c->y_stride);
-    struct vk_buf b_buf = upload_new(t, bias, 4 * (uint64_t)n_out);
+    struct vk_buf x_buf = vkt_buf_upload(t->vk, x, 4 * (uint64_t)n_tok * c->x_stride);
+    struct vk_buf y_buf = vkt_buf_upload(t->vk, y, 4 * (uint64_t)n_tok * c->y_stride);
+    struct vk_buf b_buf = vkt_buf_upload(t->vk, bias, 4 * (uint64_t)n_out);
     struct vk_view b_view = vk_view_sub(&b_buf, 0, 4 * (uint64_t)n_out);
     struct vk_mul_mat_args a = {
         .w = &dm->m,
@@ -320,9 +242,9 @@ static void check_mul_mat(struct test *t, const struct weights *w, const struct 
     };
     vk_cmd_begin(t->vk);
     vk_op_mul_mat(t->vk, &a);
-    submit(t);
-    float *y_after = xcalloc((size_t)n_tok * c->y_stride, sizeof(float));
-    download(t, &y_buf, y_after, 4 * (uint64_t)n_tok * c->y_stride);
+    vkt_submit(t->vk);
+    float *y_after = vkt_xcalloc((size_t)n_tok * c->y_stride, sizeof(float));
+    vkt_download(t->vk, &y_buf, y_after, 4 * (uint64_t)n_tok * c->y_stride);
 
     bool padding_kept = true;
     for (int i = 0; i < n_tok; i++)
@@ -338,7 +260,7 @@ static void check_mul_mat(struct test *t, const struct weights *w, const struct 
              quant_traits(w->type)->name, n_in, n_out, n_tok, dm->m.n_parts,
              n_tok < VK_MUL_MAT_MIN_TILED_TOKENS ? "vec  " : "tiled", c->x_stride,
              c->bias ? " bias" : "", c->accumulate ? " acc" : "");
-    report(t, "mul_mat", what, nmse(got, ref, (size_t)n_tok * n_out), limit);
+    report(t, "mul_mat", what, vkt_nmse(got, ref, (size_t)n_tok * n_out), limit);
     if (!padding_kept)
         fail(t, "mul_mat", what, "y padding columns changed");
 
@@ -356,29 +278,30 @@ static void check_get_rows(struct test *t, const struct weights *w, const struct
                            int n)
 {
     const int n_in = w->n_in;
-    int32_t *ids = xcalloc((size_t)n, sizeof(int32_t)); /* [n] */
+    int32_t *ids = vkt_xcalloc((size_t)n, sizeof(int32_t)); /* [n] */
     for (int i = 0; i < n; i++)
-        ids[i] = i < 3 ? (i * (w->n_out - 1)) / 2 : (int32_t)(rng_next(t) % (uint64_t)w->n_out);
+        ids[i] = i < 3 ? (i * (w->n_out - 1)) / 2
+                       : (int32_t)(vkt_rng_next(&t->rng) % (uint64_t)w->n_out);
     const size_t y_len = (size_t)n * n_in + 8;
-    float *y = xcalloc(y_len, sizeof(float)); /* [n][n_in] and 8 guard floats */
+    float *y = vkt_xcalloc(y_len, sizeof(float)); /* [n][n_in] and 8 guard floats */
     for (size_t i = 0; i < y_len; i++)
         y[i] = SENTINEL;
-    double *ref = xcalloc((size_t)n * n_in, sizeof(double)); /* [n][n_in] */
+    double *ref = vkt_xcalloc((size_t)n * n_in, sizeof(double)); /* [n][n_in] */
     for (int i = 0; i < n; i++)
         memcpy(ref + (size_t)i * n_in, w->deq + (size_t)ids[i] * n_in, sizeof(double) * n_in);
 
-    struct vk_buf ids_buf = upload_new(t, ids, 4 * (uint64_t)n);
-    struct vk_buf y_buf = upload_new(t, y, 4 * (uint64_t)y_len);
+    struct vk_buf ids_buf = vkt_buf_upload(t->vk, ids, 4 * (uint64_t)n);
+    struct vk_buf y_buf = vkt_buf_upload(t->vk, y, 4 * (uint64_t)y_len);
     vk_cmd_begin(t->vk);
     vk_op_get_rows(t->vk, &dm->m, vk_view_sub(&ids_buf, 0, 4 * (uint64_t)n), n,
                    vk_view_sub(&y_buf, 0, 4 * (uint64_t)n * n_in));
-    submit(t);
-    download(t, &y_buf, y, 4 * (uint64_t)y_len);
+    vkt_submit(t->vk);
+    vkt_download(t->vk, &y_buf, y, 4 * (uint64_t)y_len);
 
     char what[160];
     snprintf(what, sizeof what, "%-6s n_in=%-4d n_out=%-3d n=%-2d parts=%d",
              quant_traits(w->type)->name, n_in, w->n_out, n, dm->m.n_parts);
-    report(t, "get_rows", what, nmse(y, ref, (size_t)n * n_in), LIMIT_GET_ROWS);
+    report(t, "get_rows", what, vkt_nmse(y, ref, (size_t)n * n_in), LIMIT_GET_ROWS);
     for (int i = 0; i < 8; i++)
         if (y[(size_t)n * n_in + i] != SENTINEL) {
             fail(t, "get_rows", what, "wrote past y");
@@ -420,14 +343,15 @@ static void check_glu(struct test *t, const struct weights *wg, const struct wei
                       int x_stride, int y_stride)
 {
     const int n_in = wg->n_in, n_out = wg->n_out;
-    float *x = xcalloc((size_t)n_tok * x_stride, sizeof(float));       /* [n_tok][x_stride] */
-    float *y = xcalloc((size_t)n_tok * y_stride, sizeof(float));       /* [n_tok][y_stride] */
-    double *ref = xcalloc((size_t)n_tok * n_out, sizeof(double));      /* [n_tok][n_out] */
-    float *got = xcalloc((size_t)n_tok * n_out, sizeof(float));        /* [n_tok][n_out] */
-    fill_uniform(t, x, (size_t)n_tok * x_stride, -1.0f, 1.0f);
+    float *x = vkt_xcalloc((size_t)n_tok * x_stride, sizeof(float));       /* [n_tok][x_stride] */
+    float *y = vkt_xcalloc((size_t)n_tok * y_stride, sizeof(float));       /* [n_tok][y_stride] */
+    double *ref = vkt_xcalloc((size_t)n_tok * n_out, sizeof(double));      /* [n_tok][n_out] */
+    float *got = vkt_xcalloc((size_t)n_tok * n_out, sizeof(float));        /* [n_tok][n_out] */
+    vkt_fill_uniform(&t->rng, x, (size_t)n_tok * x_stride, -1.0f, 1.0f);
     for (int i = 0; i < n_tok; i++)
         for (int r = 0; r < y_stride; r++)
-            y[(size_t)i * y_stride + r] = r < n_out ? rand_uniform(t, -1.0f, 1.0f) : SENTINEL;
+            y[(size_t)i * y_stride + r] =
+                r < n_out ? vkt_rand_uniform(&t->rng, -1.0f, 1.0f) : SENTINEL;
 
     double energy_terms = 0, energy_ref = 0; /* of the error terms, of the results */
     for (int i = 0; i < n_tok; i++)
@@ -443,14 +367,14 @@ static void check_glu(struct test *t, const struct weights *wg, const struct wei
     const double limit =
         LIMIT_MUL_MAT_GLU * (energy_terms > energy_ref ? energy_terms / energy_ref : 1.0);
 
-    struct vk_buf x_buf = upload_new(t, x, 4 * (uint64_t)n_tok * x_stride);
-    struct vk_buf y_buf = upload_new(t, y, 4 * (uint64_t)n_tok * y_stride);
+    struct vk_buf x_buf = vkt_buf_upload(t->vk, x, 4 * (uint64_t)n_tok * x_stride);
+    struct vk_buf y_buf = vkt_buf_upload(t->vk, y, 4 * (uint64_t)n_tok * y_stride);
     vk_cmd_begin(t->vk);
     vk_op_mul_mat_glu(t->vk, &dg->m, &du->m, vk_view_sub(&x_buf, 0, 4 * (uint64_t)n_tok * x_stride),
                       x_stride, vk_view_sub(&y_buf, 0, 4 * (uint64_t)n_tok * y_stride), y_stride,
                       n_tok);
-    submit(t);
-    download(t, &y_buf, y, 4 * (uint64_t)n_tok * y_stride);
+    vkt_submit(t->vk);
+    vkt_download(t->vk, &y_buf, y, 4 * (uint64_t)n_tok * y_stride);
 
     bool padding_kept = true;
     for (int i = 0; i < n_tok; i++)
@@ -464,7 +388,7 @@ static void check_glu(struct test *t, const struct weights *wg, const struct wei
     char what[160];
     snprintf(what, sizeof what, "%-6s n_in=%-4d n_out=%-4d n_tok=%-2d parts=%d x_stride=%d",
              quant_traits(wg->type)->name, n_in, n_out, n_tok, dg->m.n_parts, x_stride);
-    report(t, "glu", what, nmse(got, ref, (size_t)n_tok * n_out), limit);
+    report(t, "glu", what, vkt_nmse(got, ref, (size_t)n_tok * n_out), limit);
     if (!padding_kept)
         fail(t, "glu", what, "y padding columns changed");
 
@@ -581,7 +505,7 @@ static void test_type(struct test *t, enum eng_type type, bool full)
                 };
                 check_mul_mat(t, &w, &dm, &mc);
             }
-            check_get_rows(t, &w, &dm, 1 + (int)(rng_next(t) % 13));
+            check_get_rows(t, &w, &dm, 1 + (int)(vkt_rng_next(&t->rng) % 13));
             vk_buf_free(t->vk, &dm.buf);
             free_weights(&w);
         }
@@ -602,24 +526,24 @@ static void time_large(struct test *t, enum eng_type type, int n_tok)
     struct mul_mat_case mc = {.n_tok = n_tok, .x_stride = n_in, .y_stride = n_out};
     check_mul_mat(t, &w, &dm, &mc);
 
-    float *x = xcalloc((size_t)n_tok * n_in, sizeof(float));
-    fill_uniform(t, x, (size_t)n_tok * n_in, -1.0f, 1.0f);
-    struct vk_buf x_buf = upload_new(t, x, 4 * (uint64_t)n_tok * n_in);
+    float *x = vkt_xcalloc((size_t)n_tok * n_in, sizeof(float));
+    vkt_fill_uniform(&t->rng, x, (size_t)n_tok * n_in, -1.0f, 1.0f);
+    struct vk_buf x_buf = vkt_buf_upload(t->vk, x, 4 * (uint64_t)n_tok * n_in);
     struct eng_err err = {0};
     struct vk_buf y_buf;
     if (vk_buf_new(t->vk, 4 * (uint64_t)n_tok * n_out, VK_MEM_DEVICE, &y_buf, &err))
-        die("vk_buf_new", &err);
+        vkt_die("vk_buf_new", &err);
     struct vk_mul_mat_args a = {.w = &dm.m, .x = vk_view_of(&x_buf), .x_stride = n_in,
                                 .y = vk_view_of(&y_buf), .y_stride = n_out, .n_tok = n_tok};
     const int reps = n_tok == 1 ? 20 : 4;
     double best = 1e30;
     for (int round = 0; round < 3; round++) {
-        double t0 = now_seconds();
+        double t0 = vkt_now_seconds();
         vk_cmd_begin(t->vk);
         for (int i = 0; i < reps; i++)
             vk_op_mul_mat(t->vk, &a);
-        submit(t);
-        double per = (now_seconds() - t0) / reps;
+        vkt_submit(t->vk);
+        double per = (vkt_now_seconds() - t0) / reps;
         if (per < best)
             best = per;
     }
@@ -651,14 +575,14 @@ static void time_glu(struct test *t, enum eng_type type)
     upload_matrix(t, &wu, 1, &du);
     check_glu(t, &wg, &wu, &dg, &du, n_tok, n_in, n_out);
 
-    float *x = xcalloc((size_t)n_in, sizeof(float)); /* [n_tok][n_in] */
-    fill_uniform(t, x, (size_t)n_in, -1.0f, 1.0f);
-    struct vk_buf x_buf = upload_new(t, x, 4 * (uint64_t)n_in);
+    float *x = vkt_xcalloc((size_t)n_in, sizeof(float)); /* [n_tok][n_in] */
+    vkt_fill_uniform(&t->rng, x, (size_t)n_in, -1.0f, 1.0f);
+    struct vk_buf x_buf = vkt_buf_upload(t->vk, x, 4 * (uint64_t)n_in);
     struct eng_err err = {0};
     struct vk_buf g_buf, u_buf; /* f32 [n_tok][n_out] each: gate (and the result), up */
     if (vk_buf_new(t->vk, 4 * (uint64_t)n_out, VK_MEM_DEVICE, &g_buf, &err) ||
         vk_buf_new(t->vk, 4 * (uint64_t)n_out, VK_MEM_DEVICE, &u_buf, &err))
-        die("vk_buf_new", &err);
+        vkt_die("vk_buf_new", &err);
     struct vk_view xv = vk_view_of(&x_buf), gv = vk_view_of(&g_buf), uv = vk_view_of(&u_buf);
     struct vk_mul_mat_args a_gate = {.w = &dg.m, .x = xv, .x_stride = n_in, .y = gv,
                                      .y_stride = n_out, .n_tok = n_tok};
@@ -668,20 +592,20 @@ static void time_glu(struct test *t, enum eng_type type)
     const int reps = 20;
     double best_fused = 1e30, best_unfused = 1e30;
     for (int round = 0; round < 5; round++) {
-        double t0 = now_seconds();
+        double t0 = vkt_now_seconds();
         vk_cmd_begin(t->vk);
         for (int i = 0; i < reps; i++)
             vk_op_mul_mat_glu(t->vk, &dg.m, &du.m, xv, n_in, gv, n_out, n_tok);
-        submit(t);
-        double t1 = now_seconds();
+        vkt_submit(t->vk);
+        double t1 = vkt_now_seconds();
         vk_cmd_begin(t->vk);
         for (int i = 0; i < reps; i++) {
             vk_op_mul_mat(t->vk, &a_gate);
             vk_op_mul_mat(t->vk, &a_up);
             vk_op_silu_mul(t->vk, gv, uv, gv, (uint32_t)n_out);
         }
-        submit(t);
-        double t2 = now_seconds();
+        vkt_submit(t->vk);
+        double t2 = vkt_now_seconds();
         if ((t1 - t0) / reps < best_fused)
             best_fused = (t1 - t0) / reps;
         if ((t2 - t1) / reps < best_unfused)
@@ -703,23 +627,10 @@ static void time_glu(struct test *t, enum eng_type type)
 
 int main(int argc, char **argv)
 {
-    struct eng_err err = {0};
-    struct vk_device_desc descs[8];
-    int n = vk_devices_list(descs, 8, &err);
-    if (n <= 0) {
-        printf("SKIP: no Vulkan device (%s)\n", n < 0 ? err.msg : "none found");
-        return 77;
-    }
-    int pick = vk_device_pick(descs, n < 8 ? n : 8, true);
-    if (pick < 0) {
-        printf("SKIP: no usable Vulkan device\n");
-        return 77;
-    }
+    struct vkt_device dev;
+    vkt_open_device(&dev);
     quant_init();
-    struct test t = {.rng = 20240611};
-    if (vk_ctx_new(pick, &t.vk, &err) != ENG_STATUS_OK)
-        die("vk_ctx_new", &err);
-    printf("device: %s (%s)\n", descs[pick].name, descs[pick].type);
+    struct test t = {.vk = dev.ctx, .rng = 20240611};
 
     /* Both shader tunings on whatever device this is (see
      * WENSHU_VK_TUNING in vk-ops-matmul.c): the device's own with
@@ -730,7 +641,7 @@ int main(int argc, char **argv)
     const char *only = argc >= 2 ? argv[1] : NULL;
     const bool only_time = only && strcmp(only, "time") == 0;
     const bool only_glu = only && strcmp(only, "glu") == 0;
-    const bool cpu_device = descs[pick].vk_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    const bool cpu_device = dev.descs[dev.index].vk_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
     const char *tunings[] = {cpu_device ? "gpu" : "cpu", cpu_device ? "cpu" : "gpu"};
     for (int k = 0; k < 2 && !only_time; k++) {
         setenv("WENSHU_VK_TUNING", tunings[k], 1);

@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "vk-test.h"
 #include "vulkan/vk-ops.h"
 
 #define LIMIT_EXACT 1e-10 /* copies, add, mul, scale */
@@ -29,40 +29,6 @@ struct test {
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
-
-static void die(const char *what, const struct eng_err *err)
-{
-    printf("FATAL: %s: %s\n", what, err ? err->msg : "");
-    exit(1);
-}
-
-static uint64_t rng_next(struct test *t)
-{
-    uint64_t z = (t->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi). */
-static float rand_uniform(struct test *t, float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((rng_next(t) >> 40) * (1.0 / 16777216.0));
-}
-
-static void fill_uniform(struct test *t, float *v, size_t n, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = rand_uniform(t, lo, hi);
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        die("out of memory", NULL);
-    return p;
-}
 
 /* IEEE binary16 bits of x, rounded to nearest even (subnormals included). */
 static uint16_t f32_to_f16(float x)
@@ -104,18 +70,6 @@ static float f16_to_f32(uint16_t h)
     return (float)((h & 0x8000) ? -v : v);
 }
 
-/* NMSE of got against ref over n values. */
-static double nmse(const float *got, const double *ref, size_t n)
-{
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)got[i] - ref[i];
-        err += d * d;
-        norm += ref[i] * ref[i];
-    }
-    return norm > 0 ? err / norm : err;
-}
-
 static void report(struct test *t, const char *op, const char *shape, double value, double limit)
 {
     bool ok = value <= limit; /* false for NaN */
@@ -132,44 +86,7 @@ static void report_bool(struct test *t, const char *op, const char *what, bool o
     printf("%-4s %-16s %s\n", ok ? "ok" : "FAIL", op, what);
 }
 
-/* A device buffer of bytes, filled from data (zeros when data is NULL). */
-static struct vk_buf dev_new(struct test *t, const void *data, size_t bytes)
-{
-    struct vk_buf b;
-    struct eng_err err;
-    if (vk_buf_new(t->vk, bytes, VK_MEM_DEVICE, &b, &err) != ENG_STATUS_OK)
-        die("vk_buf_new", &err);
-    void *zeros = NULL;
-    if (!data)
-        data = zeros = xcalloc(bytes, 1);
-    if (vk_upload(t->vk, &b, 0, data, bytes, &err) != ENG_STATUS_OK)
-        die("vk_upload", &err);
-    free(zeros);
-    return b;
-}
-
 static void dev_free(struct test *t, struct vk_buf *b) { vk_buf_free(t->vk, b); }
-
-static void dev_read(struct test *t, const struct vk_buf *b, void *dst, size_t bytes)
-{
-    struct eng_err err;
-    if (vk_download(t->vk, b, 0, dst, bytes, &err) != ENG_STATUS_OK)
-        die("vk_download", &err);
-}
-
-static void submit(struct test *t)
-{
-    struct eng_err err;
-    if (vk_cmd_submit(t->vk, &err) != ENG_STATUS_OK)
-        die("vk_cmd_submit", &err);
-}
-
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- norms ------------------------------------------------------------------ */
 
@@ -215,20 +132,21 @@ struct norm_case {
 static void test_norm_case(struct test *t, bool layer, const struct norm_case *c)
 {
     size_t count = (size_t)c->n * c->n_rows;
-    float *x = xcalloc(count, sizeof *x);      /* [n_rows][n] */
-    float *w = xcalloc(c->n, sizeof *w);       /* [n] */
-    float *b = xcalloc(c->n, sizeof *b);       /* [n] */
-    float *got = xcalloc(count, sizeof *got);  /* [n_rows][n] */
-    double *ref = xcalloc(count, sizeof *ref); /* [n_rows][n] */
-    fill_uniform(t, x, count, c->offset - c->amplitude, c->offset + c->amplitude);
-    fill_uniform(t, w, c->n, 0.5f, 1.5f);
-    fill_uniform(t, b, c->n, -0.5f, 0.5f);
+    float *x = vkt_xcalloc(count, sizeof *x);      /* [n_rows][n] */
+    float *w = vkt_xcalloc(c->n, sizeof *w);       /* [n] */
+    float *b = vkt_xcalloc(c->n, sizeof *b);       /* [n] */
+    float *got = vkt_xcalloc(count, sizeof *got);  /* [n_rows][n] */
+    double *ref = vkt_xcalloc(count, sizeof *ref); /* [n_rows][n] */
+    vkt_fill_uniform(&t->rng, x, count, c->offset - c->amplitude, c->offset + c->amplitude);
+    vkt_fill_uniform(&t->rng, w, c->n, 0.5f, 1.5f);
+    vkt_fill_uniform(&t->rng, b, c->n, -0.5f, 0.5f);
     float eps = layer ? 1e-5f : 1e-6f;
 
     /* y lives 256 bytes into its buffer, as sub-views of a big one will. */
     const uint64_t y_offset = 256;
-    struct vk_buf dx = dev_new(t, x, count * 4), dw = dev_new(t, w, c->n * 4),
-                  db = dev_new(t, b, c->n * 4), dy = dev_new(t, NULL, y_offset + count * 4);
+    struct vk_buf dx = vkt_buf_upload(t->vk, x, count * 4), dw = vkt_buf_upload(t->vk, w, c->n * 4),
+                  db = vkt_buf_upload(t->vk, b, c->n * 4),
+                  dy = vkt_buf_upload(t->vk, NULL, y_offset + count * 4);
     struct vk_view vx = vk_view_of(&dx);
     struct vk_view vy = c->in_place ? vx : vk_view_sub(&dy, y_offset, count * 4);
     vk_cmd_begin(t->vk);
@@ -236,12 +154,12 @@ static void test_norm_case(struct test *t, bool layer, const struct norm_case *c
         vk_op_layer_norm(t->vk, vx, vy, vk_view_of(&dw), vk_view_of(&db), c->n, c->n_rows, eps);
     else
         vk_op_rms_norm(t->vk, vx, vy, vk_view_of(&dw), c->n, c->n_rows, eps);
-    submit(t);
+    vkt_submit(t->vk);
     if (c->in_place) {
-        dev_read(t, &dx, got, count * 4);
+        vkt_download(t->vk, &dx, got, count * 4);
     } else {
-        float *all = xcalloc(y_offset / 4 + count, sizeof *all);
-        dev_read(t, &dy, all, y_offset + count * 4);
+        float *all = vkt_xcalloc(y_offset / 4 + count, sizeof *all);
+        vkt_download(t->vk, &dy, all, y_offset + count * 4);
         memcpy(got, all + y_offset / 4, count * 4);
         free(all);
     }
@@ -253,7 +171,7 @@ static void test_norm_case(struct test *t, bool layer, const struct norm_case *c
     char shape[96];
     snprintf(shape, sizeof shape, "n=%d rows=%d x~%g+-%g%s", c->n, c->n_rows, c->offset,
              c->amplitude, c->in_place ? " in-place" : "");
-    report(t, layer ? "layer_norm" : "rms_norm", shape, nmse(got, ref, count), LIMIT_F32);
+    report(t, layer ? "layer_norm" : "rms_norm", shape, vkt_nmse(got, ref, count), LIMIT_F32);
     dev_free(t, &dx), dev_free(t, &dw), dev_free(t, &db), dev_free(t, &dy);
     free(x), free(w), free(b), free(got), free(ref);
 }
@@ -330,7 +248,7 @@ static void ref_rope_angles(const struct rope_case *c, const float *inv_freq, co
 static void ref_rope(const struct rope_case *c, const float *x, const float *inv_freq,
                      const int32_t *pos, double *y)
 {
-    double *emb = xcalloc(c->n_rot, sizeof *emb);
+    double *emb = vkt_xcalloc(c->n_rot, sizeof *emb);
     const int half = c->n_rot / 2;
     for (int t = 0; t < c->n_tok; t++) {
         ref_rope_angles(c, inv_freq, pos, t, emb);
@@ -384,14 +302,14 @@ static void check_kv_write(struct test *t, const struct rope_case *c, const char
 {
     const size_t row = (size_t)c->n_heads * c->head_dim;
     const size_t count = (size_t)c->n_tok * row;
-    uint16_t *k_cache = xcalloc((size_t)c->n_ctx * row, 2); /* [n_ctx][n_heads * head_dim] */
-    uint16_t *v_cache = xcalloc((size_t)c->n_ctx * row, 2);
-    float *got = xcalloc(count, sizeof *got);
-    double *ref = xcalloc(count, sizeof *ref);
-    float *x_after = xcalloc(count, sizeof *x_after);
-    dev_read(t, dk, k_cache, (size_t)c->n_ctx * row * 2);
-    dev_read(t, dv, v_cache, (size_t)c->n_ctx * row * 2);
-    dev_read(t, dx, x_after, count * 4);
+    uint16_t *k_cache = vkt_xcalloc((size_t)c->n_ctx * row, 2); /* [n_ctx][n_heads * head_dim] */
+    uint16_t *v_cache = vkt_xcalloc((size_t)c->n_ctx * row, 2);
+    float *got = vkt_xcalloc(count, sizeof *got);
+    double *ref = vkt_xcalloc(count, sizeof *ref);
+    float *x_after = vkt_xcalloc(count, sizeof *x_after);
+    vkt_download(t->vk, dk, k_cache, (size_t)c->n_ctx * row * 2);
+    vkt_download(t->vk, dv, v_cache, (size_t)c->n_ctx * row * 2);
+    vkt_download(t->vk, dx, x_after, count * 4);
 
     const uint16_t *k_new = k_cache + (size_t)c->cache_pos0 * row;
     for (size_t i = 0; i < count; i++) {
@@ -400,14 +318,14 @@ static void check_kv_write(struct test *t, const struct rope_case *c, const char
     }
     char op[32];
     snprintf(op, sizeof op, "rope_%s_kv K", rope_mode_name(c->mode));
-    report(t, op, shape, nmse(got, ref, count), LIMIT_F16);
+    report(t, op, shape, vkt_nmse(got, ref, count), LIMIT_F16);
     const uint16_t *v_new = v_cache + (size_t)c->cache_pos0 * row;
     for (size_t i = 0; i < count; i++) {
         got[i] = f16_to_f32(v_new[i]);
         ref[i] = f16_to_f32(f32_to_f16(v[i]));
     }
     snprintf(op, sizeof op, "rope_%s_kv V", rope_mode_name(c->mode));
-    report(t, op, shape, nmse(got, ref, count), LIMIT_F16);
+    report(t, op, shape, vkt_nmse(got, ref, count), LIMIT_F16);
 
     bool untouched = memcmp(x_after, x, count * 4) == 0;
     for (size_t i = 0; i < (size_t)c->n_ctx * row; i++) {
@@ -425,30 +343,32 @@ static void test_rope_case(struct test *t, const struct rope_case *c)
 {
     const size_t count = (size_t)c->n_tok * c->n_heads * c->head_dim;
     const int n_freq = c->mode == VK_ROPE_VISION ? c->n_rot / 4 : c->n_rot / 2;
-    float *x = xcalloc(count, sizeof *x); /* [n_tok][n_heads][head_dim] */
-    float *v = xcalloc(count, sizeof *v); /* [n_tok][n_heads * head_dim] */
-    float *inv_freq = xcalloc(n_freq, sizeof *inv_freq);
-    int32_t *pos = xcalloc(4 * (size_t)c->n_tok, sizeof *pos); /* [4][n_tok] */
-    double *ref = xcalloc(count, sizeof *ref);
-    float *got = xcalloc(count, sizeof *got);
-    fill_uniform(t, x, count, -1, 1);
-    fill_uniform(t, v, count, -1, 1);
+    float *x = vkt_xcalloc(count, sizeof *x); /* [n_tok][n_heads][head_dim] */
+    float *v = vkt_xcalloc(count, sizeof *v); /* [n_tok][n_heads * head_dim] */
+    float *inv_freq = vkt_xcalloc(n_freq, sizeof *inv_freq);
+    int32_t *pos = vkt_xcalloc(4 * (size_t)c->n_tok, sizeof *pos); /* [4][n_tok] */
+    double *ref = vkt_xcalloc(count, sizeof *ref);
+    float *got = vkt_xcalloc(count, sizeof *got);
+    vkt_fill_uniform(&t->rng, x, count, -1, 1);
+    vkt_fill_uniform(&t->rng, v, count, -1, 1);
     /* VISION: VisionRotaryEmbedding(head_dim/2): dim = n_rot/2. */
     hf_inv_freq(c->base, c->mode == VK_ROPE_VISION ? c->n_rot / 2 : c->n_rot, n_freq, inv_freq);
     for (size_t i = 0; i < 4 * (size_t)c->n_tok; i++) /* MROPE/VISION: up to pos0 */
-        pos[i] = (int32_t)(rng_next(t) % (uint64_t)(c->pos0 + 1));
+        pos[i] = (int32_t)(vkt_rng_next(&t->rng) % (uint64_t)(c->pos0 + 1));
 
-    struct vk_buf dx = dev_new(t, x, count * 4), dv = dev_new(t, v, count * 4),
-                  df = dev_new(t, inv_freq, n_freq * 4), dp = dev_new(t, pos, 16 * c->n_tok);
+    struct vk_buf dx = vkt_buf_upload(t->vk, x, count * 4),
+                  dv = vkt_buf_upload(t->vk, v, count * 4),
+                  df = vkt_buf_upload(t->vk, inv_freq, n_freq * 4),
+                  dp = vkt_buf_upload(t->vk, pos, 16 * c->n_tok);
     struct vk_buf dk = {0}, dvc = {0};
     const uint16_t sentinel = 0x5a5a;
     if (c->kv_write) {
         size_t cache_elems = (size_t)c->n_ctx * c->n_heads * c->head_dim;
-        uint16_t *fill = xcalloc(cache_elems, 2);
+        uint16_t *fill = vkt_xcalloc(cache_elems, 2);
         for (size_t i = 0; i < cache_elems; i++)
             fill[i] = sentinel;
-        dk = dev_new(t, fill, cache_elems * 2);
-        dvc = dev_new(t, fill, cache_elems * 2);
+        dk = vkt_buf_upload(t->vk, fill, cache_elems * 2);
+        dvc = vkt_buf_upload(t->vk, fill, cache_elems * 2);
         free(fill);
     }
     struct vk_rope_args a = {
@@ -471,7 +391,7 @@ static void test_rope_case(struct test *t, const struct rope_case *c)
     }
     vk_cmd_begin(t->vk);
     vk_op_rope(t->vk, &a);
-    submit(t);
+    vkt_submit(t->vk);
     ref_rope(c, x, inv_freq, pos, ref);
 
     char shape[96];
@@ -481,8 +401,8 @@ static void test_rope_case(struct test *t, const struct rope_case *c)
     } else {
         char op[32];
         snprintf(op, sizeof op, "rope_%s", rope_mode_name(c->mode));
-        dev_read(t, &dx, got, count * 4);
-        report(t, op, shape, nmse(got, ref, count), LIMIT_F32);
+        vkt_download(t->vk, &dx, got, count * 4);
+        report(t, op, shape, vkt_nmse(got, ref, count), LIMIT_F32);
     }
     dev_free(t, &dx), dev_free(t, &dv), dev_free(t, &df), dev_free(t, &dp);
     if (c->kv_write)
@@ -527,7 +447,7 @@ static void ref_attention(const struct attention_case *c, const float *q, const 
                           const float *v, double *out)
 {
     const int group = c->n_head / c->n_head_kv, d = c->head_dim;
-    double *p = xcalloc((size_t)c->pos0 + c->n_tok, sizeof *p);
+    double *p = vkt_xcalloc((size_t)c->pos0 + c->n_tok, sizeof *p);
     for (int t = 0; t < c->n_tok; t++) {
         for (int h = 0; h < c->n_head; h++) {
             const float *qr = q + ((size_t)t * c->n_head + h) * d;
@@ -561,9 +481,9 @@ static void ref_attention(const struct attention_case *c, const float *q, const 
 static uint16_t *random_f16_cache(struct test *t, size_t n_ctx, size_t row, size_t n_valid,
                                   float *vals)
 {
-    uint16_t *h = xcalloc(n_ctx * row, 2);
+    uint16_t *h = vkt_xcalloc(n_ctx * row, 2);
     for (size_t i = 0; i < n_ctx * row; i++) {
-        h[i] = i < n_valid * row ? f32_to_f16(rand_uniform(t, -1, 1)) : 0x7e00;
+        h[i] = i < n_valid * row ? f32_to_f16(vkt_rand_uniform(&t->rng, -1, 1)) : 0x7e00;
         vals[i] = f16_to_f32(h[i]);
     }
     return h;
@@ -593,28 +513,29 @@ static void test_attention_case(struct test *t, const struct attention_case *c)
     const size_t q_count = (size_t)c->n_tok * c->n_head * c->head_dim;
     const size_t kv_row = (size_t)c->n_head_kv * c->head_dim;
     const size_t n_valid = (size_t)c->pos0 + c->n_tok, n_ctx = n_valid + 3;
-    float *q = xcalloc(q_count, sizeof *q);        /* [n_tok][n_head][head_dim] */
-    float *k = xcalloc(n_ctx * kv_row, sizeof *k); /* [n_ctx][n_head_kv][head_dim] */
-    float *v = xcalloc(n_ctx * kv_row, sizeof *v);
-    float *got = xcalloc(q_count, sizeof *got);
-    double *ref = xcalloc(q_count, sizeof *ref);
-    fill_uniform(t, q, q_count, -c->q_amplitude, c->q_amplitude);
+    float *q = vkt_xcalloc(q_count, sizeof *q);        /* [n_tok][n_head][head_dim] */
+    float *k = vkt_xcalloc(n_ctx * kv_row, sizeof *k); /* [n_ctx][n_head_kv][head_dim] */
+    float *v = vkt_xcalloc(n_ctx * kv_row, sizeof *v);
+    float *got = vkt_xcalloc(q_count, sizeof *got);
+    double *ref = vkt_xcalloc(q_count, sizeof *ref);
+    vkt_fill_uniform(&t->rng, q, q_count, -c->q_amplitude, c->q_amplitude);
     uint16_t *k16 = random_f16_cache(t, n_ctx, kv_row, n_valid, k);
     uint16_t *v16 = random_f16_cache(t, n_ctx, kv_row, n_valid, v);
 
-    struct attention_bufs b = {dev_new(t, q, q_count * 4), dev_new(t, k16, n_ctx * kv_row * 2),
-                               dev_new(t, v16, n_ctx * kv_row * 2), dev_new(t, NULL, q_count * 4)};
+    struct attention_bufs b = {
+        vkt_buf_upload(t->vk, q, q_count * 4), vkt_buf_upload(t->vk, k16, n_ctx * kv_row * 2),
+        vkt_buf_upload(t->vk, v16, n_ctx * kv_row * 2), vkt_buf_upload(t->vk, NULL, q_count * 4)};
     struct vk_attention_args a = attention_args(c, &b);
     vk_cmd_begin(t->vk);
     vk_op_attention(t->vk, &a);
-    submit(t);
-    dev_read(t, &b.out, got, q_count * 4);
+    vkt_submit(t->vk);
+    vkt_download(t->vk, &b.out, got, q_count * 4);
     ref_attention(c, q, k, v, ref);
 
     char shape[96];
     snprintf(shape, sizeof shape, "tok=%d pos0=%d heads=%d/%d d=%d q~%g", c->n_tok, c->pos0,
              c->n_head, c->n_head_kv, c->head_dim, c->q_amplitude);
-    report(t, "attention_f16", shape, nmse(got, ref, q_count), LIMIT_F32);
+    report(t, "attention_f16", shape, vkt_nmse(got, ref, q_count), LIMIT_F32);
     dev_free(t, &b.q), dev_free(t, &b.k), dev_free(t, &b.v), dev_free(t, &b.out);
     free(q), free(k), free(v), free(got), free(ref), free(k16), free(v16);
 }
@@ -627,23 +548,24 @@ static void time_decode_attention(struct test *t)
     const struct attention_case c = {1, 2048, 14, 2, 64, 1};
     const size_t kv_row = (size_t)c.n_head_kv * c.head_dim, n_ctx = (size_t)c.pos0 + 1;
     const size_t q_bytes = (size_t)c.n_head * c.head_dim * 4;
-    float *vals = xcalloc(n_ctx * kv_row, sizeof *vals);
+    float *vals = vkt_xcalloc(n_ctx * kv_row, sizeof *vals);
     uint16_t *k16 = random_f16_cache(t, n_ctx, kv_row, n_ctx, vals);
-    float *q = xcalloc(q_bytes / 4, sizeof *q);
-    fill_uniform(t, q, q_bytes / 4, -1, 1);
-    struct attention_bufs b = {dev_new(t, q, q_bytes), dev_new(t, k16, n_ctx * kv_row * 2),
-                               dev_new(t, k16, n_ctx * kv_row * 2), dev_new(t, NULL, q_bytes)};
+    float *q = vkt_xcalloc(q_bytes / 4, sizeof *q);
+    vkt_fill_uniform(&t->rng, q, q_bytes / 4, -1, 1);
+    struct attention_bufs b = {
+        vkt_buf_upload(t->vk, q, q_bytes), vkt_buf_upload(t->vk, k16, n_ctx * kv_row * 2),
+        vkt_buf_upload(t->vk, k16, n_ctx * kv_row * 2), vkt_buf_upload(t->vk, NULL, q_bytes)};
     struct vk_attention_args a = attention_args(&c, &b);
     vk_cmd_begin(t->vk); /* warm-up: builds the pipeline */
     vk_op_attention(t->vk, &a);
-    submit(t);
+    vkt_submit(t->vk);
     const int reps = 50;
-    double t0 = seconds_now();
+    double t0 = vkt_now_seconds();
     vk_cmd_begin(t->vk);
     for (int i = 0; i < reps; i++)
         vk_op_attention(t->vk, &a);
-    submit(t);
-    double per_call = (seconds_now() - t0) / reps;
+    vkt_submit(t->vk);
+    double per_call = (vkt_now_seconds() - t0) / reps;
     double kv_bytes = 2.0 * n_ctx * kv_row * 2;
     printf("time attention_f16 decode pos0=%d heads=14/2 d=64: %.1f us/call, K+V %.2f MB, "
            "%.2f GB/s\n",
@@ -680,16 +602,17 @@ static void test_attention(struct test *t)
 static void test_softmax_case(struct test *t, int n, int n_rows, float scale, bool in_place)
 {
     const size_t count = (size_t)n * n_rows;
-    float *x = xcalloc(count, sizeof *x); /* [n_rows][n] */
-    float *got = xcalloc(count, sizeof *got);
-    double *ref = xcalloc(count, sizeof *ref);
-    fill_uniform(t, x, count, -10, 10);
-    struct vk_buf dx = dev_new(t, x, count * 4), dy = dev_new(t, NULL, count * 4);
+    float *x = vkt_xcalloc(count, sizeof *x); /* [n_rows][n] */
+    float *got = vkt_xcalloc(count, sizeof *got);
+    double *ref = vkt_xcalloc(count, sizeof *ref);
+    vkt_fill_uniform(&t->rng, x, count, -10, 10);
+    struct vk_buf dx = vkt_buf_upload(t->vk, x, count * 4),
+                  dy = vkt_buf_upload(t->vk, NULL, count * 4);
     vk_cmd_begin(t->vk);
     vk_op_softmax(t->vk, vk_view_of(&dx), in_place ? vk_view_of(&dx) : vk_view_of(&dy), n, n_rows,
                   scale);
-    submit(t);
-    dev_read(t, in_place ? &dx : &dy, got, count * 4);
+    vkt_submit(t->vk);
+    vkt_download(t->vk, in_place ? &dx : &dy, got, count * 4);
     for (int r = 0; r < n_rows; r++) {
         const float *xr = x + (size_t)r * n;
         double max = -INFINITY, sum = 0;
@@ -703,7 +626,7 @@ static void test_softmax_case(struct test *t, int n, int n_rows, float scale, bo
     char shape[96];
     snprintf(shape, sizeof shape, "n=%d rows=%d scale=%g%s", n, n_rows, scale,
              in_place ? " in-place" : "");
-    report(t, "softmax", shape, nmse(got, ref, count), LIMIT_F32);
+    report(t, "softmax", shape, vkt_nmse(got, ref, count), LIMIT_F32);
     dev_free(t, &dx), dev_free(t, &dy);
     free(x), free(got), free(ref);
 }
@@ -731,51 +654,52 @@ static double ref_gelu_quick(double x) { return x / (1 + exp(-1.702 * x)); }
 static void fill_activation_inputs(struct test *t, float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        x[i] = i % 16 == 15 ? rand_uniform(t, -100, 100) : rand_uniform(t, -6, 6);
+        x[i] =
+            i % 16 == 15 ? vkt_rand_uniform(&t->rng, -100, 100) : vkt_rand_uniform(&t->rng, -6, 6);
 }
 
 static void test_unary_case(struct test *t, enum vk_unary op, uint32_t n, bool in_place)
 {
     static const char *names[] = {"silu", "gelu", "gelu_quick"};
-    float *x = xcalloc(n, sizeof *x); /* [n] */
-    float *got = xcalloc(n, sizeof *got);
-    double *ref = xcalloc(n, sizeof *ref);
+    float *x = vkt_xcalloc(n, sizeof *x); /* [n] */
+    float *got = vkt_xcalloc(n, sizeof *got);
+    double *ref = vkt_xcalloc(n, sizeof *ref);
     fill_activation_inputs(t, x, n);
-    struct vk_buf dx = dev_new(t, x, n * 4), dy = dev_new(t, NULL, n * 4);
+    struct vk_buf dx = vkt_buf_upload(t->vk, x, n * 4), dy = vkt_buf_upload(t->vk, NULL, n * 4);
     vk_cmd_begin(t->vk);
     vk_op_unary(t->vk, op, vk_view_of(&dx), in_place ? vk_view_of(&dx) : vk_view_of(&dy), n);
-    submit(t);
-    dev_read(t, in_place ? &dx : &dy, got, n * 4);
+    vkt_submit(t->vk);
+    vkt_download(t->vk, in_place ? &dx : &dy, got, n * 4);
     for (uint32_t i = 0; i < n; i++)
         ref[i] = op == VK_UNARY_SILU   ? ref_silu(x[i])
                  : op == VK_UNARY_GELU ? ref_gelu(x[i])
                                        : ref_gelu_quick(x[i]);
     char shape[64];
     snprintf(shape, sizeof shape, "n=%u%s", n, in_place ? " in-place" : "");
-    report(t, names[op], shape, nmse(got, ref, n), LIMIT_F32);
+    report(t, names[op], shape, vkt_nmse(got, ref, n), LIMIT_F32);
     dev_free(t, &dx), dev_free(t, &dy);
     free(x), free(got), free(ref);
 }
 
 static void test_silu_mul_case(struct test *t, uint32_t n, bool in_place)
 {
-    float *a = xcalloc(n, sizeof *a), *b = xcalloc(n, sizeof *b); /* [n] each */
-    float *got = xcalloc(n, sizeof *got);
-    double *ref = xcalloc(n, sizeof *ref);
+    float *a = vkt_xcalloc(n, sizeof *a), *b = vkt_xcalloc(n, sizeof *b); /* [n] each */
+    float *got = vkt_xcalloc(n, sizeof *got);
+    double *ref = vkt_xcalloc(n, sizeof *ref);
     fill_activation_inputs(t, a, n);
-    fill_uniform(t, b, n, -3, 3);
-    struct vk_buf da = dev_new(t, a, n * 4), db = dev_new(t, b, n * 4),
-                  dy = dev_new(t, NULL, n * 4);
+    vkt_fill_uniform(&t->rng, b, n, -3, 3);
+    struct vk_buf da = vkt_buf_upload(t->vk, a, n * 4), db = vkt_buf_upload(t->vk, b, n * 4),
+                  dy = vkt_buf_upload(t->vk, NULL, n * 4);
     vk_cmd_begin(t->vk);
     vk_op_silu_mul(t->vk, vk_view_of(&da), vk_view_of(&db),
                    in_place ? vk_view_of(&da) : vk_view_of(&dy), n);
-    submit(t);
-    dev_read(t, in_place ? &da : &dy, got, n * 4);
+    vkt_submit(t->vk);
+    vkt_download(t->vk, in_place ? &da : &dy, got, n * 4);
     for (uint32_t i = 0; i < n; i++)
         ref[i] = ref_silu(a[i]) * b[i];
     char shape[64];
     snprintf(shape, sizeof shape, "n=%u%s", n, in_place ? " in-place" : "");
-    report(t, "silu_mul", shape, nmse(got, ref, n), LIMIT_F32);
+    report(t, "silu_mul", shape, vkt_nmse(got, ref, n), LIMIT_F32);
     dev_free(t, &da), dev_free(t, &db), dev_free(t, &dy);
     free(a), free(b), free(got), free(ref);
 }
@@ -799,14 +723,14 @@ static void test_binary_case(struct test *t, enum binary_kind kind, uint32_t n, 
 {
     static const char *names[] = {"add", "mul", "scale"};
     const float s = 0.3f;
-    float *a = xcalloc(n, sizeof *a);     /* [n] */
-    float *b = xcalloc(b_len, sizeof *b); /* [b_len], broadcast over rows */
-    float *got = xcalloc(n, sizeof *got);
-    double *ref = xcalloc(n, sizeof *ref);
-    fill_uniform(t, a, n, -2, 2);
-    fill_uniform(t, b, b_len, -2, 2);
-    struct vk_buf da = dev_new(t, a, n * 4), db = dev_new(t, b, b_len * 4),
-                  dy = dev_new(t, NULL, n * 4);
+    float *a = vkt_xcalloc(n, sizeof *a);     /* [n] */
+    float *b = vkt_xcalloc(b_len, sizeof *b); /* [b_len], broadcast over rows */
+    float *got = vkt_xcalloc(n, sizeof *got);
+    double *ref = vkt_xcalloc(n, sizeof *ref);
+    vkt_fill_uniform(&t->rng, a, n, -2, 2);
+    vkt_fill_uniform(&t->rng, b, b_len, -2, 2);
+    struct vk_buf da = vkt_buf_upload(t->vk, a, n * 4), db = vkt_buf_upload(t->vk, b, b_len * 4),
+                  dy = vkt_buf_upload(t->vk, NULL, n * 4);
     struct vk_view vy = in_place ? vk_view_of(&da) : vk_view_of(&dy);
     vk_cmd_begin(t->vk);
     if (kind == BINARY_ADD)
@@ -815,8 +739,8 @@ static void test_binary_case(struct test *t, enum binary_kind kind, uint32_t n, 
         vk_op_mul(t->vk, vk_view_of(&da), vk_view_of(&db), vy, n, b_len);
     else
         vk_op_scale(t->vk, vk_view_of(&da), vy, n, s);
-    submit(t);
-    dev_read(t, in_place ? &da : &dy, got, n * 4);
+    vkt_submit(t->vk);
+    vkt_download(t->vk, in_place ? &da : &dy, got, n * 4);
     for (uint32_t i = 0; i < n; i++)
         ref[i] = kind == BINARY_ADD   ? (double)a[i] + b[i % b_len]
                  : kind == BINARY_MUL ? (double)a[i] * b[i % b_len]
@@ -826,7 +750,7 @@ static void test_binary_case(struct test *t, enum binary_kind kind, uint32_t n, 
         snprintf(shape, sizeof shape, "n=%u s=%g%s", n, s, in_place ? " in-place" : "");
     else
         snprintf(shape, sizeof shape, "n=%u b_len=%u%s", n, b_len, in_place ? " in-place" : "");
-    report(t, names[kind], shape, nmse(got, ref, n), LIMIT_EXACT);
+    report(t, names[kind], shape, vkt_nmse(got, ref, n), LIMIT_EXACT);
     dev_free(t, &da), dev_free(t, &db), dev_free(t, &dy);
     free(a), free(b), free(got), free(ref);
 }
@@ -855,26 +779,27 @@ static void test_copy_case(struct test *t, enum eng_type src_type, enum eng_type
 {
     const size_t src_len = src_off + n + 3, dst_len = dst_off + n + 5; /* elements */
     const size_t ss = type_size(src_type), ds = type_size(dst_type);
-    uint8_t *src = xcalloc(src_len, ss);        /* [src_len] of src_type */
-    uint8_t *dst_before = xcalloc(dst_len, ds); /* [dst_len] of dst_type, random bytes */
-    uint8_t *dst = xcalloc(dst_len, ds);
-    float *got = xcalloc(n, sizeof *got);
-    double *ref = xcalloc(n, sizeof *ref);
+    uint8_t *src = vkt_xcalloc(src_len, ss);        /* [src_len] of src_type */
+    uint8_t *dst_before = vkt_xcalloc(dst_len, ds); /* [dst_len] of dst_type, random bytes */
+    uint8_t *dst = vkt_xcalloc(dst_len, ds);
+    float *got = vkt_xcalloc(n, sizeof *got);
+    double *ref = vkt_xcalloc(n, sizeof *ref);
     for (size_t i = 0; i < src_len; i++) {
-        float v = rand_uniform(t, -60000, 60000) * (i % 3 ? 1e-4f : 1.0f);
+        float v = vkt_rand_uniform(&t->rng, -60000, 60000) * (i % 3 ? 1e-4f : 1.0f);
         if (src_type == ENG_TYPE_F32)
             ((float *)src)[i] = v;
         else
             ((uint16_t *)src)[i] = f32_to_f16(v);
     }
     for (size_t i = 0; i < dst_len * ds; i++)
-        dst_before[i] = (uint8_t)(rng_next(t) & 0x3f); /* finite either way */
-    struct vk_buf dsrc = dev_new(t, src, src_len * ss), ddst = dev_new(t, dst_before, dst_len * ds);
+        dst_before[i] = (uint8_t)(vkt_rng_next(&t->rng) & 0x3f); /* finite either way */
+    struct vk_buf dsrc = vkt_buf_upload(t->vk, src, src_len * ss),
+                  ddst = vkt_buf_upload(t->vk, dst_before, dst_len * ds);
     vk_cmd_begin(t->vk);
     vk_op_copy(t->vk, vk_view_of(&dsrc), src_type, src_off, vk_view_of(&ddst), dst_type, dst_off,
                n);
-    submit(t);
-    dev_read(t, &ddst, dst, dst_len * ds);
+    vkt_submit(t->vk);
+    vkt_download(t->vk, &ddst, dst, dst_len * ds);
     for (uint32_t i = 0; i < n; i++) {
         float v = load_value(src, src_type, src_off + i);
         ref[i] = dst_type == ENG_TYPE_F16 ? f16_to_f32(f32_to_f16(v)) : v;
@@ -890,7 +815,7 @@ static void test_copy_case(struct test *t, enum eng_type src_type, enum eng_type
     snprintf(shape, sizeof shape, "n=%u src_off=%u dst_off=%u", n, src_off, dst_off);
     /* f32 -> f16 allows either rounding mode the device uses for the narrowing. */
     double limit = src_type == ENG_TYPE_F32 && dst_type == ENG_TYPE_F16 ? LIMIT_F16 : LIMIT_EXACT;
-    report(t, op, shape, nmse(got, ref, n), limit);
+    report(t, op, shape, vkt_nmse(got, ref, n), limit);
     if (!untouched)
         report_bool(t, op, "elements outside the copied range are unchanged", false);
     dev_free(t, &dsrc), dev_free(t, &ddst);
@@ -916,22 +841,9 @@ static void test_copy(struct test *t)
 
 int main(void)
 {
-    struct eng_err err = {0};
-    struct vk_device_desc descs[8];
-    int n = vk_devices_list(descs, 8, &err);
-    if (n <= 0) {
-        printf("SKIP: no Vulkan device (%s)\n", n < 0 ? err.msg : "none found");
-        return 77;
-    }
-    int pick = vk_device_pick(descs, n < 8 ? n : 8, true);
-    if (pick < 0) {
-        printf("FAIL: %d Vulkan device(s), none usable (%s)\n", n, descs[0].why_unusable);
-        return 1;
-    }
-    struct test t = {.rng = 12345};
-    if (vk_ctx_new(pick, &t.vk, &err) != ENG_STATUS_OK)
-        die("vk_ctx_new", &err);
-    printf("device: %s (%s)\n", descs[pick].name, descs[pick].type);
+    struct vkt_device dev;
+    vkt_open_device(&dev);
+    struct test t = {.vk = dev.ctx, .rng = 12345};
 
     test_norms(&t);
     test_rope(&t);

@@ -154,6 +154,8 @@ int main(void)
     CHECK(mkdtemp(cache_dir) != NULL, "mkdtemp");
     atexit(remove_cache_dir);
     setenv("XDG_CACHE_HOME", cache_dir, 1);
+    /* Mesa keeps its own shader cache under XDG_CACHE_HOME too: not here. */
+    setenv("MESA_SHADER_CACHE_DISABLE", "true", 1);
     struct vkt_device dev;
     vkt_open_device(&dev);
     struct vk_ctx *ctx = dev.ctx;

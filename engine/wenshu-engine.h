@@ -257,6 +257,34 @@ enum eng_status eng_session_generate(struct eng_session *session, const int32_t 
                                      size_t n_prompt, const struct eng_generate_params *params,
                                      int32_t **out_tokens, size_t *out_n, struct eng_err *err);
 
+/* ---- images ------------------------------------------------------------- */
+
+/* A decoded image: 8-bit RGB, top row first, with any EXIF orientation
+ * already applied (what the user sees). */
+struct eng_image {
+    int width, height;
+    uint8_t *rgb;        /* [height][width][3], owned by the image */
+};
+
+struct eng_image_params {
+    uint64_t max_pixels; /* refuse an image with more pixels, before decoding it;
+                          * 0 = the default, 50 megapixels */
+};
+struct eng_image_params eng_image_params_default(void);
+
+/* Decode PNG (libpng), or JPEG, WebP, BMP, GIF (first frame) or TIFF (FFmpeg),
+ * chosen by content. Alpha is dropped and grey and palette images become RGB
+ * (as PIL's convert("RGB") does); 16-bit samples keep their high byte.
+ * Ownership: *out is freed with eng_image_free().
+ * Errors: ENG_STATUS_ERR_IO (cannot read), ENG_STATUS_ERR_FORMAT (corrupt,
+ * truncated, not an image, zero-sized) or ENG_STATUS_ERR_UNSUPPORTED (too
+ * many pixels), with a reason that names the file and the problem.
+ * Thread-safety: safe. */
+enum eng_status eng_image_load(const char *path, const struct eng_image_params *params,
+                               struct eng_image **out, struct eng_err *err);
+/* Free an image and set *image to NULL. Accepts NULL. */
+void eng_image_free(struct eng_image **image);
+
 /* ---- files: vocab, synthetic models, quantization, inspection ----------- */
 
 /* A tokenizer vocab as GGUF keys hold it (tokenizer.ggml.*). */

@@ -9,7 +9,11 @@ cd "$(dirname "$0")/.."
 # every machine a device (lavapipe, software) and the real drivers of Intel,
 # AMD and other Mesa GPUs; the validation layer checks the tests' API use.
 build_pkgs="gcc meson ninja-build pkg-config libjson-glib-dev libvulkan-dev glslc libvulkan1 mesa-vulkan-drivers"
-test_pkgs="python3 python3-numpy python3-jinja2 clang libclang-rt-14-dev vulkan-validationlayers"
+test_pkgs="python3 python3-numpy python3-pil python3-jinja2 clang libclang-rt-14-dev vulkan-validationlayers"
+# Images: libpng for PNG and FFmpeg's libraries for JPEG, WebP, BMP, GIF and
+# TIFF; the ffmpeg CLI makes the image tests' media (PIL is their reference).
+build_pkgs="$build_pkgs libpng-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev"
+test_pkgs="$test_pkgs ffmpeg"
 
 want="$build_pkgs"
 [ "${1:-}" = "--tests" ] && want="$want $test_pkgs"

@@ -29,6 +29,8 @@ static const struct command commands[] = {
     {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},
     {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-d DEPTH] [-r REPS] [--mmap] [--device D] [--json]"},
     {"devices", cmd_devices, "devices [--json]   list Vulkan devices and the automatic choice"},
+    {"image", cmd_image,
+     "image FILE... [--max-pixels N] [-o OUT.ppm]   decode images (size; pixels as PPM)"},
 };
 
 int cli_fail(const char *fmt, ...)

@@ -1,7 +1,8 @@
 /* device.c: where a model runs. Lists Vulkan devices for front ends, picks
  * one for eng_model_load(), and falls back to the CPU with a notice when
- * ENG_DEVICE_AUTO finds no GPU that can hold the model. The one file that
- * knows whether the build has the Vulkan backend. */
+ * ENG_DEVICE_AUTO finds no GPU that can hold the model. Apart from
+ * session.c's hand-over to vk-model.c, the one file that knows whether the
+ * build has the Vulkan backend. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

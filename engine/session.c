@@ -112,7 +112,8 @@ enum eng_status eng_session_new(struct eng_model *model, const struct eng_sessio
     s->pool = threadpool_new(p.n_threads > 0 ? p.n_threads : m->n_threads);
     bool ok = s->pool != NULL;
     size_t kv_dim = (size_t)m->n_head_kv * m->head_dim, q_dim = (size_t)m->n_head * m->head_dim;
-    size_t nb = (size_t)p.n_batch;
+    /* CPU scratch rows: a batch on the CPU; one (unused) on a GPU. */
+    size_t nb = m->gpu ? 1 : (size_t)p.n_batch;
     /* On a GPU the cache lives on the device; the CPU scratch stays small. */
     size_t cpu_cache_tokens = m->gpu ? 1 : (size_t)p.n_ctx;
     s->k_cache = alloc_floats((size_t)m->n_layer * cpu_cache_tokens * kv_dim, &ok);
@@ -138,7 +139,7 @@ enum eng_status eng_session_new(struct eng_model *model, const struct eng_sessio
             continue;
         int blck = quant_traits(qact_types[i])->blck;
         int padded = (widest + blck - 1) / blck * blck;
-        s->qact_data[i] = malloc(cpu_qact_bytes(qact_types[i], padded, p.n_batch));
+        s->qact_data[i] = malloc(cpu_qact_bytes(qact_types[i], padded, (int)nb));
         ok = ok && s->qact_data[i];
     }
     if (!ok) {

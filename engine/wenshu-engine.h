@@ -285,6 +285,93 @@ enum eng_status eng_image_load(const char *path, const struct eng_image_params *
 /* Free an image and set *image to NULL. Accepts NULL. */
 void eng_image_free(struct eng_image **image);
 
+/* ---- video -------------------------------------------------------------- */
+
+/* Progress of a video call: n_done of n_total steps (sampled frames, or
+ * analysed frames for scene cuts, where n_total is an estimate), the last
+ * one at time seconds. Called on the calling thread. */
+typedef void (*eng_video_progress_fn)(int n_done, int n_total, double time, void *user_data);
+
+struct eng_video_params {
+    double fps;        /* target sampling rate; default 2.0 */
+    int min_frames;    /* at least this many frames, spread evenly over a short clip; default 4 */
+    int max_frames;    /* at most this many; a long clip gets a lower rate; default 768 */
+    int max_edge;      /* downscale so the longest edge is <= this (aspect kept); 0 = keep */
+    int frame_multiple; /* round the count down to a multiple of this (never below it):
+                         * 2 for Qwen2-VL, which takes frames in temporal pairs; 0 or 1 = any */
+    eng_video_progress_fn progress; /* may be NULL; called once per sampled frame */
+    void *progress_user_data;
+    const volatile int *cancel;     /* may be NULL; polled between frames, nonzero cancels */
+};
+struct eng_video_params eng_video_params_default(void);
+
+/* One sampled frame. */
+struct eng_video_frame {
+    struct eng_image image; /* 8-bit RGB as a player shows it (the file's display
+                             * rotation applied); image.rgb owned by the video */
+    double time;            /* presentation time, seconds from the stream's start */
+    double target_time;     /* the time that was asked for */
+};
+
+/* Frames sampled from a clip, in time order. */
+struct eng_video {
+    double duration;      /* seconds */
+    double fps;           /* the stream's average frame rate; 0 when unknown */
+    int width, height;    /* the frame size as displayed (a rotation in the file
+                           * applied), before any downscale */
+    double sample_fps;    /* the rate used: frames wanted / duration */
+    struct eng_video_frame *frames; /* [n_frames] */
+    int n_frames;
+    bool truncated;       /* the file ended or broke before the last wanted time; the
+                           * frames up to there are kept */
+};
+
+/* Sample frames from a video file at params->fps, clamped to
+ * [min_frames, max_frames] frames: wanted time k is k / rate for
+ * k = 0..n-1, with rate = n / duration, and each gets the decoded frame
+ * whose timestamp is nearest (within one frame period). Seeks to the
+ * keyframe before a wanted time when that skips decoding; otherwise
+ * decodes straight through. Long clips at full size take much memory
+ * (width * height * 3 bytes a frame): set max_edge.
+ * Run it on a worker thread of your own: it blocks, reports progress
+ * through params->progress and stops at params->cancel.
+ * Ownership: on success *out owns the frames; free with eng_video_free().
+ * Errors: ENG_STATUS_ERR_IO (missing or unreadable file),
+ * ENG_STATUS_ERR_FORMAT (not a media file, a still image, no video stream,
+ * zero duration, truncated or corrupt with no decodable frame),
+ * ENG_STATUS_ERR_UNSUPPORTED (no decoder), ENG_STATUS_ERR_NOMEM,
+ * ENG_STATUS_ERR_ARG, ENG_STATUS_CANCELLED; err names the file.
+ * Thread-safety: safe; calls on different files or threads are independent. */
+enum eng_status eng_video_sample(const char *path, const struct eng_video_params *params,
+                                 struct eng_video **out, struct eng_err *err);
+/* Free a video and set *video to NULL. Accepts NULL. */
+void eng_video_free(struct eng_video **video);
+
+struct eng_scene_params {
+    double threshold;    /* a cut where the mean absolute difference between consecutive
+                          * 64x36 RGB thumbnails, in levels of 255, is a local peak that
+                          * exceeds the median difference within 1 s around it (the shot's
+                          * own motion) by more than this; default 24 (about ffmpeg
+                          * scdet's 10 %, near PySceneDetect's 27); a hard cut between
+                          * unrelated shots scores 40-170; testsrc2's busy motion scores up
+                          * to 20 at 10 fps, but under 8 above its median */
+    double min_gap;      /* seconds between two cuts, the stronger kept; default 0.5 */
+    double analysis_fps; /* compare frames at most this often; default 10; 0 = every frame */
+    eng_video_progress_fn progress; /* may be NULL; called about once a second of video */
+    void *progress_user_data;
+    const volatile int *cancel;     /* may be NULL; polled between frames */
+};
+struct eng_scene_params eng_scene_params_default(void);
+
+/* Find scene cuts in a video file: *times (ascending seconds, the time of
+ * the first frame of each new scene), *n_times of them (0 for one scene).
+ * A truncated file is analysed up to the break.
+ * Ownership: *times is malloc'd (NULL when *n_times is 0); free() it.
+ * Errors: as eng_video_sample.
+ * Thread-safety: safe. */
+enum eng_status eng_video_scene_cuts(const char *path, const struct eng_scene_params *params,
+                                     double **times, int *n_times, struct eng_err *err);
+
 /* ---- files: vocab, synthetic models, quantization, inspection ----------- */
 
 /* A tokenizer vocab as GGUF keys hold it (tokenizer.ggml.*). */
@@ -318,6 +405,23 @@ struct eng_synth_params eng_synth_params_default(void);
 /* Write a model with fixed pseudo-random weights, with llama.cpp's keys and
  * tensor names. Thread-safety: safe. */
 enum eng_status eng_synth_write(const struct eng_synth_params *params, struct eng_err *err);
+
+/* A vision projector (mmproj) file with fixed pseudo-random F32 weights, in
+ * the key and tensor layout of llama.cpp's converter (general.architecture
+ * "clip"). */
+struct eng_mmproj_synth_params {
+    const char *projector; /* "qwen2vl_merger", "qwen2.5vl_merger" or "idefics3" */
+    const char *preset;    /* "tiny" (default), or the real shapes "qwen2-vl-2b",
+                            * "qwen2.5-vl-3b", "smolvlm-256m" */
+    int n_embd_text;       /* projection_dim = the text model's n_embd; 0: the preset's */
+    uint64_t seed;
+    const char *path;      /* output file */
+};
+struct eng_mmproj_synth_params eng_mmproj_synth_params_default(void);
+
+/* Write the projector file. Thread-safety: safe. */
+enum eng_status eng_mmproj_synth_write(const struct eng_mmproj_synth_params *params,
+                                       struct eng_err *err);
 
 /* Requantize every 2-D weight matrix of a GGUF model to type_name ("Q8_0",
  * "Q4_0", "Q4_K", "Q6_K", ...). Norms, biases and 1-D tensors stay F32.

@@ -35,6 +35,7 @@ void cli_report_device(const struct eng_model *model);
 
 int cmd_devices(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_frames(int argc, char **argv);
 
 /* Read a whole file into a malloc'd buffer (NUL-terminated). NULL + message on failure. */
 char *cli_read_file(const char *path, size_t *len);

@@ -30,13 +30,33 @@ static struct vocab_json *load_vocab_json(const char *path, const char *pre)
     return vj;
 }
 
+/* synth --mmproj TYPE [--preset P] [--text-embd N]: a vision projector file
+ * (the tiny preset for TYPE unless --preset names a real shape). */
+static int synth_mmproj(const struct eng_synth_params *p, const char *type,
+                        const char *text_embd)
+{
+    struct eng_mmproj_synth_params mp = eng_mmproj_synth_params_default();
+    mp.projector = type;
+    mp.preset = p->preset;
+    mp.seed = p->seed;
+    mp.path = p->path;
+    if (text_embd && (!cli_parse_int(text_embd, &mp.n_embd_text) || mp.n_embd_text <= 0))
+        return cli_fail("synth: bad text width %s", text_embd), 2;
+    struct eng_err err;
+    if (eng_mmproj_synth_write(&mp, &err) != ENG_STATUS_OK)
+        return cli_fail("%s", err.msg);
+    return 0;
+}
+
 int cmd_synth(int argc, char **argv)
 {
     struct eng_synth_params p = eng_synth_params_default();
-    const char *vocab_path = NULL, *seed_text = NULL;
+    const char *vocab_path = NULL, *seed_text = NULL, *mmproj = NULL, *text_embd = NULL;
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         if (!(cli_opt(argc, argv, &i, NULL, "--arch", &p.arch, &missing) ||
+              cli_opt(argc, argv, &i, NULL, "--mmproj", &mmproj, &missing) ||
+              cli_opt(argc, argv, &i, NULL, "--text-embd", &text_embd, &missing) ||
               cli_opt(argc, argv, &i, NULL, "--preset", &p.preset, &missing) ||
               cli_opt(argc, argv, &i, NULL, "--vocab", &vocab_path, &missing) ||
               cli_opt(argc, argv, &i, NULL, "--type", &p.weight_type, &missing) ||
@@ -54,6 +74,11 @@ int cmd_synth(int argc, char **argv)
             return cli_fail("synth: bad seed %s", seed_text), 2;
         p.seed = (uint64_t)seed;
     }
+    if ((mmproj || text_embd) && (p.arch || vocab_path || strcmp(p.weight_type, "F32") != 0))
+        return cli_fail("synth: --mmproj writes F32 projectors and takes no --arch, --vocab "
+                        "or --type"), 2;
+    if (mmproj || text_embd)
+        return synth_mmproj(&p, mmproj, text_embd);
     struct vocab_json *vj = NULL;
     if (vocab_path) {
         const char *pre = p.arch && strcmp(p.arch, "llama") == 0 ? "llama-bpe" : NULL;

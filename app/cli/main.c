@@ -24,13 +24,17 @@ static const struct command commands[] = {
     {"inspect", cmd_inspect, "inspect MODEL"},
     {"synth", cmd_synth,
      "synth [--arch ARCH] --preset tiny|small|qwen2.5-0.5b|qwen2.5-1.5b|qwen3-0.6b "
-     "[--vocab tokenizer.json] [--type F32|F16] [--seed N] -o OUT"},
+     "[--vocab tokenizer.json] [--type F32|F16] [--seed N] -o OUT\n"
+     "  synth --mmproj qwen2vl_merger|qwen2.5vl_merger|idefics3 [--preset P] [--text-embd N] "
+     "[--seed N] -o OUT"},
     {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE [-t THREADS]"},
     {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},
     {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-d DEPTH] [-r REPS] [--mmap] [--device D] [--json]"},
     {"devices", cmd_devices, "devices [--json]   list Vulkan devices and the automatic choice"},
     {"image", cmd_image,
      "image FILE... [--max-pixels N] [-o OUT.ppm]   decode images (size; pixels as PPM)"},
+    {"frames", cmd_frames,
+     "frames CLIP [--fps F] [--min-frames N] [--max-frames N] [--max-edge N] [--json]   sampled frames and scene cuts"},
 };
 
 int cli_fail(const char *fmt, ...)

@@ -482,9 +482,7 @@ static int upsample_to_444(const AVFrame *frame, AVFrame **out)
     return 0;
 }
 
-/* The JPEG (full-range) pixel formats as their plain twins: swscale takes
- * the range from sws_setColorspaceDetails instead. */
-static enum AVPixelFormat plain_yuv_twin(enum AVPixelFormat format, bool *full_range)
+enum AVPixelFormat image_plain_yuv_twin(enum AVPixelFormat format, bool *full_range)
 {
     switch (format) {
     case AV_PIX_FMT_YUVJ420P: *full_range = true; return AV_PIX_FMT_YUV420P;
@@ -504,7 +502,7 @@ static struct SwsContext *rgb_converter(const AVFrame *frame)
 {
     const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(frame->format);
     bool full_range = frame->color_range == AVCOL_RANGE_JPEG;
-    enum AVPixelFormat src_format = plain_yuv_twin(frame->format, &full_range);
+    enum AVPixelFormat src_format = image_plain_yuv_twin(frame->format, &full_range);
     bool is_yuv = desc && !(desc->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) &&
                   desc->nb_components >= 3;
     if (!is_yuv) /* grey, palette and RGB samples are used as they are */

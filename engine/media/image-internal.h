@@ -8,8 +8,11 @@
 #ifndef WENSHU_MEDIA_IMAGE_INTERNAL_H
 #define WENSHU_MEDIA_IMAGE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <libavutil/pixfmt.h>
 
 #include "wenshu-engine.h"
 
@@ -53,5 +56,10 @@ enum eng_status image_decode_png(const struct image_file *file, struct image_dec
  * Thread-safety: safe. */
 enum eng_status image_decode_ffmpeg(const struct image_file *file, struct image_decoded *out,
                                     struct eng_err *err);
+
+/* A JPEG (full-range) pixel format as its plain twin, setting *full_range:
+ * swscale takes the range from sws_setColorspaceDetails instead. Other
+ * formats come back unchanged. Shared with media/video.c. */
+enum AVPixelFormat image_plain_yuv_twin(enum AVPixelFormat format, bool *full_range);
 
 #endif /* WENSHU_MEDIA_IMAGE_INTERNAL_H */

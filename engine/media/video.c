@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "image-internal.h"
 #include "engine-internal.h"
 
 #define DEFAULT_FPS 2.0
@@ -385,20 +386,6 @@ static bool seek_pays(struct video_reader *r, double time)
 
 /* ---- conversion to RGB --------------------------------------------------- */
 
-/* The JPEG (full-range) pixel formats as their plain twins: swscale takes
- * the range from sws_setColorspaceDetails instead. */
-static enum AVPixelFormat plain_yuv_twin(enum AVPixelFormat format, bool *full_range)
-{
-    switch (format) {
-    case AV_PIX_FMT_YUVJ420P: *full_range = true; return AV_PIX_FMT_YUV420P;
-    case AV_PIX_FMT_YUVJ422P: *full_range = true; return AV_PIX_FMT_YUV422P;
-    case AV_PIX_FMT_YUVJ444P: *full_range = true; return AV_PIX_FMT_YUV444P;
-    case AV_PIX_FMT_YUVJ440P: *full_range = true; return AV_PIX_FMT_YUV440P;
-    case AV_PIX_FMT_YUVJ411P: *full_range = true; return AV_PIX_FMT_YUV411P;
-    default: return format;
-    }
-}
-
 /* Convert frame to a tight [dst_h][dst_w][3] (dst_format RGB24) buffer at
  * rgb, through *sws (made or re-made as the frame's format needs): the
  * frame's matrix (BT.601 when unknown) and range, full-range output. */
@@ -407,7 +394,7 @@ static int convert_frame(struct SwsContext **sws, const AVFrame *frame, int dst_
 {
     const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(frame->format);
     bool full_range = frame->color_range == AVCOL_RANGE_JPEG;
-    enum AVPixelFormat src_format = plain_yuv_twin(frame->format, &full_range);
+    enum AVPixelFormat src_format = image_plain_yuv_twin(frame->format, &full_range);
     if (!desc || (desc->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) ||
         desc->nb_components < 3)
         full_range = true; /* grey, palette and RGB samples are used as they are */

@@ -232,97 +232,53 @@ static bool is_float_type(enum eng_type t)
     return t == ENG_TYPE_F32 || t == ENG_TYPE_F16 || t == ENG_TYPE_BF16;
 }
 
-static void format_shape(const struct gguf_tensor *t, char *buf, size_t size)
-{
-    int n = snprintf(buf, size, "[");
-    for (int d = 0; d < t->n_dims && n > 0 && (size_t)n < size; d++)
-        n += snprintf(buf + n, size - (size_t)n, "%s%lld", d ? ", " : "", (long long)t->ne[d]);
-    if (n > 0 && (size_t)n < size)
-        snprintf(buf + n, size - (size_t)n, "]");
-}
-
 static enum eng_status missing_tensor(const struct mmproj *p, const char *name,
                                       struct eng_err *err)
 {
-    return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: missing tensor %s (needed by %s)",
-                       p->gguf->path, name, p->type_name);
+    return weights_missing(p->gguf, name, p->type_name, err);
 }
 
-/* Bind tensor `name` as a matrix of n_out rows of n_in (ne = [n_in, n_out],
- * or the conv kernel [ps, ps, 3, n_out] when kernel_ps > 0). */
-static enum eng_status bind_matrix_ex(struct mmproj *p, const char *name, int n_in, int n_out,
-                                      int kernel_ps, bool required, struct cpu_matrix *out,
-                                      struct eng_err *err)
+/* Bind tensor `name` as the patch-embedding conv kernel [ps, ps, 3, n_out],
+ * read as floats (not dotted); it is kept as a matrix of n_out rows of
+ * n_in = ps * ps * 3. */
+static enum eng_status bind_kernel(struct mmproj *p, const char *name, int kernel_ps, int n_out,
+                                   bool required, struct cpu_matrix *out, struct eng_err *err)
 {
     const struct gguf_tensor *t = gguf_find_tensor(p->gguf, name);
     memset(out, 0, sizeof *out);
     if (!t)
         return required ? missing_tensor(p, name, err) : ENG_STATUS_OK;
-    bool ok = kernel_ps > 0 ? t->n_dims == 4 && t->ne[0] == kernel_ps && t->ne[1] == kernel_ps &&
-                                  t->ne[2] == 3 && t->ne[3] == n_out
-                            : t->n_dims <= 2 && t->ne[0] == n_in && t->ne[1] == n_out;
-    if (!ok) {
+    if (t->n_dims != 4 || t->ne[0] != kernel_ps || t->ne[1] != kernel_ps || t->ne[2] != 3 ||
+        t->ne[3] != n_out) {
         char shape[96];
-        format_shape(t, shape, sizeof shape);
-        if (kernel_ps > 0)
-            return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
-                               "%s: tensor %s has shape %s, expected [%d, %d, 3, %d]",
-                               p->gguf->path, name, shape, kernel_ps, kernel_ps, n_out);
+        weights_format_shape(t, shape, sizeof shape);
         return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
-                           "%s: tensor %s has shape %s, expected [%d, %d]", p->gguf->path, name,
-                           shape, n_in, n_out);
+                           "%s: tensor %s has shape %s, expected [%d, %d, 3, %d]", p->gguf->path,
+                           name, shape, kernel_ps, kernel_ps, n_out);
     }
-    const struct quant_traits *tr = quant_traits(t->type);
-    /* The conv kernel is read as floats, not dotted. */
-    bool usable = kernel_ps > 0 ? is_float_type(t->type) : tr && tr->can_dot;
-    if (!usable || n_in % tr->blck != 0)
+    if (!is_float_type(t->type))
         return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED,
-                           "%s: tensor %s has type %s (%d), which the engine cannot use here",
-                           p->gguf->path, name, tr ? tr->name : "unknown", (int)t->type);
-    out->type = t->type;
-    out->data = t->data;
-    out->n_in = n_in;
-    out->n_out = n_out;
-    out->row_bytes = quant_row_size(t->type, n_in);
+                           "%s: tensor %s has type %s (%d), which the engine cannot compute with",
+                           p->gguf->path, name, quant_traits(t->type) ? quant_traits(t->type)->name
+                                                                       : "unknown",
+                           (int)t->type);
+    int n_in = kernel_ps * kernel_ps * 3;
+    *out = (struct cpu_matrix){.type = t->type, .data = t->data, .n_in = n_in, .n_out = n_out,
+                               .row_bytes = quant_row_size(t->type, n_in)};
     return ENG_STATUS_OK;
 }
 
 static enum eng_status bind_matrix(struct mmproj *p, const char *name, int n_in, int n_out,
                                    bool required, struct cpu_matrix *out, struct eng_err *err)
 {
-    return bind_matrix_ex(p, name, n_in, n_out, 0, required, out, err);
+    return weights_bind_matrix(p->gguf, name, n_in, n_out, required, p->type_name, out, err);
 }
 
 /* Bind a 1-D tensor of n elements as an owned f32 array. */
 static enum eng_status bind_vector(struct mmproj *p, const char *name, int n, bool required,
                                    float **out, struct eng_err *err)
 {
-    const struct gguf_tensor *t = gguf_find_tensor(p->gguf, name);
-    *out = NULL;
-    if (!t)
-        return required ? missing_tensor(p, name, err) : ENG_STATUS_OK;
-    if (t->n_dims != 1 || t->ne[0] != n) {
-        char shape[96];
-        format_shape(t, shape, sizeof shape);
-        return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
-                           "%s: tensor %s has shape %s, expected [%d]", p->gguf->path, name,
-                           shape, n);
-    }
-    if (!is_float_type(t->type))
-        return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED,
-                           "%s: 1-D tensor %s must be F32, F16 or BF16", p->gguf->path, name);
-    float *v = malloc(sizeof(float) * (size_t)n);
-    float **list = realloc(p->owned_vectors, sizeof(float *) * (size_t)(p->n_owned_vectors + 1));
-    if (list)
-        p->owned_vectors = list;
-    if (!v || !list) {
-        free(v);
-        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "%s: out of memory", p->gguf->path);
-    }
-    p->owned_vectors[p->n_owned_vectors++] = v;
-    quant_dequantize_row(t->type, t->data, v, n);
-    *out = v;
-    return ENG_STATUS_OK;
+    return weights_bind_vector(p->gguf, &p->owned, name, n, required, p->type_name, out, err);
 }
 
 /* Old converters wrote ffn_up and ffn_down under each other's names.
@@ -351,7 +307,7 @@ static enum eng_status derive_n_ff(struct mmproj *p, struct eng_err *err)
     int64_t n_ff = up->ne[1];
     if (up->n_dims != 2 || n_ff < 1 || n_ff > MMPROJ_MAX_DIM) {
         char shape[96];
-        format_shape(up, shape, sizeof shape);
+        weights_format_shape(up, shape, sizeof shape);
         return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
                            "%s: tensor %s has shape %s, which gives no feed-forward size",
                            p->gguf->path, name, shape);
@@ -424,10 +380,8 @@ static enum eng_status bind_embeddings(struct mmproj *p, struct eng_err *err)
     enum eng_status st;
     bool siglip = p->type == MMPROJ_TYPE_IDEFICS3;
     bool has_bias = p->norm == MMPROJ_NORM_LAYER;
-    if ((st = bind_matrix_ex(p, "v.patch_embd.weight", 3 * ps * ps, e, ps, true, &p->patch_embd,
-                             err)) ||
-        (st = bind_matrix_ex(p, "v.patch_embd.weight.1", 3 * ps * ps, e, ps, !siglip,
-                             &p->patch_embd_1, err)) ||
+    if ((st = bind_kernel(p, "v.patch_embd.weight", ps, e, true, &p->patch_embd, err)) ||
+        (st = bind_kernel(p, "v.patch_embd.weight.1", ps, e, !siglip, &p->patch_embd_1, err)) ||
         (st = bind_vector(p, "v.patch_embd.bias", e, siglip, &p->patch_bias, err)) ||
         (st = bind_vector(p, "v.post_ln.weight", e, true, &p->post_ln_w, err)) ||
         (st = bind_vector(p, "v.post_ln.bias", e, has_bias, &p->post_ln_b, err)))
@@ -562,9 +516,7 @@ void mmproj_free(struct mmproj **proj)
     struct mmproj *p = proj ? *proj : NULL;
     if (!p)
         return;
-    for (int i = 0; i < p->n_owned_vectors; i++)
-        free(p->owned_vectors[i]);
-    free(p->owned_vectors);
+    owned_vectors_free(&p->owned);
     free(p->layers);
     gguf_close(&p->gguf);
     free(p);

@@ -27,6 +27,7 @@
 
 #include "cpu/ops.h"
 #include "gguf.h"
+#include "weights.h"
 #include "wenshu-engine.h"
 
 struct eng_model;
@@ -102,8 +103,7 @@ struct mmproj {
     float *mm2_b;                  /* [projection_dim] */
     struct cpu_matrix mm_fc;       /* idefics3: n_embd*s*s -> projection_dim, no bias */
 
-    float **owned_vectors;         /* every f32 array above, for freeing */
-    int n_owned_vectors;
+    struct owned_vectors owned;    /* every f32 array above, for freeing */
 };
 
 /* Map and validate an mmproj file.

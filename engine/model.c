@@ -93,64 +93,14 @@ static enum eng_status read_hparams(struct eng_model *m, struct eng_err *err)
 static enum eng_status bind_matrix(struct eng_model *m, const char *name, int n_in, int n_out,
                                    bool required, struct cpu_matrix *out, struct eng_err *err)
 {
-    const struct gguf_tensor *t = gguf_find_tensor(m->gguf, name);
-    memset(out, 0, sizeof *out);
-    if (!t) {
-        if (!required)
-            return ENG_STATUS_OK;
-        return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: missing tensor %s", m->gguf->path,
-                           name);
-    }
-    if (t->n_dims > 2 || t->ne[0] != n_in || t->ne[1] != n_out)
-        return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
-                           "%s: tensor %s has shape [%lld, %lld, %lld], expected [%d, %d]",
-                           m->gguf->path, name, (long long)t->ne[0], (long long)t->ne[1],
-                           (long long)t->ne[2], n_in, n_out);
-    const struct quant_traits *tr = quant_traits(t->type);
-    if (!tr || !tr->can_dot)
-        return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED, "%s: tensor %s has type %s (%d), "
-                           "which the engine cannot compute with", m->gguf->path, name,
-                           tr ? tr->name : "unknown", (int)t->type);
-    out->type = t->type;
-    out->data = t->data;
-    out->n_in = n_in;
-    out->n_out = n_out;
-    out->row_bytes = quant_row_size(t->type, n_in);
-    return ENG_STATUS_OK;
+    return weights_bind_matrix(m->gguf, name, n_in, n_out, required, NULL, out, err);
 }
 
-/* Bind a 1-D tensor of n elements and convert it to an owned f32 array. */
+/* Bind a 1-D tensor of n elements as an owned f32 array. */
 static enum eng_status bind_vector(struct eng_model *m, const char *name, int n, bool required,
                                    float **out, struct eng_err *err)
 {
-    const struct gguf_tensor *t = gguf_find_tensor(m->gguf, name);
-    *out = NULL;
-    if (!t) {
-        if (!required)
-            return ENG_STATUS_OK;
-        return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: missing tensor %s", m->gguf->path,
-                           name);
-    }
-    if (t->n_dims != 1 || t->ne[0] != n)
-        return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
-                           "%s: tensor %s has %d dims and %lld elements, expected [%d]",
-                           m->gguf->path, name, t->n_dims, (long long)t->ne[0], n);
-    if (t->type != ENG_TYPE_F32 && t->type != ENG_TYPE_F16 && t->type != ENG_TYPE_BF16)
-        return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED,
-                           "%s: 1-D tensor %s must be F32, F16 or BF16", m->gguf->path, name);
-    float *v = malloc(sizeof(float) * (size_t)n);
-    float **list = realloc(m->owned_vectors, sizeof(float *) * (size_t)(m->n_owned_vectors + 1));
-    if (!v || !list) {
-        free(v);
-        if (list)
-            m->owned_vectors = list;
-        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "%s: out of memory", m->gguf->path);
-    }
-    m->owned_vectors = list;
-    m->owned_vectors[m->n_owned_vectors++] = v;
-    quant_dequantize_row(t->type, t->data, v, n);
-    *out = v;
-    return ENG_STATUS_OK;
+    return weights_bind_vector(m->gguf, &m->owned, name, n, required, NULL, out, err);
 }
 
 static enum eng_status bind_layer(struct eng_model *m, int il, struct eng_err *err)
@@ -340,9 +290,7 @@ void eng_model_free(struct eng_model **model)
     if (!m)
         return;
     device_detach(m);
-    for (int i = 0; i < m->n_owned_vectors; i++)
-        free(m->owned_vectors[i]);
-    free(m->owned_vectors);
+    owned_vectors_free(&m->owned);
     free(m->layers);
     free(m->rope_inv_freq);
     tokenizer_free(&m->tok);

@@ -14,6 +14,7 @@
 #include "cpu/threadpool.h"
 #include "gguf.h"
 #include "tokenizer.h"
+#include "weights.h"
 #include "wenshu-engine.h"
 
 struct vk_model;
@@ -58,8 +59,7 @@ struct eng_model {
     float *output_norm;           /* [n_embd] */
     struct cpu_matrix output;     /* n_embd -> n_vocab (token_embd when tied) */
     struct model_layer *layers;   /* [n_layer], owned */
-    float **owned_vectors;        /* every f32 array above, for freeing */
-    int n_owned_vectors;
+    struct owned_vectors owned;   /* every f32 array above, for freeing */
 
     int n_threads;
     uint64_t n_params, weight_bytes;

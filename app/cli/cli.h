@@ -34,6 +34,10 @@ bool cli_parse_float(const char *text, float *out);
 void cli_report_device(const struct eng_model *model);
 
 int cmd_devices(int argc, char **argv);
+
+/* Write an image as a binary PPM (P6, maxval 255). Returns 0, or 1 after
+ * printing why. */
+int cli_write_ppm(const struct eng_image *image, const char *path);
 int cmd_image(int argc, char **argv);
 int cmd_frames(int argc, char **argv);
 

@@ -51,18 +51,12 @@ static void mean_rgb(const struct eng_image *image, double mean[3])
         mean[c] = n_pixels ? sum[c] / n_pixels : 0.0;
 }
 
-static int write_ppm(const struct eng_image *image, const char *dir, int index)
+/* Frame `index` as DIR/frame-NNNN.ppm. */
+static int write_frame_ppm(const struct eng_image *image, const char *dir, int index)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/frame-%04d.ppm", dir, index);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return cli_fail("%s: %s", path, strerror(errno));
-    fprintf(f, "P6\n%d %d\n255\n", image->width, image->height);
-    size_t n_bytes = (size_t)image->width * image->height * 3;
-    bool ok = fwrite(image->rgb, 1, n_bytes, f) == n_bytes;
-    ok = fclose(f) == 0 && ok;
-    return ok ? 0 : cli_fail("%s: cannot write the frame", path);
+    return cli_write_ppm(image, path);
 }
 
 /* s as a JSON string literal. */
@@ -220,7 +214,7 @@ int cmd_frames(int argc, char **argv)
     }
     int exit_status = 0;
     for (int i = 0; o.ppm_dir && i < video->n_frames && exit_status == 0; i++)
-        exit_status = write_ppm(&video->frames[i].image, o.ppm_dir, i);
+        exit_status = write_frame_ppm(&video->frames[i].image, o.ppm_dir, i);
     if (o.json)
         print_json(&o, video, cuts, n_cuts);
     else

@@ -20,19 +20,6 @@ static bool parse_pixel_count(const char *text, uint64_t *out)
     return true;
 }
 
-/* Write image as a binary PPM (P6, maxval 255). */
-static int write_ppm(const struct eng_image *image, const char *path)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return cli_fail("%s: %s", path, strerror(errno));
-    fprintf(f, "P6\n%d %d\n255\n", image->width, image->height);
-    size_t n_bytes = (size_t)image->width * image->height * 3;
-    bool ok = fwrite(image->rgb, 1, n_bytes, f) == n_bytes;
-    ok = fclose(f) == 0 && ok;
-    return ok ? 0 : cli_fail("%s: cannot write the image", path);
-}
-
 int cmd_image(int argc, char **argv)
 {
     struct eng_image_params params = eng_image_params_default();
@@ -75,7 +62,7 @@ int cmd_image(int argc, char **argv)
             continue;
         }
         printf("%s: %dx%d\n", files[i], image->width, image->height);
-        if (out_path && write_ppm(image, out_path) != 0)
+        if (out_path && cli_write_ppm(image, out_path) != 0)
             n_failed++;
         eng_image_free(&image);
     }

@@ -154,6 +154,18 @@ bool cli_sampler_opt(int argc, char **argv, int *i, struct eng_sampler_params *s
     return true;
 }
 
+int cli_write_ppm(const struct eng_image *image, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return cli_fail("%s: %s", path, strerror(errno));
+    fprintf(f, "P6\n%d %d\n255\n", image->width, image->height);
+    size_t n_bytes = (size_t)image->width * image->height * 3;
+    bool ok = fwrite(image->rgb, 1, n_bytes, f) == n_bytes;
+    ok = fclose(f) == 0 && ok;
+    return ok ? 0 : cli_fail("%s: cannot write the image", path);
+}
+
 void cli_report_device(const struct eng_model *model)
 {
     struct eng_model_info info;

@@ -143,26 +143,31 @@ static void pack_model(struct packer *p)
     }
 }
 
+/* Refuse a weight type the shaders cannot read, naming it. */
+static enum eng_status check_type(const struct eng_model *m, const struct cpu_matrix *w,
+                                  struct eng_err *err)
+{
+    if (vk_type_supported(w->type))
+        return ENG_STATUS_OK;
+    return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED,
+                       "%s: the Vulkan shaders cannot read %s weights", m->gguf->path,
+                       quant_traits(w->type)->name);
+}
+
 static enum eng_status check_types(const struct eng_model *m, struct eng_err *err)
 {
-    const struct cpu_matrix *mats[] = {&m->token_embd, &m->output};
-    for (int i = 0; i < 2; i++)
-        if (!vk_type_supported(mats[i]->type))
-            goto unsupported;
+    enum eng_status st;
+    if ((st = check_type(m, &m->token_embd, err)) || (st = check_type(m, &m->output, err)))
+        return st;
     for (int il = 0; il < m->n_layer; il++) {
         const struct model_layer *l = &m->layers[il];
         const struct cpu_matrix *lm[] = {&l->wq, &l->wk, &l->wv, &l->wo,
                                          &l->ffn_gate, &l->ffn_up, &l->ffn_down};
         for (int i = 0; i < 7; i++)
-            if (!vk_type_supported(lm[i]->type))
-                return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED,
-                                   "%s: the Vulkan shaders cannot read %s weights",
-                                   m->gguf->path, quant_traits(lm[i]->type)->name);
+            if ((st = check_type(m, lm[i], err)))
+                return st;
     }
     return ENG_STATUS_OK;
-unsupported:
-    return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED, "%s: the Vulkan shaders cannot read "
-                       "the embedding or output type", m->gguf->path);
 }
 
 enum eng_status vk_model_new(const struct eng_model *m, int index, struct vk_model **out,

@@ -66,18 +66,25 @@ int eng_devices_list(struct eng_device_info *out, int max, struct eng_err *err)
     return n;
 }
 
-/* Fall back to the CPU (AUTO) or fail (a device asked for by name). */
-static enum eng_status no_gpu(struct eng_model *m, int device, enum eng_status st,
+/* Fall back to the CPU (AUTO) with the reason in notice[notice_size], or
+ * fail (a device asked for by name). */
+static enum eng_status no_gpu(char *notice, size_t notice_size, int device, enum eng_status st,
                               const char *why, struct eng_err *err)
 {
     if (device != ENG_DEVICE_AUTO)
         return eng_set_err(err, st, "%s", why);
-    snprintf(m->device_notice, sizeof m->device_notice, "%.480s; running on the CPU", why);
+    snprintf(notice, notice_size, "%.480s; running on the CPU", why);
     return ENG_STATUS_OK;
 }
 
 enum eng_status device_choose(struct eng_model *m, int device, int *index,
                               struct eng_err *err)
+{
+    return device_choose_index(device, index, m->device_notice, sizeof m->device_notice, err);
+}
+
+enum eng_status device_choose_index(int device, int *index, char *notice, size_t notice_size,
+                                    struct eng_err *err)
 {
     *index = -1;
     if (device == ENG_DEVICE_CPU)
@@ -86,7 +93,7 @@ enum eng_status device_choose(struct eng_model *m, int device, int *index,
     struct vk_device_desc descs[MAX_DEVICES];
     int n = vk_devices_list(descs, MAX_DEVICES, &e);
     if (n < 0)
-        return no_gpu(m, device, ENG_STATUS_ERR_UNSUPPORTED, e.msg, err);
+        return no_gpu(notice, notice_size, device, ENG_STATUS_ERR_UNSUPPORTED, e.msg, err);
     if (n > MAX_DEVICES)
         n = MAX_DEVICES;
     int pick = device > 0 ? device - 1 : vk_device_pick(descs, n, device == ENG_DEVICE_VULKAN);
@@ -104,7 +111,7 @@ enum eng_status device_choose(struct eng_model *m, int device, int *index,
                      n_cpu > 1 ? "them" : "it");
         else
             snprintf(why, sizeof why, "no usable Vulkan device found (%d listed)", n);
-        return no_gpu(m, device, ENG_STATUS_ERR_UNSUPPORTED, why, err);
+        return no_gpu(notice, notice_size, device, ENG_STATUS_ERR_UNSUPPORTED, why, err);
     }
     *index = pick;
     return ENG_STATUS_OK;
@@ -117,7 +124,7 @@ enum eng_status device_upload(struct eng_model *m, int device, int index, struct
     if (st) {
         char why[1200];
         snprintf(why, sizeof why, "%s: Vulkan device %d: %s", m->gguf->path, index, e.msg);
-        return no_gpu(m, device, st, why, err);
+        return no_gpu(m->device_notice, sizeof m->device_notice, device, st, why, err);
     }
     snprintf(m->device_name, sizeof m->device_name, "%s", vk_model_device_name(m->gpu));
     m->device_bytes = vk_model_device_bytes(m->gpu);
@@ -139,17 +146,22 @@ int eng_devices_list(struct eng_device_info *out, int max, struct eng_err *err)
     return -1;
 }
 
-enum eng_status device_choose(struct eng_model *m, int device, int *index,
-                              struct eng_err *err)
+enum eng_status device_choose_index(int device, int *index, char *notice, size_t notice_size,
+                                    struct eng_err *err)
 {
     *index = -1;
     if (device == ENG_DEVICE_CPU)
         return ENG_STATUS_OK;
     if (device != ENG_DEVICE_AUTO)
         return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED, "this build has no Vulkan backend");
-    snprintf(m->device_notice, sizeof m->device_notice,
-             "this build has no Vulkan backend; running on the CPU");
+    snprintf(notice, notice_size, "this build has no Vulkan backend; running on the CPU");
     return ENG_STATUS_OK;
+}
+
+enum eng_status device_choose(struct eng_model *m, int device, int *index,
+                              struct eng_err *err)
+{
+    return device_choose_index(device, index, m->device_notice, sizeof m->device_notice, err);
 }
 
 enum eng_status device_upload(struct eng_model *m, int device, int index, struct eng_err *err)

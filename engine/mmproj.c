@@ -201,6 +201,14 @@ static enum eng_status read_hparams(struct mmproj *p, struct eng_err *err)
         if ((st = read_int(p, "clip.vision.n_wa_pattern", p->type == MMPROJ_TYPE_QWEN25VL,
                            p->type == MMPROJ_TYPE_QWEN25VL ? 1 : 0, &p->n_wa_pattern, err)))
             return st;
+        /* Qwen2.5-VL's vision_config.window_size; the converter does not write it. */
+        p->window_size = 112;
+        if ((st = read_int(p, "clip.vision.window_size", false, 1, &p->window_size, err)))
+            return st;
+        if (p->window_size % (p->patch_size * p->merge_size) != 0)
+            return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: window_size %d is not a multiple "
+                               "of patch_size %d x spatial_merge_size %d", path, p->window_size,
+                               p->patch_size, p->merge_size);
     } else {
         if ((st = read_int(p, "clip.vision.projector.scale_factor", false, 1, &p->merge_size,
                            err)) ||

@@ -84,6 +84,8 @@ struct mmproj {
     bool ffn_swapped;              /* the file had ffn_up and ffn_down swapped */
 
     int merge_size;                /* Qwen spatial merge (2), or Idefics3 pixel-shuffle factor */
+    int window_size;               /* qwen2.5vl: attention window side in pixels
+                                    * (clip.vision.window_size; 112 when absent) */
     int n_wa_pattern;              /* qwen2.5vl: layer il is full attention when
                                     * (il + 1) % n_wa_pattern == 0; 0 = all full */
     int preproc_image_size;        /* idefics3 longest edge; 0 when not written */

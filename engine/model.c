@@ -1,4 +1,4 @@
-/* model.c: loading a GGUF text model (qwen2, qwen3, llama) and the public
+/* model.c: loading a GGUF text model (qwen2, qwen2vl, qwen3, llama) and the public
  * model, token and chat functions that only need a loaded model.
  *
  * Loading reads the hyper-parameters, builds the tokenizer, and binds every
@@ -107,7 +107,8 @@ static enum eng_status bind_layer(struct eng_model *m, int il, struct eng_err *e
 {
     struct model_layer *l = &m->layers[il];
     int q_dim = m->n_head * m->head_dim, kv_dim = m->n_head_kv * m->head_dim;
-    bool qwen2 = m->arch == MODEL_ARCH_QWEN2, qwen3 = m->arch == MODEL_ARCH_QWEN3;
+    bool qwen2 = m->arch == MODEL_ARCH_QWEN2 || m->arch == MODEL_ARCH_QWEN2VL;
+    bool qwen3 = m->arch == MODEL_ARCH_QWEN3;
     char name[96];
     enum eng_status st = ENG_STATUS_OK;
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, il), name)
@@ -169,6 +170,42 @@ static enum eng_status setup_rope(struct eng_model *m, struct eng_err *err)
     return ENG_STATUS_OK;
 }
 
+/* M-RoPE (qwen2vl): {arch}.rope.dimension_sections, i32[4], the pairs that
+ * take the t, h, w and extra position streams. Pairs past their sum wrap
+ * around (ggml's rope_multi), so the sum must be positive and at most n_rot/2. */
+static enum eng_status read_rope_sections(struct eng_model *m, struct eng_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.rope.dimension_sections", m->arch_name);
+    const struct gguf_kv *kv = gguf_find_kv(m->gguf, key);
+    if (!kv)
+        return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: missing key %s (M-RoPE sections)",
+                           m->gguf->path, key);
+    if (kv->type != GGUF_TYPE_ARRAY ||
+        (kv->arr_type != GGUF_TYPE_INT32 && kv->arr_type != GGUF_TYPE_UINT32) || kv->arr_n != 4)
+        return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
+                           "%s: key %s must be an array of 4 i32 (pairs per position stream)",
+                           m->gguf->path, key);
+    int32_t sections[4];
+    memcpy(sections, kv->value, sizeof sections); /* the map may be unaligned */
+    int sum = 0;
+    for (int i = 0; i < 4; i++) {
+        if (sections[i] < 0 || sections[i] > m->n_rot)
+            return eng_set_err(err, ENG_STATUS_ERR_FORMAT, "%s: key %s has an invalid section %d",
+                               m->gguf->path, key, (int)sections[i]);
+        sum += sections[i];
+        m->rope_sections[i] = sections[i];
+    }
+    if (sum <= 0 || 2 * sum > m->n_rot)
+        return eng_set_err(err, ENG_STATUS_ERR_FORMAT,
+                           "%s: key %s: sections [%d, %d, %d, %d] cover %d pairs; a head "
+                           "rotates %d pairs",
+                           m->gguf->path, key, (int)sections[0], (int)sections[1],
+                           (int)sections[2], (int)sections[3], sum, m->n_rot / 2);
+    m->rope_mrope = true;
+    return ENG_STATUS_OK;
+}
+
 static enum eng_status bind_weights(struct eng_model *m, struct eng_err *err)
 {
     const struct gguf_tensor *embd = gguf_find_tensor(m->gguf, "token_embd.weight");
@@ -197,6 +234,8 @@ static enum eng_status bind_weights(struct eng_model *m, struct eng_err *err)
     for (int il = 0; il < m->n_layer; il++)
         if ((st = bind_layer(m, il, err)))
             return st;
+    if (m->arch == MODEL_ARCH_QWEN2VL && (st = read_rope_sections(m, err)))
+        return st;
     return setup_rope(m, err);
 }
 
@@ -210,6 +249,8 @@ static enum eng_status read_arch(struct eng_model *m, struct eng_err *err)
              (int)(arch.len < 15 ? arch.len : 15), arch.data);
     if (arch.len == 5 && memcmp(arch.data, "qwen2", 5) == 0)
         m->arch = MODEL_ARCH_QWEN2;
+    else if (arch.len == 7 && memcmp(arch.data, "qwen2vl", 7) == 0)
+        m->arch = MODEL_ARCH_QWEN2VL;
     else if (arch.len == 5 && memcmp(arch.data, "qwen3", 5) == 0)
         m->arch = MODEL_ARCH_QWEN3;
     else if (arch.len == 5 && memcmp(arch.data, "llama", 5) == 0)
@@ -218,9 +259,9 @@ static enum eng_status read_arch(struct eng_model *m, struct eng_err *err)
         return ENG_STATUS_OK;
     else
         return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED,
-                           "%s: unknown architecture \"%.*s\" (supported: qwen2, qwen3, llama)",
+                           "%s: unknown architecture \"%.*s\" (supported: qwen2, qwen2vl, qwen3, llama)",
                            m->gguf->path, (int)(arch.len > 64 ? 64 : arch.len), arch.data);
-    m->rope_neox = m->arch != MODEL_ARCH_LLAMA;
+    m->rope_neox = m->arch != MODEL_ARCH_LLAMA; /* qwen2vl's M-RoPE pairs as NEOX */
     return ENG_STATUS_OK;
 }
 

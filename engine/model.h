@@ -23,6 +23,7 @@ enum model_arch {
     MODEL_ARCH_QWEN2,
     MODEL_ARCH_QWEN3,
     MODEL_ARCH_LLAMA,
+    MODEL_ARCH_QWEN2VL, /* Qwen2-VL / Qwen2.5-VL text: qwen2 blocks with M-RoPE */
 };
 
 struct model_layer {
@@ -53,6 +54,8 @@ struct eng_model {
     int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_rot;
     float norm_eps;
     bool rope_neox;
+    bool rope_mrope;              /* qwen2vl: pairs take (t, h, w) positions by section */
+    int rope_sections[4];         /* {arch}.rope.dimension_sections: pairs per stream */
     float *rope_inv_freq;         /* [n_rot / 2], owned; freq factors applied */
 
     struct cpu_matrix token_embd; /* n_vocab rows of n_embd */
@@ -75,10 +78,41 @@ struct eng_model {
  * back to the CPU with m->device_notice set; other choices fail instead. */
 enum eng_status device_choose(struct eng_model *m, int device, int *index,
                               struct eng_err *err);
+/* The same choice for any other weights (a vision projector): the notice
+ * goes to notice[notice_size]. */
+enum eng_status device_choose_index(int device, int *index, char *notice, size_t notice_size,
+                                    struct eng_err *err);
 /* Upload the bound weights to Vulkan device index, with the same fallback
  * rule; on success the mapped file's pages are let go. */
 enum eng_status device_upload(struct eng_model *m, int device, int index, struct eng_err *err);
 /* Free the device copy of the weights. */
 void device_detach(struct eng_model *m);
+
+/* ---- session internals (session.c) ---------------------------------------- */
+
+/* One input of the decoder: token ids or embedding rows (an image's), with
+ * their RoPE positions. The session keeps the next text position, which
+ * equals n_past until an M-RoPE image makes them differ. */
+struct session_input {
+    const int32_t *tokens;  /* [n] token ids, or NULL */
+    const float *embd;      /* [n][n_embd] input rows when tokens is NULL */
+    int n;
+    const int32_t *pos;     /* [4][n] positions (t, h, w, extra rows), or NULL: all
+                             * four streams at next_pos + i */
+    int pos_advance;        /* the next position grows by this afterwards (ignored,
+                             * taken as n, when pos is NULL) */
+};
+
+/* Evaluate one input in batches of n_batch, as eng_session_eval does for
+ * tokens: refuses (ENG_STATUS_ERR_CONTEXT) an input that does not fit,
+ * before evaluating any of it; cancel is polled between batches. */
+enum eng_status session_eval_input(struct eng_session *s, const struct session_input *in,
+                                   const volatile int *cancel, struct eng_err *err);
+
+/* The position the next text token gets. */
+int session_next_pos(const struct eng_session *s);
+
+/* The session's model. */
+const struct eng_model *session_model(const struct eng_session *s);
 
 #endif /* WENSHU_MODEL_H */

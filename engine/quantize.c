@@ -3,7 +3,7 @@
  *
  * Policy (close to llama.cpp's src/llama-quant.cpp, kept simple):
  *  - every 2-D tensor whose name ends in ".weight" and does not name a norm
- *    becomes the target type, except the tensor that computes the logits
+ *    (or a vision projector's position_embd) becomes the target type, except the tensor that computes the logits
  *    (output.weight, or token_embd.weight when the output is tied): as in
  *    llama.cpp, it becomes Q6_K unless the target is Q8_0 or a float type;
  *  - when the row width ne[0] is not a multiple of the target's block, the
@@ -69,8 +69,11 @@ static bool str_contains(const struct gguf_str *s, const char *needle)
 
 static bool is_weight_matrix(const struct gguf_tensor *t)
 {
+    /* A vision projector's learned positions are added, never multiplied:
+     * they stay as they are (mmproj.c reads them as floats). */
     return t->ne[2] == 1 && t->ne[3] == 1 && t->ne[1] > 1 && t->n_dims == 2 &&
-           str_ends_with(&t->name, ".weight") && !str_contains(&t->name, "norm");
+           str_ends_with(&t->name, ".weight") && !str_contains(&t->name, "norm") &&
+           !str_contains(&t->name, "position_embd");
 }
 
 /* The type a weight matrix of width ne0 gets for target (llama.cpp fallbacks). */

@@ -1,10 +1,12 @@
 /* session.c: a conversation's state (KV cache, scratch, logits) and the
- * decoder forward pass for qwen2, qwen3 and llama on the CPU backend, plus
- * streaming generation.
+ * decoder forward pass for qwen2, qwen2vl, qwen3 and llama on the CPU
+ * backend, plus streaming generation.
  *
- * One forward pass takes a batch of n_tok tokens at positions
- * n_past..n_past+n_tok-1, appends their keys and values to the cache and
- * leaves the logits of the last token.
+ * One forward pass takes a batch of n_tok inputs (token ids, or embedding
+ * rows such as an image's), appends their keys and values to cache rows
+ * n_past..n_past+n_tok-1 and leaves the logits of the last one. Attention is
+ * causal by cache row; RoPE uses each input's own positions: (t, h, w, extra)
+ * streams for qwen2vl's M-RoPE, which an image makes differ from the row.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -30,6 +32,8 @@ struct eng_session {
     int n_ctx, n_batch, n_past;
     struct vk_session *gpu; /* owned; the pass runs there when the model is on a GPU */
     struct eng_session_stats stats; /* of CPU passes */
+    int32_t *row_next_pos; /* [n_ctx] the next text position after each cache row */
+    int32_t *pos;          /* [4][n_batch] RoPE position streams of the batch being run */
 
     float *k_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
     float *v_cache;  /* [n_layer][n_ctx][n_head_kv * head_dim] */
@@ -129,6 +133,9 @@ enum eng_status eng_session_new(struct eng_model *model, const struct eng_sessio
     size_t n_score_rows = (size_t)(ok ? threadpool_n_threads(s->pool) : 1) *
                           (size_t)(m->n_head / m->n_head_kv);
     s->scores = alloc_floats(n_score_rows * p.n_ctx, &ok);
+    s->row_next_pos = calloc((size_t)p.n_ctx, sizeof(int32_t));
+    s->pos = calloc(4 * (size_t)p.n_batch, sizeof(int32_t));
+    ok = ok && s->row_next_pos && s->pos;
     bool used[QACT_COUNT];
     mark_qact_types(m, used);
     int widest = m->n_ff > m->n_embd ? m->n_ff : m->n_embd;
@@ -175,6 +182,8 @@ void eng_session_free(struct eng_session **session)
         free(bufs[i]);
     for (int i = 0; i < QACT_COUNT; i++)
         free(s->qact_data[i]);
+    free(s->row_next_pos);
+    free(s->pos);
     free(s);
     *session = NULL;
 }
@@ -189,6 +198,13 @@ void eng_session_truncate(struct eng_session *s, int n_keep)
         s->n_past = n_keep;
 }
 const float *eng_session_logits(const struct eng_session *s) { return s->logits; }
+
+int session_next_pos(const struct eng_session *s)
+{
+    return s->n_past > 0 ? s->row_next_pos[s->n_past - 1] : 0;
+}
+
+const struct eng_model *session_model(const struct eng_session *s) { return s->model; }
 
 void eng_session_get_stats(const struct eng_session *s, struct eng_session_stats *stats)
 {
@@ -272,9 +288,11 @@ static void attention_block(struct eng_session *s, int il, int n_tok)
         cpu_rms_norm(s->q, s->q, l->q_norm, m->head_dim, n_tok * m->n_head, m->norm_eps);
         cpu_rms_norm(k_new, k_new, l->k_norm, m->head_dim, n_tok * m->n_head_kv, m->norm_eps);
     }
-    cpu_rope(s->q, n_tok, m->n_head, m->head_dim, m->n_rot, m->rope_inv_freq, pos0, m->rope_neox);
-    cpu_rope(k_new, n_tok, m->n_head_kv, m->head_dim, m->n_rot, m->rope_inv_freq, pos0,
+    const int *sections = m->rope_mrope ? m->rope_sections : NULL;
+    cpu_rope(s->q, n_tok, m->n_head, m->head_dim, m->n_rot, m->rope_inv_freq, s->pos, sections,
              m->rope_neox);
+    cpu_rope(k_new, n_tok, m->n_head_kv, m->head_dim, m->n_rot, m->rope_inv_freq, s->pos,
+             sections, m->rope_neox);
     round_to_half(k_new, (size_t)n_tok * kv_dim);
     round_to_half(v_new, (size_t)n_tok * kv_dim);
 
@@ -307,14 +325,19 @@ static void ffn_block(struct eng_session *s, int il, int n_tok)
     cpu_add(s->x, s->proj, (size_t)n_tok * m->n_embd);
 }
 
-/* Forward n_tok tokens (n_tok <= n_batch, fits the context). */
-static enum eng_status forward_batch(struct eng_session *s, const int32_t *tokens, int n_tok,
-                                     struct eng_err *err)
+/* Forward n_tok inputs (n_tok <= n_batch, fits the context): token ids, or
+ * embedding rows embd[n_tok][n_embd] when tokens is NULL, at the positions
+ * in s->pos ([4][n_tok]). */
+static enum eng_status forward_batch(struct eng_session *s, const int32_t *tokens,
+                                     const float *embd, int n_tok, struct eng_err *err)
 {
     const struct eng_model *m = s->model;
 #ifdef WENSHU_HAVE_VULKAN
     if (s->gpu) {
-        enum eng_status st = vk_session_forward(s->gpu, tokens, n_tok, s->n_past, s->logits, err);
+        struct vk_forward_input in = {.tokens = tokens, .embd = embd, .n_tok = n_tok,
+                                      .pos = m->rope_mrope ? s->pos : NULL,
+                                      .n_past = s->n_past};
+        enum eng_status st = vk_session_forward(s->gpu, &in, s->logits, err);
         if (st == ENG_STATUS_OK)
             s->n_past += n_tok;
         return st;
@@ -323,10 +346,14 @@ static enum eng_status forward_batch(struct eng_session *s, const int32_t *token
     (void)err;
 #endif
     s->stats.n_forwards++;
-    for (int t = 0; t < n_tok; t++) {
-        const struct cpu_matrix *e = &m->token_embd;
-        quant_dequantize_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes,
-                             s->x + (size_t)t * m->n_embd, m->n_embd);
+    if (tokens) {
+        for (int t = 0; t < n_tok; t++) {
+            const struct cpu_matrix *e = &m->token_embd;
+            quant_dequantize_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes,
+                                 s->x + (size_t)t * m->n_embd, m->n_embd);
+        }
+    } else {
+        memcpy(s->x, embd, sizeof(float) * (size_t)n_tok * m->n_embd);
     }
     for (int il = 0; il < m->n_layer; il++) {
         attention_block(s, il, n_tok);
@@ -341,10 +368,90 @@ static enum eng_status forward_batch(struct eng_session *s, const int32_t *token
     return ENG_STATUS_OK;
 }
 
+/* Check an input before any of it runs: shape, token ids, the context, and
+ * positions a plain (1-D) RoPE can take. */
+static enum eng_status check_input(const struct eng_session *s, const struct session_input *in,
+                                   struct eng_err *err)
+{
+    const struct eng_model *m = s->model;
+    if (in->n < 0 || (!in->tokens && !in->embd))
+        return eng_set_err(err, ENG_STATUS_ERR_ARG, "an input of %d rows without tokens or "
+                           "embeddings", in->n);
+    if (in->n > s->n_ctx - s->n_past)
+        return eng_set_err(err, ENG_STATUS_ERR_CONTEXT,
+                           "input of %d tokens does not fit the context: %d of %d tokens are "
+                           "used, %d are free",
+                           in->n, s->n_past, s->n_ctx, s->n_ctx - s->n_past);
+    if (in->tokens)
+        for (int i = 0; i < in->n; i++)
+            if (in->tokens[i] < 0 || in->tokens[i] >= m->n_vocab)
+                return eng_set_err(err, ENG_STATUS_ERR_ARG, "token id %d at %d is out of range "
+                                   "(vocab %d)", in->tokens[i], i, m->n_vocab);
+    if (!in->pos)
+        return ENG_STATUS_OK;
+    if (in->pos_advance < 0)
+        return eng_set_err(err, ENG_STATUS_ERR_ARG, "negative position advance %d",
+                           in->pos_advance);
+    if (m->rope_mrope)
+        return ENG_STATUS_OK;
+    /* Plain RoPE has one stream and its cache rows are its positions. */
+    int next = session_next_pos(s);
+    for (int i = 0; i < in->n; i++)
+        if (in->pos[i] != next + i)
+            return eng_set_err(err, ENG_STATUS_ERR_ARG,
+                               "%s takes sequential positions only: input row %d has position "
+                               "%d, not %d", m->arch_name, i, (int)in->pos[i], next + i);
+    if (in->pos_advance != in->n)
+        return eng_set_err(err, ENG_STATUS_ERR_ARG, "%s advances positions by the input's "
+                           "length %d, not %d", m->arch_name, in->n, in->pos_advance);
+    return ENG_STATUS_OK;
+}
+
+/* Fill s->pos [4][n_tok] for input rows first..first+n_tok-1, and the next
+ * text position after each of their cache rows. */
+static void batch_positions(struct eng_session *s, const struct session_input *in, int first,
+                            int n_tok, int next_pos)
+{
+    int32_t *row_next = s->row_next_pos + s->n_past;
+    for (int t = 0; t < n_tok; t++) {
+        int i = first + t;
+        int32_t after = 0;
+        for (int k = 0; k < 4; k++) {
+            int32_t p = in->pos ? in->pos[(size_t)k * in->n + i] : next_pos + i;
+            s->pos[(size_t)k * n_tok + t] = p;
+            after = p + 1 > after ? p + 1 : after;
+        }
+        /* After the input's last row the text goes on at next + advance;
+         * a cut inside an image goes on past its largest position so far. */
+        row_next[t] = i == in->n - 1 ? next_pos + (in->pos ? in->pos_advance : in->n) : after;
+    }
+}
+
+enum eng_status session_eval_input(struct eng_session *s, const struct session_input *in,
+                                   const volatile int *cancel, struct eng_err *err)
+{
+    const struct eng_model *m = s->model;
+    enum eng_status st = check_input(s, in, err);
+    if (st || in->n == 0)
+        return st;
+    int next_pos = session_next_pos(s);
+    for (int done = 0; done < in->n;) {
+        if (cancel && *cancel)
+            return eng_set_err(err, ENG_STATUS_CANCELLED, "cancelled");
+        int n_tok = in->n - done < s->n_batch ? in->n - done : s->n_batch;
+        batch_positions(s, in, done, n_tok, next_pos);
+        st = forward_batch(s, in->tokens ? in->tokens + done : NULL,
+                           in->tokens ? NULL : in->embd + (size_t)done * m->n_embd, n_tok, err);
+        if (st)
+            return st;
+        done += n_tok;
+    }
+    return ENG_STATUS_OK;
+}
+
 enum eng_status eng_session_eval(struct eng_session *s, const int32_t *tokens, size_t n,
                                  const volatile int *cancel, struct eng_err *err)
 {
-    const struct eng_model *m = s->model;
     if (n == 0)
         return ENG_STATUS_OK;
     if (n > (size_t)(s->n_ctx - s->n_past))
@@ -352,20 +459,8 @@ enum eng_status eng_session_eval(struct eng_session *s, const int32_t *tokens, s
                            "input of %zu tokens does not fit the context: %d of %d tokens are "
                            "used, %d are free",
                            n, s->n_past, s->n_ctx, s->n_ctx - s->n_past);
-    for (size_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= m->n_vocab)
-            return eng_set_err(err, ENG_STATUS_ERR_ARG, "token id %d at %zu is out of range "
-                               "(vocab %d)", tokens[i], i, m->n_vocab);
-    for (size_t done = 0; done < n;) {
-        if (cancel && *cancel)
-            return eng_set_err(err, ENG_STATUS_CANCELLED, "cancelled");
-        int n_tok = (int)(n - done < (size_t)s->n_batch ? n - done : (size_t)s->n_batch);
-        enum eng_status st = forward_batch(s, tokens + done, n_tok, err);
-        if (st)
-            return st;
-        done += (size_t)n_tok;
-    }
-    return ENG_STATUS_OK;
+    struct session_input in = {.tokens = tokens, .n = (int)n};
+    return session_eval_input(s, &in, cancel, err);
 }
 
 struct eng_sampler_params eng_sampler_params_default(void)

@@ -20,6 +20,7 @@ struct synth_shape {
     int n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx;
     float rope_base;
     bool tied;
+    int32_t rope_sections[4]; /* qwen2vl M-RoPE pairs per position stream (t, h, w, extra) */
 };
 
 /* Real shapes from the models' config.json (shared/specs/models.md 2.2).
@@ -27,14 +28,18 @@ struct synth_shape {
  * exercise each code path: qwen3 has head_dim != n_embd / n_head, llama has an
  * untied output and rope_freqs. */
 static const struct synth_shape shapes[] = {
-    {"tiny", "qwen2", 64, 2, 4, 2, 16, 128, 0, 256, 1000000.0f, true},
-    {"tiny", "qwen3", 64, 2, 4, 2, 32, 128, 0, 256, 1000000.0f, true},
-    {"tiny", "llama", 64, 2, 4, 2, 16, 128, 0, 256, 500000.0f, false},
+    {"tiny", "qwen2", 64, 2, 4, 2, 16, 128, 0, 256, 1000000.0f, true, {0}},
+    {"tiny", "qwen3", 64, 2, 4, 2, 32, 128, 0, 256, 1000000.0f, true, {0}},
+    {"tiny", "llama", 64, 2, 4, 2, 16, 128, 0, 256, 500000.0f, false, {0}},
+    /* head_dim 16: 8 pairs, split 2/3/3 over t, h, w as Qwen2-VL's 16/24/24 of 64. */
+    {"tiny", "qwen2vl", 64, 2, 4, 2, 16, 128, 0, 256, 1000000.0f, true, {2, 3, 3, 0}},
     /* Rows wide enough (256, 512) for the K quant types, with no fallbacks. */
-    {"small", "qwen2", 256, 2, 4, 2, 64, 512, 0, 512, 1000000.0f, true},
-    {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 64, 4864, 151936, 32768, 1000000.0f, true},
-    {"qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 128, 8960, 151936, 32768, 1000000.0f, true},
-    {"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 128, 3072, 151936, 40960, 1000000.0f, true},
+    {"small", "qwen2", 256, 2, 4, 2, 64, 512, 0, 512, 1000000.0f, true, {0}},
+    {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 64, 4864, 151936, 32768, 1000000.0f, true, {0}},
+    {"qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 128, 8960, 151936, 32768, 1000000.0f, true, {0}},
+    {"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 128, 3072, 151936, 40960, 1000000.0f, true, {0}},
+    {"qwen2-vl-2b", "qwen2vl", 1536, 28, 12, 2, 128, 8960, 151936, 32768, 1000000.0f, true,
+     {16, 24, 24, 0}},
 };
 
 struct eng_synth_params eng_synth_params_default(void)
@@ -81,7 +86,8 @@ enum eng_status eng_vocab_write(const struct eng_vocab *vocab, const char *path,
 }
 
 /* The small byte-level vocab of the tiny fixtures: the 256 GPT-2 byte
- * symbols, a few merges, then the family's special tokens. */
+ * symbols, a few merges, then the family's special tokens (and the vision
+ * tokens of the family's VLM: Qwen2-VL's for qwen2vl, SmolVLM's for llama). */
 struct small_vocab {
     char *strings[512];  /* owned, NUL-terminated */
     const char *tokens[512];
@@ -168,6 +174,18 @@ static bool small_vocab_build(struct small_vocab *sv, const char *arch)
         small_vocab_add(sv, "<|start_header_id|>", 3);
         small_vocab_add(sv, "<|end_header_id|>", 3);
         v->eot_id = small_vocab_add(sv, "<|eot_id|>", 3);
+        /* SmolVLM's image tokens (processing_smolvlm.py). Its tokenizer marks
+         * them special, so llama.cpp's converter writes them as CONTROL. */
+        small_vocab_add(sv, "<fake_token_around_image>", 3);
+        small_vocab_add(sv, "<global-img>", 3);
+        small_vocab_add(sv, "<image>", 3);
+        small_vocab_add(sv, "<end_of_utterance>", 3);
+        for (int r = 1; r <= 6; r++)
+            for (int c = 1; c <= 6; c++) {
+                char tile[32];
+                snprintf(tile, sizeof tile, "<row_%d_col_%d>", r, c);
+                small_vocab_add(sv, tile, 3);
+            }
         v->pre = "llama-bpe";
         v->add_bos = true;
         v->chat_template = "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}";
@@ -182,6 +200,13 @@ static bool small_vocab_build(struct small_vocab *sv, const char *arch)
             v->chat_template = "{%- if enable_thinking %}<think>{%- endif %}<|im_start|>";
         } else {
             v->chat_template = "{% for message in messages %}<|im_start|>{% endfor %}";
+        }
+        if (strcmp(arch, "qwen2vl") == 0) {
+            static const char *const vision[] = {"<|vision_start|>", "<|vision_end|>",
+                                                 "<|vision_pad|>", "<|image_pad|>",
+                                                 "<|video_pad|>"};
+            for (size_t i = 0; i < sizeof vision / sizeof vision[0]; i++)
+                small_vocab_add(sv, vision[i], 3);
         }
     }
     v->tokens = sv->tokens;
@@ -290,7 +315,7 @@ static bool add_layer(struct synth_model *sm, const struct synth_shape *sh, cons
     T("attn_q.weight", sh->n_embd, q_dim, 0.0f, 1.7f * s_embd, true);
     T("attn_k.weight", sh->n_embd, kv_dim, 0.0f, 1.7f * s_embd, true);
     T("attn_v.weight", sh->n_embd, kv_dim, 0.0f, 1.7f * s_embd, true);
-    if (strcmp(arch, "qwen2") == 0) {
+    if (strcmp(arch, "qwen2") == 0 || strcmp(arch, "qwen2vl") == 0) {
         T("attn_q.bias", q_dim, 1, 0.0f, 0.5f, false);
         T("attn_k.bias", kv_dim, 1, 0.0f, 0.5f, false);
         T("attn_v.bias", kv_dim, 1, 0.0f, 0.5f, false);
@@ -330,6 +355,9 @@ static void write_hparams(struct gguf_writer *w, const struct synth_shape *sh, c
     if (sh->head_dim != sh->n_embd / sh->n_head) {
         gguf_writer_set_u32(w, KEY("attention.key_length"), (uint32_t)sh->head_dim);
         gguf_writer_set_u32(w, KEY("attention.value_length"), (uint32_t)sh->head_dim);
+    }
+    if (strcmp(arch, "qwen2vl") == 0) {
+        gguf_writer_set_arr_i32(w, "qwen2vl.rope.dimension_sections", sh->rope_sections, 4);
     }
     if (strcmp(arch, "llama") == 0) {
         gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)sh->head_dim);
@@ -394,7 +422,8 @@ enum eng_status eng_synth_write(const struct eng_synth_params *p, struct eng_err
     if (!sh)
         return eng_set_err(err, ENG_STATUS_ERR_ARG,
                            "synth: no preset \"%s\" for architecture \"%s\" (presets: tiny for "
-                           "qwen2/qwen3/llama, small, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b)",
+                           "qwen2/qwen2vl/qwen3/llama, small, qwen2.5-0.5b, qwen2.5-1.5b, "
+                           "qwen3-0.6b, qwen2-vl-2b)",
                            p->preset, p->arch ? p->arch : "any");
     const char *arch = p->arch ? p->arch : sh->arch;
     quant_init();

@@ -372,6 +372,107 @@ struct eng_scene_params eng_scene_params_default(void);
 enum eng_status eng_video_scene_cuts(const char *path, const struct eng_scene_params *params,
                                      double **times, int *n_times, struct eng_err *err);
 
+/* ---- vision: projector files, encoded media, media in a session -------- */
+
+/* A vision projector ("mmproj") file, loaded to run on a device. */
+struct eng_mmproj;
+
+struct eng_mmproj_params {
+    const char *path;         /* the mmproj GGUF file */
+    int n_threads;            /* CPU threads; 0 = all cores */
+    int device;               /* as eng_model_params.device (default: AUTO or WENSHU_DEVICE) */
+    int64_t min_pixels;       /* Qwen image budget in pixels; 0 = HF's 56*56 */
+    int64_t max_pixels;       /* 0 = HF's 28*28*1280 (at most 1280 tokens) */
+    int64_t video_min_pixels; /* Qwen per-frame budget; 0 = 128*28*28 */
+    int64_t video_max_pixels; /* 0 = 768*28*28 */
+    int longest_edge;         /* Idefics3 image resize; 0 = the file's
+                               * clip.vision.preproc_image_size, else 2048 */
+    int max_tiles;            /* Idefics3 cap on tiles per image; < 0 = none (HF) */
+};
+struct eng_mmproj_params eng_mmproj_params_default(void);
+
+/* Load a projector. The device rules are the text model's (a notice when
+ * AUTO falls back to the CPU).
+ * Ownership: free *out with eng_mmproj_free().
+ * Errors: as eng_model_load, naming the file and the key or tensor at fault.
+ * Thread-safety: safe; one thread at a time per projector afterwards. */
+enum eng_status eng_mmproj_load(const struct eng_mmproj_params *params, struct eng_mmproj **out,
+                                struct eng_err *err);
+void eng_mmproj_free(struct eng_mmproj **proj);
+
+struct eng_mmproj_info {
+    const char *projector;     /* "qwen2vl_merger", "qwen2.5vl_merger", "idefics3" */
+    const char *name;          /* general.name, or "" */
+    int n_embd, n_layer, n_head, n_ff, patch_size;
+    int projection_dim;        /* = the text model's n_embd */
+    const char *device;        /* "CPU" or the Vulkan device's name */
+    const char *device_notice; /* why it is not on a GPU, or "" */
+    uint64_t device_bytes;
+};
+void eng_mmproj_get_info(const struct eng_mmproj *proj, struct eng_mmproj_info *info);
+
+/* Refuse a projector whose output width is not the text model's n_embd, or
+ * whose family does not fit the text model (Qwen projectors need a qwen2vl
+ * text model, Idefics3 a llama one). Errors: ENG_STATUS_ERR_FORMAT naming
+ * both files. */
+enum eng_status eng_mmproj_check_pair(const struct eng_mmproj *proj,
+                                      const struct eng_model *model, struct eng_err *err);
+
+/* An encoded image or clip: the projector's output rows, ready for a session. */
+struct eng_media {
+    const char *projector;    /* the projector type that made it (a static string) */
+    bool is_video;
+    int n_tokens, n_embd;     /* n_embd = projection_dim */
+    float *embd;              /* [n_tokens][n_embd], owned */
+    /* Qwen: the merged token grid. tokens = grid_t * grid_h * grid_w; a
+     * video has one temporal group per pair of frames. */
+    int grid_t, grid_h, grid_w;
+    double seconds_per_group; /* video: 2 / sampling fps (Qwen2.5-VL's t positions) */
+    /* Idefics3: tiles plus the global image (an image), or frames (a video,
+     * one encoder image each, no tiles). */
+    int n_rows, n_cols;       /* tile grid; 0, 0 when not split */
+    int n_images;             /* encoder images */
+    int tokens_per_image;     /* rows each encoder image gives (64 for SmolVLM) */
+    double *frame_times;      /* video: [n_frames] seconds, owned; else NULL */
+    int n_frames;
+    double duration;          /* video: the clip's length in seconds */
+    double encode_seconds;    /* wall time of preprocessing and the encoder */
+};
+
+/* Preprocess and encode one image (see media/preprocess.h for the sizes).
+ * Ownership: free *out with eng_media_free().
+ * Errors: ENG_STATUS_ERR_ARG (an image the preprocessor refuses),
+ * ENG_STATUS_ERR_NOMEM, or a device error. Thread-safety: one thread at a
+ * time per projector. */
+enum eng_status eng_mmproj_encode_image(struct eng_mmproj *proj, const struct eng_image *image,
+                                        struct eng_media **out, struct eng_err *err);
+/* Encode a sampled clip: Qwen takes the frames in temporal pairs (an odd
+ * last frame is repeated), SmolVLM one 512-pixel image per frame.
+ * cancel (may be NULL) is polled between encoder passes. */
+enum eng_status eng_mmproj_encode_video(struct eng_mmproj *proj, const struct eng_video *video,
+                                        const volatile int *cancel, struct eng_media **out,
+                                        struct eng_err *err);
+void eng_media_free(struct eng_media **media);
+
+/* The marker that stands for one image or clip in chat text; the caller
+ * splits its rendered prompt on it and evaluates media in between. */
+#define ENG_MEDIA_MARKER "<__media__>"
+
+/* Evaluate an encoded image or clip in the session, wrapped as its family
+ * expects: Qwen "<|vision_start|>" rows "<|vision_end|>" with M-RoPE
+ * positions (the next text position advances by max(grid_h, grid_w), and by
+ * the temporal extent for a clip); SmolVLM the tile tokens
+ * "<fake_token_around_image><row_R_col_C>" rows ..., "\n" after each row,
+ * then "\n<fake_token_around_image><global-img>" rows
+ * "<fake_token_around_image>"; a SmolVLM2 clip gets the frame prompt with
+ * "Frame from mm:ss:" stamps. The wrapper tokens are looked up in the
+ * model's vocab.
+ * Errors: ENG_STATUS_ERR_CONTEXT (does not fit; nothing is evaluated),
+ * ENG_STATUS_ERR_FORMAT (the vocab lacks a wrapper token, or widths
+ * differ), ENG_STATUS_CANCELLED. */
+enum eng_status eng_session_eval_media(struct eng_session *session, const struct eng_media *media,
+                                       const volatile int *cancel, struct eng_err *err);
+
 /* ---- files: vocab, synthetic models, quantization, inspection ----------- */
 
 /* A tokenizer vocab as GGUF keys hold it (tokenizer.ggml.*). */

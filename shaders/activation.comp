@@ -6,6 +6,10 @@
  *                  (ggml_gelu / HF gelu_pytorch_tanh), evaluated as
  *                  x * sigmoid(2 u) so that large |u| cannot overflow
  * -DOP_GELU_QUICK: y = x * sigmoid(1.702 x)
+ * -DOP_GELU_ERF:   y = 0.5 x (1 + erf(x / sqrt(2))) (exact GELU, torch's
+ *                  default), through erfc(z) = t exp(-z^2 + P(t)),
+ *                  t = 1 / (1 + z/2), z >= 0 (Numerical Recipes' erfcc,
+ *                  relative error < 1.2e-7)
  * -DOP_SILU_MUL:   y = silu(a) * b (the fused SwiGLU gate)
  *
  * Bindings:
@@ -42,6 +46,15 @@ float activation(float v)
     return v / (1.0 + exp(-2.0 * u));
 #elif defined(OP_GELU_QUICK)
     return v / (1.0 + exp(-1.702 * v));
+#elif defined(OP_GELU_ERF)
+    const float z = abs(v) * 0.7071067811865476;
+    const float t = 1.0 / (1.0 + 0.5 * z);
+    const float poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+        t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+        t * (-0.82215223 + t * 0.17087277))))))));
+    const float erfc_z = t * exp(-z * z + poly);
+    /* v >= 0: v (1 - erfc(z) / 2); v < 0: v erfc(z) / 2 */
+    return v >= 0.0 ? v * (1.0 - 0.5 * erfc_z) : v * 0.5 * erfc_z;
 #endif
 }
 

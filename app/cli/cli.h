@@ -2,6 +2,7 @@
 #ifndef WENSHU_CLI_H
 #define WENSHU_CLI_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "wenshu-engine.h"
@@ -17,6 +18,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_vision(int argc, char **argv);
 
 /* Print "wenshu-cli: <msg>" to stderr and return 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -40,6 +42,72 @@ int cmd_devices(int argc, char **argv);
 int cli_write_ppm(const struct eng_image *image, const char *path);
 int cmd_image(int argc, char **argv);
 int cmd_frames(int argc, char **argv);
+
+/* Write n_rows x n_cols float32 values (n_cols 0: a vector of n_rows) as a
+ * version 1.0 .npy file. Returns 0, or 1 when the file cannot be written. */
+int cli_write_npy(const char *path, const float *v, size_t n_rows, size_t n_cols);
+
+/* ---- images and clips (cli-media.c) ---- */
+
+#define CLI_MAX_MEDIA 32
+
+struct cli_media_item {
+    const char *path;
+    bool is_video;
+};
+
+/* The --mmproj, --image, --video and preprocessing flags. */
+struct cli_media_options {
+    const char *mmproj;
+    struct cli_media_item items[CLI_MAX_MEDIA]; /* in command-line order */
+    int n_items;
+    struct eng_mmproj_params mmproj_params;     /* --min-pixels, --max-pixels,
+                                                 * --longest-edge, --max-tiles */
+    struct eng_video_params video_params;       /* --video-fps, --video-max-frames */
+};
+void cli_media_options_init(struct cli_media_options *o);
+/* Returns true when argv[*i] was a media flag (and advances *i); sets *bad
+ * on a missing or malformed value, after printing why. */
+bool cli_media_opt(int argc, char **argv, int *i, struct cli_media_options *o, bool *bad);
+
+/* One clip being decoded on a worker thread. */
+struct cli_clip_job {
+    const char *path;
+    struct eng_video_params params;
+    struct eng_video *video; /* the frames, owned by the job */
+    enum eng_status status;
+    struct eng_err err;
+    pthread_t thread;
+    bool started;
+};
+
+/* The projector and the encoded media, in command-line order. */
+struct cli_media_set {
+    const struct cli_media_options *options;
+    struct eng_mmproj *proj;                 /* owned; NULL without --mmproj */
+    struct cli_clip_job jobs[CLI_MAX_MEDIA]; /* [i] for items[i] that are clips */
+    struct eng_media *media[CLI_MAX_MEDIA];  /* [n_media], owned */
+    int n_media;
+};
+/* Start decoding the clips on worker threads and load the projector; then
+ * (after loading the text model) cli_media_finish() encodes every item.
+ * Both return 0, or 1 after printing why (the set is then freed). */
+int cli_media_start(const struct cli_media_options *o, int device, int n_threads,
+                    struct cli_media_set *set);
+int cli_media_finish(struct cli_media_set *set);
+void cli_media_set_free(struct cli_media_set *set);
+/* Print each item's token count and encode time to stderr. */
+void cli_media_report(const struct cli_media_set *set, const struct cli_media_options *o);
+
+/* text with one ENG_MEDIA_MARKER per medium in front, unless it has markers
+ * already (malloc'd; NULL when out of memory). */
+char *cli_media_mark_text(const char *text, int n_media);
+/* Evaluate a prompt whose ENG_MEDIA_MARKERs stand for the set's media in
+ * order: text pieces (special tokens parsed) and media in turn. Returns 0,
+ * or 1 after printing why (naming the file of a medium that fails). */
+int cli_eval_with_media(struct eng_model *model, struct eng_session *session, const char *prompt,
+                        const struct cli_media_set *set, const volatile int *cancel);
+int cmd_encode(int argc, char **argv);
 
 /* Read a whole file into a malloc'd buffer (NUL-terminated). NULL + message on failure. */
 char *cli_read_file(const char *path, size_t *len);

@@ -44,6 +44,9 @@ static double time_generate(struct eng_session *s, const int32_t *tokens, int de
 
 int cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--mmproj") == 0)
+            return cmd_bench_vision(argc, argv);
     const char *model_path = NULL;
     int n_threads = 0, n_prompt = 64, n_gen = 32, reps = 3, depth = 0;
     int device = eng_model_params_default().device;

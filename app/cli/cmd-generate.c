@@ -24,6 +24,7 @@ struct gen_options {
     bool no_think;         /* Qwen3: thinking off */
     bool parse_special;    /* tokenize: special-token strings become their ids */
     struct eng_sampler_params sampler;
+    struct cli_media_options media; /* --mmproj, --image, --video (run, logits) */
 };
 
 static volatile int cancel_flag;
@@ -51,6 +52,7 @@ static bool parse_gen_options(int argc, char **argv, struct gen_options *o)
     *o = (struct gen_options){.n_predict = -1, .parse_special = true,
                               .device = eng_model_params_default().device,
                               .sampler = eng_sampler_params_default()};
+    cli_media_options_init(&o->media);
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         bool missing = false, bad = false;
@@ -75,7 +77,8 @@ static bool parse_gen_options(int argc, char **argv, struct gen_options *o)
             o->no_think = true;
         } else if (strcmp(argv[i], "--no-parse-special") == 0) {
             o->parse_special = false;
-        } else if (cli_sampler_opt(argc, argv, &i, &o->sampler, &bad)) {
+        } else if (cli_sampler_opt(argc, argv, &i, &o->sampler, &bad) ||
+                   cli_media_opt(argc, argv, &i, &o->media, &bad)) {
             if (bad)
                 return false;
         } else {
@@ -180,26 +183,28 @@ int cmd_tokenize(int argc, char **argv)
     return status;
 }
 
-/* Write a float32 vector as a version 1.0 .npy file. */
-static bool write_npy(const char *path, const float *v, size_t n)
+/* Load the text model and, with --mmproj, encode the media while it loads
+ * (clips decode on their own threads). NULL after printing why. */
+static struct eng_model *load_model_and_media(const struct gen_options *o,
+                                              struct cli_media_set *media)
 {
-    char header[128];
-    int len = snprintf(header, sizeof header,
-                       "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", n);
-    /* magic(6) + version(2) + header_len(2) + header, padded to 64 with '\n' last */
-    int total = ((10 + len + 1) + 63) / 64 * 64;
-    int header_len = total - 10;
-    while (len < header_len - 1)
-        header[len++] = ' ';
-    header[len++] = '\n';
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return false;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                             (unsigned char)(header_len & 0xFF), (unsigned char)(header_len >> 8)};
-    bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)len, f) == (size_t)len &&
-              fwrite(v, sizeof(float), n, f) == n;
-    return fclose(f) == 0 && ok;
+    if (cli_media_start(&o->media, o->device, o->n_threads, media))
+        return NULL;
+    struct eng_model *model = load_model(o, false);
+    struct eng_err err;
+    int status = model ? cli_media_finish(media) : 1;
+    if (!status && media->proj && eng_mmproj_check_pair(media->proj, model, &err)) {
+        cli_fail("%s", err.msg);
+        status = 1;
+    }
+    if (status) {
+        cli_media_set_free(media);
+        eng_model_free(&model);
+        return NULL;
+    }
+    if (media->n_media)
+        cli_media_report(media, &o->media);
+    return model;
 }
 
 int cmd_logits(int argc, char **argv)
@@ -214,24 +219,22 @@ int cmd_logits(int argc, char **argv)
     if (!text)
         return 2;
     int status = 1;
-    struct eng_model *model = load_model(&o, false);
+    struct cli_media_set media;
+    struct eng_model *model = load_model_and_media(&o, &media);
     struct eng_session *session = model ? new_session(model, &o) : NULL;
-    int32_t *ids = NULL, *gen = NULL;
-    size_t n = 0, n_gen = 0;
+    char *marked = session ? cli_media_mark_text(text, media.n_media) : NULL;
+    int32_t *gen = NULL;
+    size_t n_gen = 0;
     struct eng_err err;
-    if (!session || !tokenize_or_fail(model, text, len, true, &ids, &n))
+    if (!marked || cli_eval_with_media(model, session, marked, &media, NULL))
         goto out;
-    if (n == 0) {
+    if (eng_session_n_past(session) == 0) {
         cli_fail("logits: the prompt is empty");
-        goto out;
-    }
-    if (eng_session_eval(session, ids, n, NULL, &err) != ENG_STATUS_OK) {
-        cli_fail("%s: %s", o.model_path, err.msg);
         goto out;
     }
     struct eng_model_info info;
     eng_model_get_info(model, &info);
-    if (!write_npy(o.out_path, eng_session_logits(session), (size_t)info.n_vocab)) {
+    if (cli_write_npy(o.out_path, eng_session_logits(session), (size_t)info.n_vocab, 0)) {
         cli_fail("%s: cannot write the file", o.out_path);
         goto out;
     }
@@ -251,9 +254,10 @@ int cmd_logits(int argc, char **argv)
     status = 0;
 out:
     free(gen);
-    free(ids);
+    free(marked);
     free(text);
     eng_session_free(&session);
+    cli_media_set_free(&media);
     eng_model_free(&model);
     return status;
 }
@@ -274,6 +278,21 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The prompt of msgs: the last message raw (--raw), or the rendered chat. */
+static char *render_prompt(struct eng_model *model, const struct gen_options *o,
+                           const struct eng_chat_message *msgs, size_t n_msgs)
+{
+    if (o->raw)
+        return strdup(msgs[n_msgs - 1].content);
+    struct eng_chat_params cp = eng_chat_params_default();
+    cp.enable_thinking = !o->no_think;
+    char *prompt = NULL;
+    struct eng_err err;
+    if (eng_chat_render(model, msgs, n_msgs, &cp, &prompt, &err) != ENG_STATUS_OK)
+        cli_fail("%s", err.msg);
+    return prompt;
+}
+
 /* Render the conversation (or take it raw), tokenize, and generate into
  * stdout, reusing the longest cached prefix. cached[] mirrors the KV cache. */
 static int generate_turn(struct eng_model *model, struct eng_session *session,
@@ -281,15 +300,7 @@ static int generate_turn(struct eng_model *model, struct eng_session *session,
                          size_t n_msgs, int32_t **cached, size_t *n_cached, char **reply)
 {
     struct eng_err err;
-    char *prompt = NULL;
-    if (o->raw) {
-        prompt = strdup(msgs[n_msgs - 1].content);
-    } else {
-        struct eng_chat_params cp = eng_chat_params_default();
-        cp.enable_thinking = !o->no_think;
-        if (eng_chat_render(model, msgs, n_msgs, &cp, &prompt, &err) != ENG_STATUS_OK)
-            return cli_fail("%s", err.msg);
-    }
+    char *prompt = render_prompt(model, o, msgs, n_msgs);
     int32_t *ids = NULL;
     size_t n = 0;
     if (!prompt || !tokenize_or_fail(model, prompt, strlen(prompt), true, &ids, &n)) {
@@ -360,6 +371,48 @@ static int generate_turn(struct eng_model *model, struct eng_session *session,
     return status;
 }
 
+/* One turn whose user message holds images or clips: the prompt goes in
+ * piece by piece (text, media, text ...), then the reply streams to stdout. */
+static int generate_with_media(struct eng_model *model, struct eng_session *session,
+                               const struct gen_options *o, const struct cli_media_set *media,
+                               const char *system, const char *text)
+{
+    char *content = cli_media_mark_text(text, media->n_media);
+    struct eng_chat_message msgs[2];
+    size_t n_msgs = 0;
+    if (system)
+        msgs[n_msgs++] = (struct eng_chat_message){"system", system};
+    msgs[n_msgs++] = (struct eng_chat_message){"user", content ? content : ""};
+    char *prompt = content ? render_prompt(model, o, msgs, n_msgs) : NULL;
+    double t0 = now_seconds();
+    int status = !prompt || cli_eval_with_media(model, session, prompt, media, &cancel_flag);
+    free(prompt);
+    free(content);
+    if (status)
+        return 1;
+    int n_prompt = eng_session_n_past(session);
+    double t_prompt = now_seconds() - t0;
+    struct eng_generate_params gp = eng_generate_params_default();
+    gp.n_predict = o->n_predict >= 0 ? o->n_predict : 256;
+    gp.sampler = o->sampler;
+    gp.on_token = print_piece;
+    gp.cancel = &cancel_flag;
+    size_t n_gen = 0;
+    struct eng_err err;
+    t0 = now_seconds();
+    enum eng_status st = eng_session_generate(session, NULL, 0, &gp, NULL, &n_gen, &err);
+    double dt = now_seconds() - t0;
+    printf("\n");
+    fflush(stdout);
+    if (st == ENG_STATUS_CANCELLED)
+        fprintf(stderr, "[stopped]\n");
+    else if (st != ENG_STATUS_OK)
+        status = cli_fail("%s: %s", o->model_path, err.msg);
+    fprintf(stderr, "[%d prompt tokens in %.2f s, %zu generated, %.1f tok/s]\n", n_prompt,
+            t_prompt, n_gen, dt > 0 ? (double)n_gen / dt : 0.0);
+    return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct gen_options o;
@@ -370,9 +423,13 @@ int cmd_run(int argc, char **argv)
     if (!text)
         return 2;
     int status = 1;
-    struct eng_model *model = load_model(&o, false);
+    struct cli_media_set media;
+    struct eng_model *model = load_model_and_media(&o, &media);
     struct eng_session *session = model ? new_session(model, &o) : NULL;
-    if (session) {
+    if (session && media.n_media > 0) {
+        catch_sigint();
+        status = generate_with_media(model, session, &o, &media, o.system, text);
+    } else if (session) {
         struct eng_chat_message msgs[2];
         size_t n_msgs = 0;
         if (o.system)
@@ -386,6 +443,7 @@ int cmd_run(int argc, char **argv)
     }
     free(text);
     eng_session_free(&session);
+    cli_media_set_free(&media);
     eng_model_free(&model);
     return status;
 }

@@ -17,10 +17,13 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", cmd_run, "run -m MODEL -p PROMPT [--system TEXT] [-n N] [--raw] [sampling flags]"},
+    {"run", cmd_run, "run -m MODEL -p PROMPT [--system TEXT] [-n N] [--raw] [media flags] "
+                     "[sampling flags]"},
     {"chat", cmd_chat, "chat -m MODEL [--system TEXT] [--no-think] [sampling flags]"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL (-p TEXT | -f FILE) [--special]"},
-    {"logits", cmd_logits, "logits -m MODEL -p TEXT -o OUT.npy [-n N] [--ctx N]"},
+    {"logits", cmd_logits, "logits -m MODEL -p TEXT -o OUT.npy [-n N] [--ctx N] [media flags]"},
+    {"encode", cmd_encode, "encode --mmproj PROJ (--image IMG | --video CLIP) [-o EMBD.npy] "
+                           "[--device D]   run the vision encoder alone"},
     {"inspect", cmd_inspect, "inspect MODEL"},
     {"synth", cmd_synth,
      "synth [--arch ARCH] --preset tiny|small|qwen2.5-0.5b|qwen2.5-1.5b|qwen3-0.6b "
@@ -30,6 +33,7 @@ static const struct command commands[] = {
     {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE [-t THREADS]"},
     {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},
     {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-d DEPTH] [-r REPS] [--mmap] [--device D] [--json]"},
+    {"bench", cmd_bench, "bench --mmproj PROJ [--clip CLIP] [-t THREADS] [-r REPS] [--device D] [--json]"},
     {"devices", cmd_devices, "devices [--json]   list Vulkan devices and the automatic choice"},
     {"image", cmd_image,
      "image FILE... [--max-pixels N] [-o OUT.ppm]   decode images (size; pixels as PPM)"},
@@ -166,6 +170,32 @@ int cli_write_ppm(const struct eng_image *image, const char *path)
     return ok ? 0 : cli_fail("%s: cannot write the image", path);
 }
 
+int cli_write_npy(const char *path, const float *v, size_t n_rows, size_t n_cols)
+{
+    char shape[64], header[160];
+    if (n_cols)
+        snprintf(shape, sizeof shape, "(%zu, %zu)", n_rows, n_cols);
+    else
+        snprintf(shape, sizeof shape, "(%zu,)", n_rows);
+    int len = snprintf(header, sizeof header,
+                       "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
+    /* magic(6) + version(2) + header_len(2) + header, padded to 64 with '\n' last */
+    int total = ((10 + len + 1) + 63) / 64 * 64;
+    int header_len = total - 10;
+    while (len < header_len - 1)
+        header[len++] = ' ';
+    header[len++] = '\n';
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 1;
+    size_t n = n_rows * (n_cols ? n_cols : 1);
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                             (unsigned char)(header_len & 0xFF), (unsigned char)(header_len >> 8)};
+    bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)len, f) == (size_t)len &&
+              fwrite(v, sizeof(float), n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : 1;
+}
+
 void cli_report_device(const struct eng_model *model)
 {
     struct eng_model_info info;
@@ -182,6 +212,11 @@ static void usage(FILE *out)
     fprintf(out, "\nrun, chat, logits, bench: --mmap maps the model instead of reading it "
                  "into huge pages;\n  --device auto|cpu|vulkan|N picks where it runs (auto: a "
                  "Vulkan GPU, else the CPU)\n");
+    fprintf(out, "\nmedia flags (run, logits, encode): --mmproj PROJ.gguf, then --image IMG and "
+                 "--video CLIP\n  (repeatable, in prompt order; each takes the place of one %s "
+                 "in the prompt,\n  or goes before the text), --min-pixels N --max-pixels N "
+                 "(Qwen), --longest-edge N\n  --max-tiles N (SmolVLM), --video-fps F "
+                 "--video-max-frames N\n", ENG_MEDIA_MARKER);
     fprintf(out, "\nsampling flags: --temp T --top-k K --top-p P --min-p P --repeat-penalty R\n"
                  "  --frequency-penalty F --presence-penalty P --repeat-last-n N --seed S\n");
 }

@@ -122,14 +122,24 @@ void cpu_rms_norm(float *y, const float *x, const float *w, int n, int n_tok, fl
     }
 }
 
+/* The position stream M-RoPE pair i reads (see cpu_rope). */
+static int rope_stream(const int *sections, int i)
+{
+    if (!sections)
+        return 0;
+    int s0 = sections[0], s1 = s0 + sections[1], s2 = s1 + sections[2];
+    int sector = i % (s2 + sections[3]);
+    return sector < s0 ? 0 : sector < s1 ? 1 : sector < s2 ? 2 : 3;
+}
+
 void cpu_rope(float *x, int n_tok, int n_heads, int head_dim, int n_rot, const float *inv_freq,
-              int pos0, bool neox)
+              const int32_t *pos, const int *sections, bool neox)
 {
     int half = n_rot / 2;
     for (int t = 0; t < n_tok; t++) {
-        float pos = (float)(pos0 + t);
         for (int i = 0; i < half; i++) {
-            float theta = pos * inv_freq[i];
+            float p = (float)pos[(size_t)rope_stream(sections, i) * n_tok + t];
+            float theta = p * inv_freq[i];
             float c = cosf(theta), s = sinf(theta);
             for (int h = 0; h < n_heads; h++) {
                 float *v = x + ((size_t)t * n_heads + h) * head_dim;

@@ -61,10 +61,14 @@ void cpu_rms_norm(float *y, const float *x, const float *w, int n, int n_tok, fl
 
 /* Rotary embedding in place on x[n_tok][n_heads][head_dim], over the first
  * n_rot dims of each head. neox: pairs (i, i + n_rot/2); else pairs
- * (2i, 2i+1). inv_freq[n_rot/2] holds base^(-2i/n_rot) / freq_factor[i].
- * Token t has position pos0 + t. */
+ * (2i, 2i+1). inv_freq[n_rot/2] holds base^(-2i/n_rot) / freq_factor[i];
+ * pair i of token t rotates by pos[k][t] * inv_freq[i].
+ * pos: int32 [4][n_tok] position streams (t, h, w, extra).
+ * sections: NULL for plain RoPE (k = 0), or M-RoPE's pairs per stream
+ * (Qwen2-VL, NEOX pairs): with s = i % (S0+S1+S2+S3), k = 0 if s < S0, 1 if
+ * s < S0+S1, 2 if s < S0+S1+S2, else 3 (ggml's rope_multi). */
 void cpu_rope(float *x, int n_tok, int n_heads, int head_dim, int n_rot, const float *inv_freq,
-              int pos0, bool neox);
+              const int32_t *pos, const int *sections, bool neox);
 
 /* a[i] = silu(a[i]) * b[i] over n_rows rows of row_len (one task per row). */
 void cpu_silu_mul(struct threadpool *pool, float *a, const float *b, int n_rows, size_t row_len);

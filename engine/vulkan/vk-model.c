@@ -1,7 +1,7 @@
 /* vk-model.c: weights on the device and the decoder forward pass for
- * qwen2, qwen3 and llama on Vulkan (see vk-model.h). The pass mirrors
- * session.c's CPU pass op for op; fused ops are noted where they replace
- * several graph ops. */
+ * qwen2, qwen2vl (M-RoPE), qwen3 and llama on Vulkan (see vk-model.h). The
+ * pass mirrors session.c's CPU pass op for op; fused ops are noted where
+ * they replace several graph ops. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -276,6 +276,7 @@ struct vk_session {
     struct vk_buf up;     /* f32 [n_batch][n_ff] */
     struct vk_buf last;   /* f32 [n_embd] the last token's residual, then its norm */
     struct vk_buf ids;    /* host-visible int32 [n_batch] token ids */
+    struct vk_buf pos;    /* host-visible int32 [4][n_batch] M-RoPE positions (qwen2vl) */
     struct vk_buf logits; /* host-visible f32 [n_vocab] */
     struct eng_session_stats stats;
 };
@@ -310,6 +311,7 @@ enum eng_status vk_session_new(struct vk_model *vm, int n_ctx, int n_batch,
         {&s->up, nb * m->n_ff * f, VK_MEM_DEVICE},
         {&s->last, m->n_embd * f, VK_MEM_DEVICE},
         {&s->ids, nb * sizeof(int32_t), VK_MEM_HOST},
+        {&s->pos, (m->rope_mrope ? 4 * nb : 1) * sizeof(int32_t), VK_MEM_HOST},
         {&s->logits, (uint64_t)m->n_vocab * f, VK_MEM_HOST},
     };
     struct vk_ctx *ctx = vm->ctx;
@@ -354,7 +356,7 @@ void vk_session_free(struct vk_session **ps)
     struct vk_ctx *ctx = s->vm ? s->vm->ctx : NULL;
     if (ctx) {
         struct vk_buf *bufs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->attn,
-                                 &s->gate, &s->up, &s->last, &s->ids, &s->logits};
+                                 &s->gate, &s->up, &s->last, &s->ids, &s->pos, &s->logits};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             vk_buf_free(ctx, bufs[i]);
         for (int il = 0; il < s->vm->m->n_layer; il++) {
@@ -416,17 +418,25 @@ static void record_attention(struct vk_session *s, int il, int n_tok, int n_past
         vk_op_rms_norm(ctx, floats(&s->k, kv_all), floats(&s->k, kv_all), l->k_norm,
                        m->head_dim, n_tok * m->n_head_kv, m->norm_eps);
     }
-    enum vk_rope_mode mode = m->rope_neox ? VK_ROPE_NEOX : VK_ROPE_NORM;
+    enum vk_rope_mode mode = m->rope_mrope ? VK_ROPE_MROPE
+                             : m->rope_neox ? VK_ROPE_NEOX
+                                            : VK_ROPE_NORM;
+    /* Plain RoPE: positions are the cache rows; M-RoPE: s->pos [4][n_tok]. */
+    struct vk_view pos = {0};
+    if (m->rope_mrope)
+        pos = vk_view_sub(&s->pos, 0, 4 * sizeof(int32_t) * (uint64_t)n_tok);
     struct vk_rope_args rq = {.mode = mode, .x = floats(&s->q, q_all), .n_tok = n_tok,
                               .n_heads = m->n_head, .head_dim = m->head_dim, .n_rot = m->n_rot,
-                              .inv_freq = s->vm->rope_inv_freq, .pos0 = n_past};
+                              .inv_freq = s->vm->rope_inv_freq, .pos0 = n_past, .pos = pos};
+    memcpy(rq.sections, m->rope_sections, sizeof rq.sections);
     vk_op_rope(ctx, &rq);
     struct vk_rope_args rk = {.mode = mode, .x = floats(&s->k, kv_all), .n_tok = n_tok,
                               .n_heads = m->n_head_kv, .head_dim = m->head_dim,
                               .n_rot = m->n_rot, .inv_freq = s->vm->rope_inv_freq,
-                              .pos0 = n_past, .v = floats(&s->v, kv_all),
+                              .pos0 = n_past, .pos = pos, .v = floats(&s->v, kv_all),
                               .k_cache = vk_view_of(&s->k_cache[il]),
                               .v_cache = vk_view_of(&s->v_cache[il]), .cache_pos0 = n_past};
+    memcpy(rk.sections, m->rope_sections, sizeof rk.sections);
     vk_op_rope(ctx, &rk);
     struct vk_attention_args att = {
         .q = floats(&s->q, q_all), .k_cache = vk_view_of(&s->k_cache[il]),
@@ -475,20 +485,34 @@ static uint64_t graph_ops(const struct eng_model *m)
     return 1 + per_layer * (uint64_t)m->n_layer + 3;
 }
 
-enum eng_status vk_session_forward(struct vk_session *s, const int32_t *tokens, int n_tok,
-                                   int n_past, float *logits, struct eng_err *err)
+enum eng_status vk_session_forward(struct vk_session *s, const struct vk_forward_input *in,
+                                   float *logits, struct eng_err *err)
 {
     const struct eng_model *m = s->vm->m;
     struct vk_ctx *ctx = s->vm->ctx;
+    const int n_tok = in->n_tok, n_past = in->n_past;
     ENG_ASSERT(n_tok >= 1 && n_tok <= s->n_batch && n_past + n_tok <= s->n_ctx);
+    ENG_ASSERT((in->tokens || in->embd) && (in->pos != NULL) == m->rope_mrope);
     pthread_mutex_lock(&s->vm->lock);
-    memcpy(s->ids.mapped, tokens, sizeof(int32_t) * (size_t)n_tok);
+    enum eng_status st = ENG_STATUS_OK;
+    if (in->tokens)
+        memcpy(s->ids.mapped, in->tokens, sizeof(int32_t) * (size_t)n_tok);
+    else
+        st = vk_upload(ctx, &s->x, 0, in->embd, sizeof(float) * (uint64_t)n_tok * m->n_embd,
+                       err);
+    if (in->pos)
+        memcpy(s->pos.mapped, in->pos, 4 * sizeof(int32_t) * (size_t)n_tok);
+    if (st) {
+        pthread_mutex_unlock(&s->vm->lock);
+        return st;
+    }
     uint64_t dispatches_before = vk_ctx_n_dispatches(ctx);
     uint64_t barriers_before = vk_ctx_n_barriers(ctx);
 
     vk_cmd_begin(ctx);
-    vk_op_get_rows(ctx, &s->vm->token_embd, vk_view_sub(&s->ids, 0, 4 * (uint64_t)n_tok), n_tok,
-                   floats(&s->x, (uint64_t)n_tok * m->n_embd));
+    if (in->tokens)
+        vk_op_get_rows(ctx, &s->vm->token_embd, vk_view_sub(&s->ids, 0, 4 * (uint64_t)n_tok),
+                       n_tok, floats(&s->x, (uint64_t)n_tok * m->n_embd));
     for (int il = 0; il < m->n_layer; il++) {
         record_attention(s, il, n_tok, n_past);
         record_ffn(s, il, n_tok);
@@ -501,12 +525,12 @@ enum eng_status vk_session_forward(struct vk_session *s, const int32_t *tokens, 
     vk_op_rms_norm(ctx, vk_view_of(&s->last), vk_view_of(&s->last), s->vm->output_norm,
                    m->n_embd, 1, m->norm_eps);
     mul_mat(ctx, &s->vm->output, &s->last, &s->logits, 1, NULL, false);
-    enum eng_status st = vk_cmd_submit(ctx, err);
+    st = vk_cmd_submit(ctx, err);
 
     s->stats.n_forwards++;
     s->stats.n_dispatches += vk_ctx_n_dispatches(ctx) - dispatches_before;
     s->stats.n_barriers += vk_ctx_n_barriers(ctx) - barriers_before;
-    s->stats.n_graph_ops += graph_ops(m);
+    s->stats.n_graph_ops += graph_ops(m) - (in->tokens ? 0 : 1); /* embd rows: no get_rows */
     if (!st)
         memcpy(logits, s->logits.mapped, sizeof(float) * (size_t)m->n_vocab);
     pthread_mutex_unlock(&s->vm->lock);

@@ -41,11 +41,22 @@ enum eng_status vk_session_new(struct vk_model *vm, int n_ctx, int n_batch,
                                struct vk_session **out, struct eng_err *err);
 void vk_session_free(struct vk_session **s);
 
-/* Forward n_tok (<= n_batch) tokens at positions n_past..n_past+n_tok-1,
- * writing their keys and values to the cache, and copy the last token's
- * logits to logits[n_vocab]. */
-enum eng_status vk_session_forward(struct vk_session *s, const int32_t *tokens, int n_tok,
-                                   int n_past, float *logits, struct eng_err *err);
+/* One batch of decoder inputs for vk_session_forward(). */
+struct vk_forward_input {
+    const int32_t *tokens; /* [n_tok] token ids, or NULL */
+    const float *embd;     /* [n_tok][n_embd] input rows when tokens is NULL */
+    int n_tok;             /* 1..n_batch */
+    const int32_t *pos;    /* [4][n_tok] M-RoPE positions (t, h, w, extra); NULL for a
+                            * plain RoPE model, whose positions are its cache rows */
+    int n_past;            /* the cache row of the first input */
+};
+
+/* Forward one batch, writing its keys and values to cache rows
+ * n_past..n_past+n_tok-1 (attention is causal by row), and copy the last
+ * row's logits to logits[n_vocab]. Embedding rows are uploaded before the
+ * pass (one extra transfer); token ids are fetched on the device. */
+enum eng_status vk_session_forward(struct vk_session *s, const struct vk_forward_input *in,
+                                   float *logits, struct eng_err *err);
 
 /* Work counters and device memory of the session (see eng_session_stats). */
 void vk_session_get_stats(const struct vk_session *s, struct eng_session_stats *stats);

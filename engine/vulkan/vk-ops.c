@@ -342,3 +342,70 @@ void vk_op_copy(struct vk_ctx *ctx, struct vk_view src, enum eng_type src_type, 
     record(ctx, shader, views, writes, 2, &push, sizeof push, ELEMENTWISE_WG,
            elementwise_groups(n));
 }
+
+/* ---- vision encoder ops --------------------------------------------------------- */
+
+void vk_op_gelu_erf(struct vk_ctx *ctx, struct vk_view x, struct vk_view y, uint32_t n)
+{
+    if (n == 0)
+        return;
+    struct unary_push push = {n};
+    struct vk_view views[2] = {x, y};
+    bool writes[2] = {false, true};
+    record(ctx, "gelu_erf", views, writes, 2, &push, sizeof push, ELEMENTWISE_WG,
+           elementwise_groups(n));
+}
+
+/* attention_seg.comp: the most vec4 columns a thread holds per head. */
+#define ATTENTION_SEG_MAX_HEAD_DIM 128
+
+int vk_attention_seg_tiles(const int32_t *bounds, int n_seg, int32_t *tiles)
+{
+    int n_tiles = 0;
+    for (int s = 0; s < n_seg; s++) {
+        ENG_ASSERT(bounds[s] >= 0 && bounds[s + 1] >= bounds[s]);
+        for (int32_t q0 = bounds[s]; q0 < bounds[s + 1]; q0 += VK_ATTENTION_SEG_ROWS) {
+            if (tiles) {
+                int32_t *t = tiles + 4 * (size_t)n_tiles;
+                t[0] = q0;
+                t[1] = bounds[s + 1] - q0 < VK_ATTENTION_SEG_ROWS ? bounds[s + 1]
+                                                                  : q0 + VK_ATTENTION_SEG_ROWS;
+                t[2] = bounds[s];
+                t[3] = bounds[s + 1];
+            }
+            n_tiles++;
+        }
+    }
+    return n_tiles;
+}
+
+/* Mirrors attention_seg.comp's push constants. */
+struct attention_seg_push {
+    uint32_t stride;
+    float scale;
+};
+
+void vk_op_attention_seg(struct vk_ctx *ctx, const struct vk_attention_seg_args *a)
+{
+    ENG_ASSERT(a->n_tiles >= 0 && a->n_head > 0);
+    ENG_ASSERT(a->head_dim > 0 && a->head_dim % 4 == 0 &&
+               a->head_dim <= ATTENTION_SEG_MAX_HEAD_DIM);
+    ENG_ASSERT(a->stride % 4 == 0 && a->stride >= a->n_head * a->head_dim);
+    ENG_ASSERT(a->tiles.range >= 16 * (uint64_t)a->n_tiles);
+    if (a->n_tiles == 0)
+        return;
+    struct attention_seg_push push = {(uint32_t)a->stride, a->scale};
+    struct vk_dispatch d = {
+        .shader = "attention_seg",
+        .n_bindings = 5,
+        .bindings = {a->q, a->k, a->v, a->out, a->tiles},
+        .writes = {false, false, false, true, false},
+        .push = &push,
+        .push_size = sizeof push,
+        .spec = {VK_ATTENTION_SEG_ROWS, (uint32_t)a->head_dim / 4},
+        .n_spec = 2,
+        .groups = {(uint32_t)a->n_tiles, (uint32_t)a->n_head, 1},
+    };
+    ENG_ASSERT(d.groups[0] <= GRID_DIM_MAX && d.groups[1] <= GRID_DIM_MAX);
+    vk_cmd_dispatch(ctx, &d);
+}

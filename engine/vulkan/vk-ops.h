@@ -182,4 +182,36 @@ void vk_op_scale(struct vk_ctx *ctx, struct vk_view a, struct vk_view y, uint32_
 void vk_op_copy(struct vk_ctx *ctx, struct vk_view src, enum eng_type src_type, uint32_t src_off,
                 struct vk_view dst, enum eng_type dst_type, uint32_t dst_off, uint32_t n);
 
+/* ---- vision encoder ops --------------------------------------------------------- */
+
+/* y[i] = 0.5 x[i] (1 + erf(x[i] / sqrt(2))), the exact GELU (torch's
+ * nn.GELU() default; Qwen2-VL's merger), for i < n (y may equal x). */
+void vk_op_gelu_erf(struct vk_ctx *ctx, struct vk_view x, struct vk_view y, uint32_t n);
+
+/* Query rows per tile of vk_op_attention_seg(): one workgroup each. */
+#define VK_ATTENTION_SEG_ROWS 64
+
+/* Cut segments into the tiles vk_op_attention_seg() runs: segment s holds
+ * tokens bounds[s] .. bounds[s + 1] - 1 (bounds: int32 [n_seg + 1],
+ * non-decreasing, like HF's cu_seqlens; empty segments are skipped). Each
+ * tile is int32 {q_begin, q_end, k_begin, k_end} with at most
+ * VK_ATTENTION_SEG_ROWS queries. tiles may be NULL to count. Returns the
+ * number of tiles. Thread-safety: safe (pure). */
+int vk_attention_seg_tiles(const int32_t *bounds, int n_seg, int32_t *tiles);
+
+/* Non-causal attention within segments: for each tile and head h, rows
+ * t in [q_begin, q_end) get
+ *   out[t][h] = sum_j softmax_j(scale * q[t][h] . k[j][h]) v[j][h]
+ * over j in [k_begin, k_end), with an online softmax.
+ * q, k, v, out: f32 [n_tok][stride], head h at columns h * head_dim ..;
+ * out must not overlap q, k or v. tiles: int32 [n_tiles][4] from
+ * vk_attention_seg_tiles(). head_dim: a multiple of 4, at most 128;
+ * stride: a multiple of 4, >= n_head * head_dim. */
+struct vk_attention_seg_args {
+    struct vk_view q, k, v, out, tiles;
+    int n_tiles, n_head, head_dim, stride;
+    float scale; /* usually 1/sqrt(head_dim) */
+};
+void vk_op_attention_seg(struct vk_ctx *ctx, const struct vk_attention_seg_args *a);
+
 #endif /* WENSHU_VK_OPS_H */

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Float64 numpy reference for the qwen2, qwen3 and llama text decoders.
+"""Float64 numpy reference for the qwen2, qwen2vl, qwen3 and llama text decoders.
 
 Written from the Hugging Face definitions (transformers: models/qwen2,
-models/qwen3, models/llama modeling_*.py) and llama.cpp's GGUF conventions
-(shared/specs/models.md sections 2.1, 2.2, 6).  It reads the GGUF file with
-its own reader (gguf_model.py) and shares no code with the engine.
+models/qwen3, models/llama modeling_*.py; models/qwen2_vl modeling_qwen2_vl.py
+for qwen2vl: Qwen2 blocks with M-RoPE, apply_multimodal_rotary_pos_emb and
+get_rope_index) and llama.cpp's GGUF conventions (shared/specs/models.md
+sections 2.1, 2.2, 2.5, 6).  It reads the GGUF file with its own reader
+(gguf_model.py) and shares no code with the engine.
 
 Two formulations live here:
   * Model.forward()          HF math on HF-ordered weights: llama Q/K rows are
@@ -15,8 +17,13 @@ Two formulations live here:
   * Model.forward_cached()   llama.cpp-style: one token at a time with a KV
                              cache, on the GGUF weights as stored, with
                              adjacent-pair RoPE (llama, NORM) or NEOX pairs
-                             (qwen).  Used only by --self-test, as a second
-                             derivation that checks the un-permute.
+                             (qwen), M-RoPE as per-pair stream choice
+                             (ggml_mrope_cache_init).  Used only by
+                             --self-test, as a second derivation that checks
+                             the un-permute and the M-RoPE sections.
+  Model.forward_items()      a prompt of token ids and image embedding blocks
+                             (qwen2vl: M-RoPE positions as HF get_rope_index;
+                             llama: plain 1-D positions); last-position logits.
 
 CLI:
   model_ref.py MODEL.gguf --tokens "1 2 3" [--greedy 32] [--logits-out ref.npy]
@@ -36,7 +43,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gguf_model  # noqa: E402
 
-ARCHS = ("llama", "qwen2", "qwen3")
+ARCHS = ("llama", "qwen2", "qwen2vl", "qwen3")
 
 
 # ------------------------------------------------------------ permutation --
@@ -101,6 +108,15 @@ class Config:
                              % (g.path, self.n_head, self.n_head_kv))
         if self.head_dim % 2:
             raise ValueError("%s: odd head_dim %d" % (g.path, self.head_dim))
+        # qwen2vl M-RoPE: pairs per position stream (t, h, w, extra)
+        self.mrope_sections = None
+        if a == "qwen2vl":
+            sec = [int(v) for v in need("rope.dimension_sections")]
+            if len(sec) != 4 or min(sec) < 0 or sec[3] != 0 or sum(sec) != self.n_rot // 2:
+                raise ValueError("%s: qwen2vl.rope.dimension_sections %s: expected 3 "
+                                 "sections summing to n_rot/2 = %d and a 4th of 0 (HF "
+                                 "mrope_section)" % (g.path, sec, self.n_rot // 2))
+            self.mrope_sections = sec[:3]
 
 
 def rms_norm(x, w, eps):
@@ -189,8 +205,8 @@ class Model:
             if g.has(p + name + ".bias"):
                 lw[name + ".bias"] = g.tensor(p + name + ".bias").reshape(-1)
                 self._check(lw[name + ".bias"], (shapes[name][0],), p + name + ".bias")
-        if c.arch == "qwen2" and "attn_q.bias" not in lw:
-            raise ValueError("%s: qwen2 requires q/k/v biases" % self.path)
+        if c.arch in ("qwen2", "qwen2vl") and "attn_q.bias" not in lw:
+            raise ValueError("%s: %s requires q/k/v biases" % (self.path, c.arch))
         if c.arch == "qwen3":
             for name in ("attn_q_norm", "attn_k_norm"):
                 lw[name] = g.tensor(p + name + ".weight").reshape(-1)
@@ -216,18 +232,49 @@ class Model:
         d = self.cfg.n_rot
         return 1.0 / (self.cfg.rope_base ** (np.arange(0, d, 2) / d)) / self.rope_freqs
 
+    def _check_tokens(self, tokens):
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.n_vocab):
+            raise ValueError("token id out of range [0, %d)" % self.n_vocab)
+        return tokens
+
     def forward(self, tokens):
         """Logits for every position, (T, n_vocab), float64 (HF math)."""
+        tokens = self._check_tokens(tokens)
+        return self.forward_embd(self.tok_embd[tokens], np.arange(len(tokens)))
+
+    def _cos_sin(self, positions):
+        """cos, sin (T, hd).  positions: (T,) or, for qwen2vl, (3, T) t/h/w.
+
+        qwen2vl follows HF apply_multimodal_rotary_pos_emb: cos/sin are built
+        per stream, split into chunks mrope_section * 2 along hd, and chunk i
+        is taken from stream i % 3."""
         c = self.cfg
-        tokens = np.asarray(tokens, dtype=np.int64)
-        if tokens.min() < 0 or tokens.max() >= self.n_vocab:
-            raise ValueError("token id out of range [0, %d)" % self.n_vocab)
-        T = len(tokens)
-        x = self.tok_embd[tokens]                          # (T, n_embd)
-        positions = np.arange(T) * c.rope_pos_scale
-        freqs = np.outer(positions, self._inv_freq())      # (T, n_rot/2)
-        emb = np.concatenate((freqs, freqs), axis=-1)      # (T, hd)
+        pos = np.asarray(positions, dtype=np.float64) * c.rope_pos_scale
+        if pos.ndim == 1:
+            pos = np.stack([pos, pos, pos])                # (3, T)
+        freqs = pos[:, :, None] * self._inv_freq()         # (3, T, n_rot/2)
+        emb = np.concatenate((freqs, freqs), axis=-1)      # (3, T, hd)
         cos, sin = np.cos(emb), np.sin(emb)
+        if c.mrope_sections is None:
+            if not (np.array_equal(pos[0], pos[1]) and np.array_equal(pos[0], pos[2])):
+                raise ValueError("%s: multi-stream positions need M-RoPE (qwen2vl)" % c.arch)
+            return cos[0], sin[0]
+        bounds = np.cumsum(c.mrope_sections * 2)[:-1]
+        pick = [(i % 3, chunk) for i, chunk in enumerate(np.split(np.arange(c.head_dim), bounds))]
+        cos = np.concatenate([cos[s][:, idx] for s, idx in pick], axis=-1)
+        sin = np.concatenate([sin[s][:, idx] for s, idx in pick], axis=-1)
+        return cos, sin
+
+    def forward_embd(self, x, positions):
+        """Logits (T, n_vocab) for input embeddings x (T, n_embd) at
+        positions (T,) or (3, T) (qwen2vl t/h/w streams)."""
+        c = self.cfg
+        x = np.asarray(x, dtype=np.float64)
+        T = x.shape[0]
+        if x.shape != (T, c.n_embd):
+            raise ValueError("embeddings shape %s, expected (T, %d)" % (x.shape, c.n_embd))
+        cos, sin = self._cos_sin(positions)
         mask = np.triu(np.full((T, T), -np.inf), k=1)      # (T, T) causal
         group = c.n_head // c.n_head_kv
         for lw in self.layers_hf:
@@ -263,6 +310,52 @@ class Model:
         x = rms_norm(x, self.output_norm, c.eps)
         return x @ self.output.T
 
+    def prompt_positions(self, items):
+        """Input embeddings (T, n_embd) and positions for a prompt of items.
+
+        items: a list of ("text", ids) and ("image", embd (n, n_embd), (gh, gw))
+        with gh * gw == n (the merged grid; ignored for 1-D archs).
+        qwen2vl (HF get_rope_index): text runs on from p; an image block
+        starting at p0 gives token i t=p0, h=p0+i//gw, w=p0+i%gw, and the next
+        text starts at p0+max(gh, gw).  Other archs: positions 0..T-1.
+        Returns (x, positions (T,) or (3, T))."""
+        c = self.cfg
+        rows, pos = [], []
+        p = 0
+        for item in items:
+            if item[0] == "text":
+                ids = self._check_tokens(item[1])
+                rows.append(self.tok_embd[ids])
+                pos += [(p + i,) * 3 for i in range(len(ids))]
+                p += len(ids)
+            elif item[0] == "image":
+                embd = np.asarray(item[1], dtype=np.float64)
+                gh, gw = item[2]
+                if embd.ndim != 2 or embd.shape[1] != c.n_embd:
+                    raise ValueError("image embeddings shape %s, expected (n, %d)"
+                                     % (embd.shape, c.n_embd))
+                rows.append(embd)
+                if c.mrope_sections is None:
+                    pos += [(p + i,) * 3 for i in range(len(embd))]
+                    p += len(embd)
+                else:
+                    if gh * gw != len(embd):
+                        raise ValueError("image grid %dx%d != %d rows" % (gh, gw, len(embd)))
+                    pos += [(p, p + i // gw, p + i % gw) for i in range(len(embd))]
+                    p += max(gh, gw)
+            else:
+                raise ValueError("unknown prompt item %r" % (item[0],))
+        x = np.concatenate(rows, axis=0)
+        positions = np.array(pos, dtype=np.int64).T            # (3, T)
+        if c.mrope_sections is None:
+            positions = positions[0]
+        return x, positions
+
+    def forward_items(self, items):
+        """Last-position logits (n_vocab,) for a prompt of text and images."""
+        x, positions = self.prompt_positions(items)
+        return self.forward_embd(x, positions)[-1]
+
     def greedy(self, tokens, n):
         """n greedy ids after tokens (full re-forward per step)."""
         seq = list(tokens)
@@ -278,11 +371,19 @@ class Model:
         """ggml rope on GGUF-ordered heads x (n, hd) at position pos.
 
         NORM (llama): pairs (2i, 2i+1).  NEOX (qwen): pairs (i, i+n_rot/2).
-        theta_i = pos * base^(-2i/n_rot) / rope_freqs[i]."""
+        theta_i = p * base^(-2i/n_rot) / rope_freqs[i], where p = pos, or for
+        M-RoPE (pos = (t, h, w)) the stream of pair i's section: t for
+        i < s0, h for i < s0+s1, w for i < s0+s1+s2."""
         c = self.cfg
         out = x.copy()
+        streams = np.broadcast_to(np.asarray(pos, dtype=np.float64), (3,))
         for i in range(c.n_rot // 2):
-            theta = pos * c.rope_pos_scale * c.rope_base ** (-2.0 * i / c.n_rot) / self.rope_freqs[i]
+            if c.mrope_sections is None:
+                p = streams[0]
+            else:
+                s0, s1, _ = c.mrope_sections
+                p = streams[0] if i < s0 else streams[1] if i < s0 + s1 else streams[2]
+            theta = p * c.rope_pos_scale * c.rope_base ** (-2.0 * i / c.n_rot) / self.rope_freqs[i]
             if c.arch == "llama":
                 a, b = 2 * i, 2 * i + 1
             else:
@@ -292,15 +393,21 @@ class Model:
             out[:, b] = x0 * np.sin(theta) + x1 * np.cos(theta)
         return out
 
-    def forward_cached(self, tokens):
-        """Logits for every position via a per-token loop with a KV cache."""
+    def forward_cached(self, tokens, embd=None, positions=None):
+        """Logits for every position via a per-token loop with a KV cache.
+
+        With embd (T, n_embd) and positions (a list of T ints or (t, h, w)
+        triples) the inputs are those rows instead of the token embeddings."""
         c = self.cfg
         group = c.n_head // c.n_head_kv
         k_cache = [[] for _ in range(c.n_layer)]   # per layer: list of (n_kv, hd)
         v_cache = [[] for _ in range(c.n_layer)]
         logits = []
-        for pos, tok in enumerate(tokens):
-            x = self.tok_embd[tok].copy()          # (n_embd,)
+        if embd is None:
+            embd = self.tok_embd[np.asarray(tokens, dtype=np.int64)]
+            positions = range(len(tokens))
+        for pos, row in zip(positions, embd):
+            x = np.array(row, dtype=np.float64)    # (n_embd,)
             for il, lw in enumerate(self.layers_gguf):
                 h = rms_norm(x, lw["attn_norm"], c.eps)
                 q = lw["attn_q"] @ h + lw.get("attn_q.bias", 0.0)
@@ -332,7 +439,8 @@ class Model:
 
 
 # -------------------------------------------------------------- self-test --
-def make_random_gguf(path, arch, ttype=gguf_model.GGML_F32, seed=0, extra=()):
+def make_random_gguf(path, arch, ttype=gguf_model.GGML_F32, seed=0, extra=(),
+                     sections=(1, 2, 1, 0)):
     """A small random model in GGUF layout (llama Q/K permuted like the converter).
 
     Shapes deliberately differ from the engine's synth presets."""
@@ -355,6 +463,8 @@ def make_random_gguf(path, arch, ttype=gguf_model.GGML_F32, seed=0, extra=()):
     if arch == "qwen3":
         kv[arch + ".attention.key_length"] = hd
         kv[arch + ".attention.value_length"] = hd
+    if arch == "qwen2vl":
+        kv[arch + ".rope.dimension_sections"] = list(sections)
 
     def rnd(*shape, scale=0.3):
         return rng.standard_normal(shape) * scale
@@ -377,7 +487,7 @@ def make_random_gguf(path, arch, ttype=gguf_model.GGML_F32, seed=0, extra=()):
             (p + "ffn_up.weight", rnd(n_ff, n_embd)),
             (p + "ffn_down.weight", rnd(n_embd, n_ff)),
         ]
-        if arch in ("qwen2", "llama"):   # llama: exercise permuted biases too
+        if arch in ("qwen2", "qwen2vl", "llama"):   # llama: exercise permuted biases too
             tensors += [(p + "attn_q.bias", bq), (p + "attn_k.bias", bk),
                         (p + "attn_v.bias", rnd(n_kv * hd))]
         if arch == "qwen3":
@@ -394,6 +504,73 @@ def make_random_gguf(path, arch, ttype=gguf_model.GGML_F32, seed=0, extra=()):
         out.append((name, arr, t))
     gguf_model.write_gguf(path, kv, out)
     return {name: arr for name, arr in tensors}
+
+
+def mrope_positions(items):
+    """mtmd MTMD_POS_TYPE_MROPE positions written out per token (spec 2.5):
+    text at p gets (p, p, p); image chunk at p0 with nx columns, ny rows:
+    token i -> (p0, p0 + i / nx, p0 + i % nx), next text at p0 + max(nx, ny)."""
+    out, p = [], 0
+    for item in items:
+        if item[0] == "text":
+            for _ in item[1]:
+                out.append((p, p, p))
+                p += 1
+        else:
+            ny, nx = item[2]
+            for i in range(len(item[1])):
+                out.append((p, p + i // nx, p + i % nx))
+            p += max(nx, ny)
+    return out
+
+
+def mrope_checks(tmp, rng, check):
+    """qwen2vl M-RoPE and the prompt-items forward, checked two ways."""
+    path_vl = os.path.join(tmp, "vl.gguf")
+    path_q2 = os.path.join(tmp, "vl-as-qwen2.gguf")
+    make_random_gguf(path_vl, "qwen2vl", seed=11)
+    make_random_gguf(path_q2, "qwen2", seed=11)
+    vl, q2 = Model(path_vl), Model(path_q2)
+    toks = [int(t) for t in rng.integers(0, vl.n_vocab, 9)]
+    err = np.max(np.abs(vl.forward(toks) - q2.forward(toks)))
+    check(err < 1e-12, "qwen2vl text-only == qwen2 with the same weights (diff %.1e)" % err)
+    for grid in ((2, 3), (4, 1), (1, 5)):
+        embd = rng.standard_normal((grid[0] * grid[1], vl.cfg.n_embd))
+        items = [("text", toks[:4]), ("image", embd, grid), ("text", toks[4:])]
+        a = vl.forward_items(items)
+        x, _ = vl.prompt_positions(items)
+        b = vl.forward_cached(None, embd=x, positions=mrope_positions(items))[-1]
+        e = np.max(np.abs(a - b)) / np.max(np.abs(a))
+        check(e < 1e-10, "qwen2vl image grid %dx%d: HF mrope_section chunks == per-pair "
+              "streams with mtmd positions (rel %.1e)" % (grid[0], grid[1], e))
+        _, pos = vl.prompt_positions(items)
+        check(pos.shape == (3, len(x)) and pos[0, -1] == 4 + max(grid) + len(toks) - 5,
+              "qwen2vl grid %dx%d: text after the image at p0 + max(gh, gw)" % grid)
+    # the streams matter: h and w swapped (grid transposed) changes the logits
+    embd = rng.standard_normal((6, vl.cfg.n_embd))
+    a = vl.forward_items([("text", toks[:3]), ("image", embd, (2, 3)), ("text", toks[3:])])
+    b = vl.forward_items([("text", toks[:3]), ("image", embd, (3, 2)), ("text", toks[3:])])
+    check(np.max(np.abs(a - b)) > 1e-6, "qwen2vl: the image grid changes the logits")
+    # llama: images take plain 1-D positions
+    path_ll = os.path.join(tmp, "ll-items.gguf")
+    make_random_gguf(path_ll, "llama", seed=12)
+    ll = Model(path_ll)
+    embd = rng.standard_normal((5, ll.cfg.n_embd))
+    items = [("text", toks[:2]), ("image", embd, (0, 0)), ("text", toks[2:])]
+    x, pos = ll.prompt_positions(items)
+    a = ll.forward_items(items)
+    b = ll.forward_cached(None, embd=x, positions=range(len(x)))[-1]
+    check(pos.ndim == 1 and np.max(np.abs(a - b)) / np.max(np.abs(a)) < 1e-10,
+          "llama prompt with an image block: 1-D positions, both formulations agree")
+    # sections that do not cover head_dim/2 are refused
+    bad = os.path.join(tmp, "vl-bad.gguf")
+    make_random_gguf(bad, "qwen2vl", sections=(1, 1, 1, 0))
+    try:
+        Model(bad)
+        refused = False
+    except ValueError as e:
+        refused = "dimension_sections" in str(e)
+    check(refused, "qwen2vl sections not summing to head_dim/2 are refused")
 
 
 def self_test():
@@ -447,6 +624,7 @@ def self_test():
                 gb = [int(np.argmax(r)) for r in m.forward_cached(seq)[4:-1]]
                 check(g == gb, "%s %s: greedy ids agree between formulations %s"
                       % (arch, tname, g))
+        mrope_checks(tmp, rng, check)
         # a tensor the reference does not understand is refused, not ignored
         path = os.path.join(tmp, "qwen2-extra.gguf")
         make_random_gguf(path, "qwen2", extra=[("blk.0.ffn_up.bias", np.ones(80))])

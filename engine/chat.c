@@ -411,7 +411,8 @@ static void render_deepseek_r1(struct strbuf *sb, const struct convo *c)
 }
 
 /* SmolVLM: "Role: text" per turn; the separator is ":" alone when the turn
- * starts with an image. */
+ * starts with an image ("<image>", or the engine's media marker that stands
+ * for one). */
 static void render_smolvlm(struct strbuf *sb, const struct convo *c)
 {
     static const char *const names[] = {"System", "User", "Assistant"};
@@ -419,7 +420,9 @@ static void render_smolvlm(struct strbuf *sb, const struct convo *c)
     for (size_t i = 0; i < c->n; i++) {
         const struct turn *t = &c->turns[i];
         sb_str(sb, names[t->role]);
-        sb_str(sb, span_starts(t->content, "<image>") ? ":" : ": ");
+        bool image_first = span_starts(t->content, "<image>") ||
+                           span_starts(t->content, ENG_MEDIA_MARKER);
+        sb_str(sb, image_first ? ":" : ": ");
         sb_span(sb, t->content);
         sb_str(sb, "<end_of_utterance>\n");
     }

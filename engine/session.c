@@ -20,12 +20,6 @@
 #include "vulkan/vk-model.h"
 #endif
 
-/* The activation types a weight product may need (its vec_dot_type). */
-enum { QACT_F32, QACT_F16, QACT_BF16, QACT_Q8_0, QACT_Q8_1, QACT_Q8_K, QACT_COUNT };
-static const enum eng_type qact_types[QACT_COUNT] = {
-    ENG_TYPE_F32, ENG_TYPE_F16, ENG_TYPE_BF16, ENG_TYPE_Q8_0, ENG_TYPE_Q8_1, ENG_TYPE_Q8_K,
-};
-
 struct eng_session {
     struct eng_model *model;
     struct threadpool *pool;
@@ -48,21 +42,13 @@ struct eng_session {
     float *gate;     /* [n_batch][n_ff] */
     float *up;       /* [n_batch][n_ff] */
     float *scores;   /* [n_threads][n_head / n_head_kv][n_ctx] attention scratch */
-    uint8_t *qact_data[QACT_COUNT]; /* per activation type: n_batch rows of the widest input */
-    struct cpu_qact qact[QACT_COUNT];
+    uint8_t *qact_data[CPU_QACT_COUNT]; /* per activation type: n_batch rows of the widest input */
+    struct cpu_qact qact[CPU_QACT_COUNT];
 };
 
 struct eng_session_params eng_session_params_default(void)
 {
     return (struct eng_session_params){.n_ctx = 0, .n_batch = 256, .n_threads = 0};
-}
-
-static int qact_slot(enum eng_type vec_type)
-{
-    for (int i = 0; i < QACT_COUNT; i++)
-        if (qact_types[i] == vec_type)
-            return i;
-    ENG_ASSERT(!"no activation slot for this type");
 }
 
 static void *alloc_floats(size_t n, bool *ok)
@@ -74,16 +60,16 @@ static void *alloc_floats(size_t n, bool *ok)
 }
 
 /* Mark the activation types the model's matrices need. */
-static void mark_qact_types(const struct eng_model *m, bool used[QACT_COUNT])
+static void mark_qact_types(const struct eng_model *m, bool used[CPU_QACT_COUNT])
 {
-    memset(used, 0, sizeof(bool) * QACT_COUNT);
-    used[qact_slot(quant_traits(m->output.type)->vec_dot_type)] = true;
+    memset(used, 0, sizeof(bool) * CPU_QACT_COUNT);
+    used[cpu_qact_slot(quant_traits(m->output.type)->vec_dot_type)] = true;
     for (int il = 0; il < m->n_layer; il++) {
         const struct model_layer *l = &m->layers[il];
         const struct cpu_matrix *mats[] = {&l->wq,       &l->wk,     &l->wv,      &l->wo,
                                            &l->ffn_gate, &l->ffn_up, &l->ffn_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-            used[qact_slot(quant_traits(mats[i]->type)->vec_dot_type)] = true;
+            used[cpu_qact_slot(quant_traits(mats[i]->type)->vec_dot_type)] = true;
     }
 }
 
@@ -136,17 +122,17 @@ enum eng_status eng_session_new(struct eng_model *model, const struct eng_sessio
     s->row_next_pos = calloc((size_t)p.n_ctx, sizeof(int32_t));
     s->pos = calloc(4 * (size_t)p.n_batch, sizeof(int32_t));
     ok = ok && s->row_next_pos && s->pos;
-    bool used[QACT_COUNT];
+    bool used[CPU_QACT_COUNT];
     mark_qact_types(m, used);
     int widest = m->n_ff > m->n_embd ? m->n_ff : m->n_embd;
     if ((int)q_dim > widest)
         widest = (int)q_dim;
-    for (int i = 0; i < QACT_COUNT && ok; i++) {
+    for (int i = 0; i < CPU_QACT_COUNT && ok; i++) {
         if (!used[i])
             continue;
-        int blck = quant_traits(qact_types[i])->blck;
+        int blck = quant_traits(cpu_qact_types[i])->blck;
         int padded = (widest + blck - 1) / blck * blck;
-        s->qact_data[i] = malloc(cpu_qact_bytes(qact_types[i], padded, (int)nb));
+        s->qact_data[i] = malloc(cpu_qact_bytes(cpu_qact_types[i], padded, (int)nb));
         ok = ok && s->qact_data[i];
     }
     if (!ok) {
@@ -180,7 +166,7 @@ void eng_session_free(struct eng_session **session)
                      s->q,       s->attn,    s->proj,   s->gate, s->up, s->scores};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
-    for (int i = 0; i < QACT_COUNT; i++)
+    for (int i = 0; i < CPU_QACT_COUNT; i++)
         free(s->qact_data[i]);
     free(s->row_next_pos);
     free(s->pos);
@@ -223,10 +209,10 @@ void eng_session_get_stats(const struct eng_session *s, struct eng_session_stats
 static const struct cpu_qact *quantize_input(struct eng_session *s, enum eng_type w_type,
                                              const float *x, int n_in, int n_tok)
 {
-    int slot = qact_slot(quant_traits(w_type)->vec_dot_type);
+    int slot = cpu_qact_slot(quant_traits(w_type)->vec_dot_type);
     struct cpu_qact *q = &s->qact[slot];
     q->data = s->qact_data[slot];
-    cpu_qact_fill(s->pool, q, qact_types[slot], x, n_in, n_tok);
+    cpu_qact_fill(s->pool, q, cpu_qact_types[slot], x, n_in, n_tok);
     return q;
 }
 

@@ -22,12 +22,6 @@
 /* The most patches one call takes (a 1 GiB residual stream at width 256). */
 #define VISION_MAX_TOKENS (1 << 20)
 
-/* The activation types a product may need (a weight type's vec_dot_type). */
-enum { QACT_F32, QACT_F16, QACT_BF16, QACT_Q8_0, QACT_Q8_1, QACT_Q8_K, QACT_COUNT };
-static const enum eng_type qact_types[QACT_COUNT] = {
-    ENG_TYPE_F32, ENG_TYPE_F16, ENG_TYPE_BF16, ENG_TYPE_Q8_0, ENG_TYPE_Q8_1, ENG_TYPE_Q8_K,
-};
-
 /* The scratch and layout of one encode call; every buffer is owned here. */
 struct vit_run {
     const struct mmproj *p;
@@ -57,29 +51,21 @@ struct vit_run {
     int max_seg;     /* the longest segment of either list */
     int *unit_order; /* [n_units]: ViT unit u is output row unit_order[u] */
 
-    uint8_t *qact_data[QACT_COUNT]; /* per activation type: the largest input, quantized */
-    struct cpu_qact qact[QACT_COUNT];
+    uint8_t *qact_data[CPU_QACT_COUNT]; /* per activation type: the largest input, quantized */
+    struct cpu_qact qact[CPU_QACT_COUNT];
 };
-
-static int qact_slot(enum eng_type vec_type)
-{
-    for (int i = 0; i < QACT_COUNT; i++)
-        if (qact_types[i] == vec_type)
-            return i;
-    ENG_ASSERT(!"no activation slot for this type");
-}
 
 /* ---- scratch ---------------------------------------------------------------- */
 
 /* Grow the byte count of w's activation slot to hold n_rows inputs. Float
  * weights go through cpu_gemm on the f32 activations and need no slot. */
-static void need_qact(size_t bytes[QACT_COUNT], const struct cpu_matrix *w, int n_rows)
+static void need_qact(size_t bytes[CPU_QACT_COUNT], const struct cpu_matrix *w, int n_rows)
 {
     if (!w->data || cpu_gemm_supports(w->type))
         return;
     enum eng_type vt = quant_traits(w->type)->vec_dot_type;
     size_t b = cpu_qact_bytes(vt, w->n_in, n_rows);
-    int slot = qact_slot(vt);
+    int slot = cpu_qact_slot(vt);
     if (b > bytes[slot])
         bytes[slot] = b;
 }
@@ -95,7 +81,7 @@ static void need_packed(size_t *floats, const struct cpu_matrix *w)
 static bool alloc_products(struct vit_run *r)
 {
     const struct mmproj *p = r->p;
-    size_t bytes[QACT_COUNT] = {0}, packed = 0;
+    size_t bytes[CPU_QACT_COUNT] = {0}, packed = 0;
     const struct cpu_matrix *global[] = {&p->patch_embd, &p->patch_embd_1, &p->mm0, &p->mm2,
                                          &p->mm_fc};
     for (size_t i = 0; i < sizeof global / sizeof global[0]; i++) {
@@ -113,7 +99,7 @@ static bool alloc_products(struct vit_run *r)
     }
     if (packed && !(r->packed = malloc(sizeof(float) * packed)))
         return false;
-    for (int i = 0; i < QACT_COUNT; i++) {
+    for (int i = 0; i < CPU_QACT_COUNT; i++) {
         if (!bytes[i])
             continue;
         r->qact_data[i] = malloc(bytes[i]);
@@ -174,7 +160,7 @@ static void vit_free(struct vit_run *r)
     free(r->seg_full);
     free(r->seg_win);
     free(r->unit_order);
-    for (int i = 0; i < QACT_COUNT; i++)
+    for (int i = 0; i < CPU_QACT_COUNT; i++)
         free(r->qact_data[i]);
 }
 
@@ -186,9 +172,9 @@ static const struct cpu_qact *quantize_for(struct vit_run *r, const struct cpu_m
                                            int n_rows)
 {
     enum eng_type vt = quant_traits(w->type)->vec_dot_type;
-    struct cpu_qact *q = &r->qact[qact_slot(vt)];
-    ENG_ASSERT(!cpu_gemm_supports(w->type) && r->qact_data[qact_slot(vt)]);
-    q->data = r->qact_data[qact_slot(vt)];
+    struct cpu_qact *q = &r->qact[cpu_qact_slot(vt)];
+    ENG_ASSERT(!cpu_gemm_supports(w->type) && r->qact_data[cpu_qact_slot(vt)]);
+    q->data = r->qact_data[cpu_qact_slot(vt)];
     cpu_qact_fill(r->pool, q, vt, x, w->n_in, n_rows);
     return q;
 }

@@ -119,6 +119,10 @@ static void test_defaults(void)
     struct eng_chat_message img[] = {{"user", "<image>Describe."}};
     check_expect(CHAT_FAMILY_SMOLVLM, img, 1, true, true, NULL,
                  "<|im_start|>User:<image>Describe.<end_of_utterance>\nAssistant:");
+    /* The engine's media marker stands for an image: the same ":" rule. */
+    struct eng_chat_message marked[] = {{"user", ENG_MEDIA_MARKER "Describe."}};
+    check_expect(CHAT_FAMILY_SMOLVLM, marked, 1, true, true, NULL,
+                 "<|im_start|>User:" ENG_MEDIA_MARKER "Describe.<end_of_utterance>\nAssistant:");
     /* no messages: only the generation prompt */
     check_expect(CHAT_FAMILY_QWEN25, NULL, 0, true, true, NULL, "<|im_start|>assistant\n");
 }

@@ -12,6 +12,20 @@
  * every token of the batch streams past it. */
 #define MATMUL_BATCH_CHUNK_ROWS 64
 
+const enum eng_type cpu_qact_types[CPU_QACT_COUNT] = {
+    [CPU_QACT_F32] = ENG_TYPE_F32,   [CPU_QACT_F16] = ENG_TYPE_F16,
+    [CPU_QACT_BF16] = ENG_TYPE_BF16, [CPU_QACT_Q8_0] = ENG_TYPE_Q8_0,
+    [CPU_QACT_Q8_1] = ENG_TYPE_Q8_1, [CPU_QACT_Q8_K] = ENG_TYPE_Q8_K,
+};
+
+int cpu_qact_slot(enum eng_type vec_type)
+{
+    for (int i = 0; i < CPU_QACT_COUNT; i++)
+        if (cpu_qact_types[i] == vec_type)
+            return i;
+    ENG_ASSERT(!"no activation slot for this type");
+}
+
 size_t cpu_qact_bytes(enum eng_type vec_type, int n_in, int n_tok)
 {
     return quant_row_size(vec_type, n_in) * (size_t)n_tok;
@@ -181,15 +195,14 @@ void cpu_add(float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
-/* Softmax of row[0..n) in place, then scaled so that it sums to 1. */
-static void softmax_row(float *row, int n)
+void cpu_softmax_row(float *row, int n, float scale)
 {
     float max_score = -INFINITY;
     for (int j = 0; j < n; j++)
         max_score = row[j] > max_score ? row[j] : max_score;
     float sum = 0.0f;
     for (int j = 0; j < n; j++) {
-        row[j] = expf(row[j] - max_score);
+        row[j] = expf((row[j] - max_score) * scale);
         sum += row[j];
     }
     float inv_sum = 1.0f / sum;
@@ -218,7 +231,7 @@ static void attention_group(const struct cpu_attention *a, int t, int kv_h, floa
         float *row = scores + (size_t)h * a->n_ctx;
         for (int j = 0; j < n_keys; j++)
             row[j] *= a->scale;
-        softmax_row(row, n_keys);
+        cpu_softmax_row(row, n_keys, 1.0f);
     }
     memset(out, 0, sizeof(float) * (size_t)group * hd);
     for (int j = 0; j < n_keys; j++) {

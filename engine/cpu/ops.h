@@ -36,6 +36,18 @@ struct cpu_qact {
     int n_tok;
 };
 
+/* The activation types a weight product may need (a weight type's
+ * vec_dot_type): callers keep one scratch slot per type, so inputs quantized
+ * for weights of different types stay valid side by side. */
+enum cpu_qact_slot_id {
+    CPU_QACT_F32, CPU_QACT_F16, CPU_QACT_BF16, CPU_QACT_Q8_0, CPU_QACT_Q8_1, CPU_QACT_Q8_K,
+    CPU_QACT_COUNT
+};
+extern const enum eng_type cpu_qact_types[CPU_QACT_COUNT]; /* the type of each slot */
+
+/* The slot of activation type vec_type; asserts that it has one. */
+int cpu_qact_slot(enum eng_type vec_type);
+
 /* Bytes needed to quantize n_tok rows of n_in floats to vec_type. */
 size_t cpu_qact_bytes(enum eng_type vec_type, int n_in, int n_tok);
 
@@ -72,6 +84,10 @@ void cpu_rope(float *x, int n_tok, int n_heads, int head_dim, int n_rot, const f
 
 /* a[i] = silu(a[i]) * b[i] over n_rows rows of row_len (one task per row). */
 void cpu_silu_mul(struct threadpool *pool, float *a, const float *b, int n_rows, size_t row_len);
+
+/* Softmax of row[0..n) * scale in place: exp((row[j] - max) * scale), then
+ * scaled so that the row sums to 1. */
+void cpu_softmax_row(float *row, int n, float scale);
 
 /* y[i] += x[i]. */
 void cpu_add(float *y, const float *x, size_t n);

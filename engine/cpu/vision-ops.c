@@ -89,30 +89,20 @@ static void layer_norm_row(float *y, const float *x, const float *w, const float
         y[i] = (x[i] - mean) * scale * w[i] + b[i];
 }
 
-static void rms_norm_row(float *y, const float *x, const float *w, int n, float eps)
-{
-    double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        sum += (double)x[i] * x[i];
-    float scale = (float)(1.0 / sqrt(sum / n + eps));
-    for (int i = 0; i < n; i++)
-        y[i] = x[i] * scale * w[i];
-}
-
 static void norm_task(void *p, int task, int ith)
 {
     (void)ith;
     const struct norm_ctx *c = p;
     int r0, r1;
     task_rows(task, c->n_tok, &r0, &r1);
-    for (int t = r0; t < r1; t++) {
-        const float *x = c->x + (size_t)t * c->n;
-        float *y = c->y + (size_t)t * c->n;
-        if (c->b)
-            layer_norm_row(y, x, c->w, c->b, c->n, c->eps);
-        else
-            rms_norm_row(y, x, c->w, c->n, c->eps);
+    if (!c->b) {
+        cpu_rms_norm(c->y + (size_t)r0 * c->n, c->x + (size_t)r0 * c->n, c->w, c->n, r1 - r0,
+                     c->eps);
+        return;
     }
+    for (int t = r0; t < r1; t++)
+        layer_norm_row(c->y + (size_t)t * c->n, c->x + (size_t)t * c->n, c->w, c->b, c->n,
+                       c->eps);
 }
 
 void cpu_norm_rows(struct threadpool *pool, float *y, const float *x, const float *w,
@@ -520,22 +510,6 @@ static void transpose_task(void *p, int task, int ith)
             kt[(size_t)d * a->n_tok + t] = a->k[t * row + (size_t)h * hd + d];
 }
 
-/* Softmax of row[0..n) * scale in place. */
-static void softmax_c(float *row, int n, float scale)
-{
-    float max_score = -INFINITY;
-    for (int j = 0; j < n; j++)
-        max_score = row[j] > max_score ? row[j] : max_score;
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) {
-        row[j] = expf((row[j] - max_score) * scale);
-        sum += row[j];
-    }
-    float inv_sum = 1.0f / sum;
-    for (int j = 0; j < n; j++)
-        row[j] *= inv_sum;
-}
-
 typedef void (*softmax_fn)(float *row, int n, float scale);
 
 #if WENSHU_X86
@@ -583,7 +557,7 @@ static softmax_fn pick_softmax(void)
     if (quant_have_avx2())
         return softmax_avx2;
 #endif
-    return softmax_c;
+    return cpu_softmax_row;
 }
 
 /* The segment and first query of query block `block` (counted over all

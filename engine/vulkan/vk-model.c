@@ -11,6 +11,7 @@
 #include "../model.h"
 #include "vk-model.h"
 #include "vk-ops.h"
+#include "vk-pack.h"
 
 /* One layer's weights on the device. Optional vectors have .buf == NULL. */
 struct vk_layer {
@@ -24,122 +25,45 @@ struct vk_model {
     const struct eng_model *m;
     struct vk_ctx *ctx;
     pthread_mutex_t lock;       /* one forward pass at a time on the context */
-    struct vk_buf *chunks;      /* [n_chunks] device-local weight memory */
-    int n_chunks;
-    uint64_t weight_bytes;      /* bytes of the chunks */
+    struct vk_weights weights;  /* device-local weight memory, every matrix's parts */
     struct vk_matrix token_embd, output;
     struct vk_view output_norm; /* f32 [n_embd] */
     struct vk_view rope_inv_freq; /* f32 [n_rot / 2] */
     struct vk_layer *layers;    /* [n_layer] */
-    struct vk_matrix_part **owned_parts; /* every matrix's parts array, for freeing */
-    int n_owned_parts;
 };
 
 /* ---- weight placement ----------------------------------------------------- */
 
-/* Places weights into chunks in two passes with the same walk: the first
- * (upload == false) only sizes the chunks, the second uploads into them. */
-struct packer {
-    struct vk_model *vm;
-    bool upload;
-    uint64_t chunk_cap;     /* bytes per chunk at most */
-    uint64_t *chunk_bytes;  /* [max_chunks] sizes found by the first pass */
-    int max_chunks, chunk;  /* chunk being filled */
-    uint64_t offset;        /* next free byte in it */
-    enum eng_status status;
-    struct eng_err *err;
-};
-
-/* Reserve n bytes at an aligned offset; upload src there in the second pass. */
-static struct vk_view pack_bytes(struct packer *p, const void *src, uint64_t n)
+/* The whole walk over the model's weights (a vk_pack_walk_fn on a vk_model). */
+static void pack_model(struct vk_packer *p, void *user_data)
 {
-    uint64_t align = vk_ctx_offset_align(p->vm->ctx);
-    uint64_t at = (p->offset + align - 1) / align * align;
-    if (at + n > p->chunk_cap && at > 0) {
-        p->chunk++;
-        at = 0;
-    }
-    ENG_ASSERT(p->chunk < p->max_chunks && n <= p->chunk_cap);
-    p->offset = at + n;
-    if (!p->upload) {
-        /* The matrix shaders read whole 16-byte units: a view's last bytes
-         * may be read past its end, so chunks end on a 16-byte boundary. */
-        p->chunk_bytes[p->chunk] = (p->offset + 15) / 16 * 16;
-        return (struct vk_view){0};
-    }
-    const struct vk_buf *buf = &p->vm->chunks[p->chunk];
-    if (p->status == ENG_STATUS_OK)
-        p->status = vk_upload(p->vm->ctx, buf, at, src, n, p->err);
-    return vk_view_sub(buf, at, n);
-}
-
-static struct vk_view pack_vector(struct packer *p, const float *v, int n)
-{
-    if (!v)
-        return (struct vk_view){0};
-    return pack_bytes(p, v, sizeof(float) * (uint64_t)n);
-}
-
-/* A matrix in parts of at most one binding's worth of rows each. */
-static void pack_matrix(struct packer *p, const struct cpu_matrix *w, struct vk_matrix *out)
-{
-    /* Rows per part, leaving room to round the part's range up to 16 bytes. */
-    uint64_t max_rows = (vk_ctx_max_binding(p->vm->ctx) - 15) / w->row_bytes;
-    if (max_rows > (p->chunk_cap - 15) / w->row_bytes)
-        max_rows = (p->chunk_cap - 15) / w->row_bytes;
-    ENG_ASSERT(max_rows >= 1);
-    int n_parts = (int)((w->n_out + max_rows - 1) / max_rows);
-    struct vk_matrix_part *parts = NULL;
-    if (p->upload) {
-        parts = calloc((size_t)n_parts, sizeof *parts);
-        if (!parts) {
-            p->status = eng_set_err(p->err, ENG_STATUS_ERR_NOMEM, "out of memory");
-            return;
-        }
-        p->vm->owned_parts[p->vm->n_owned_parts++] = parts;
-    }
-    for (int i = 0; i < n_parts; i++) {
-        int row0 = (int)(i * max_rows);
-        int n_rows = w->n_out - row0 < (int)max_rows ? w->n_out - row0 : (int)max_rows;
-        struct vk_view view = pack_bytes(p, w->data + (uint64_t)row0 * w->row_bytes,
-                                         (uint64_t)n_rows * w->row_bytes);
-        if (parts)
-            parts[i] = (struct vk_matrix_part){.view = view, .row0 = row0, .n_rows = n_rows};
-    }
-    *out = (struct vk_matrix){.type = w->type, .n_in = w->n_in, .n_out = w->n_out,
-                              .row_bytes = w->row_bytes, .n_parts = n_parts, .parts = parts};
-}
-
-/* The whole walk over the model's weights. */
-static void pack_model(struct packer *p)
-{
-    const struct eng_model *m = p->vm->m;
-    struct vk_model *vm = p->vm;
-    pack_matrix(p, &m->token_embd, &vm->token_embd);
+    struct vk_model *vm = user_data;
+    const struct eng_model *m = vm->m;
+    vk_pack_matrix(p, &m->token_embd, &vm->token_embd);
     if (m->output.data == m->token_embd.data)
         vm->output = vm->token_embd; /* tied: the same parts */
     else
-        pack_matrix(p, &m->output, &vm->output);
-    vm->output_norm = pack_vector(p, m->output_norm, m->n_embd);
-    vm->rope_inv_freq = pack_vector(p, m->rope_inv_freq, m->n_rot / 2);
+        vk_pack_matrix(p, &m->output, &vm->output);
+    vm->output_norm = vk_pack_vector(p, m->output_norm, m->n_embd);
+    vm->rope_inv_freq = vk_pack_vector(p, m->rope_inv_freq, m->n_rot / 2);
     int q_dim = m->n_head * m->head_dim, kv_dim = m->n_head_kv * m->head_dim;
     for (int il = 0; il < m->n_layer; il++) {
         const struct model_layer *l = &m->layers[il];
         struct vk_layer *g = &vm->layers[il];
-        g->attn_norm = pack_vector(p, l->attn_norm, m->n_embd);
-        g->ffn_norm = pack_vector(p, l->ffn_norm, m->n_embd);
-        g->bq = pack_vector(p, l->bq, q_dim);
-        g->bk = pack_vector(p, l->bk, kv_dim);
-        g->bv = pack_vector(p, l->bv, kv_dim);
-        g->q_norm = pack_vector(p, l->q_norm, m->head_dim);
-        g->k_norm = pack_vector(p, l->k_norm, m->head_dim);
-        pack_matrix(p, &l->wq, &g->wq);
-        pack_matrix(p, &l->wk, &g->wk);
-        pack_matrix(p, &l->wv, &g->wv);
-        pack_matrix(p, &l->wo, &g->wo);
-        pack_matrix(p, &l->ffn_gate, &g->ffn_gate);
-        pack_matrix(p, &l->ffn_up, &g->ffn_up);
-        pack_matrix(p, &l->ffn_down, &g->ffn_down);
+        g->attn_norm = vk_pack_vector(p, l->attn_norm, m->n_embd);
+        g->ffn_norm = vk_pack_vector(p, l->ffn_norm, m->n_embd);
+        g->bq = vk_pack_vector(p, l->bq, q_dim);
+        g->bk = vk_pack_vector(p, l->bk, kv_dim);
+        g->bv = vk_pack_vector(p, l->bv, kv_dim);
+        g->q_norm = vk_pack_vector(p, l->q_norm, m->head_dim);
+        g->k_norm = vk_pack_vector(p, l->k_norm, m->head_dim);
+        vk_pack_matrix(p, &l->wq, &g->wq);
+        vk_pack_matrix(p, &l->wk, &g->wk);
+        vk_pack_matrix(p, &l->wv, &g->wv);
+        vk_pack_matrix(p, &l->wo, &g->wo);
+        vk_pack_matrix(p, &l->ffn_gate, &g->ffn_gate);
+        vk_pack_matrix(p, &l->ffn_up, &g->ffn_up);
+        vk_pack_matrix(p, &l->ffn_down, &g->ffn_down);
     }
 }
 
@@ -183,43 +107,15 @@ enum eng_status vk_model_new(const struct eng_model *m, int index, struct vk_mod
     vm->m = m;
     pthread_mutex_init(&vm->lock, NULL);
     vm->layers = calloc((size_t)m->n_layer, sizeof *vm->layers);
-    /* 2 matrices + 7 per layer, each with its own parts array. */
-    vm->owned_parts = calloc(2 + 7 * (size_t)m->n_layer, sizeof *vm->owned_parts);
-    if (!vm->layers || !vm->owned_parts) {
+    if (!vm->layers) {
         st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if ((st = vk_ctx_new(index, &vm->ctx, err)))
         goto fail;
-
-    /* Chunks of up to 1 GiB (less where the device allows less): few
-     * allocations, each far below maxMemoryAllocationSize on real GPUs. */
-    uint64_t cap = vk_ctx_max_alloc(vm->ctx) < (1ull << 30) ? vk_ctx_max_alloc(vm->ctx)
-                                                             : (1ull << 30);
-    int max_chunks = (int)(m->weight_bytes / (cap / 2) + 8);
-    uint64_t *chunk_bytes = calloc((size_t)max_chunks, sizeof *chunk_bytes);
-    if (!chunk_bytes) {
-        st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    struct packer sizing = {.vm = vm, .chunk_cap = cap, .chunk_bytes = chunk_bytes,
-                            .max_chunks = max_chunks, .err = err};
-    pack_model(&sizing);
-    vm->n_chunks = sizing.chunk + 1;
-    vm->chunks = calloc((size_t)vm->n_chunks, sizeof *vm->chunks);
-    for (int i = 0; vm->chunks && i < vm->n_chunks && st == ENG_STATUS_OK; i++) {
-        st = vk_buf_new(vm->ctx, chunk_bytes[i], VK_MEM_DEVICE, &vm->chunks[i], err);
-        vm->weight_bytes += chunk_bytes[i];
-    }
-    free(chunk_bytes);
-    if (!vm->chunks && !st)
-        st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
-    if (st)
-        goto fail;
-    struct packer upload = {.vm = vm, .upload = true, .chunk_cap = cap,
-                            .chunk_bytes = NULL, .max_chunks = vm->n_chunks, .err = err};
-    pack_model(&upload);
-    if ((st = upload.status))
+    /* 2 matrices + 7 per layer, each with its own parts array. */
+    if ((st = vk_pack_weights(vm->ctx, m->weight_bytes, 2 + 7 * m->n_layer, pack_model, vm,
+                              &vm->weights, err)))
         goto fail;
     *out = vm;
     return ENG_STATUS_OK;
@@ -233,13 +129,8 @@ void vk_model_free(struct vk_model **pvm)
     struct vk_model *vm = pvm ? *pvm : NULL;
     if (!vm)
         return;
-    for (int i = 0; vm->chunks && i < vm->n_chunks; i++)
-        vk_buf_free(vm->ctx, &vm->chunks[i]);
+    vk_weights_free(vm->ctx, &vm->weights);
     vk_ctx_free(&vm->ctx);
-    for (int i = 0; i < vm->n_owned_parts; i++)
-        free(vm->owned_parts[i]);
-    free(vm->owned_parts);
-    free(vm->chunks);
     free(vm->layers);
     pthread_mutex_destroy(&vm->lock);
     free(vm);
@@ -247,7 +138,7 @@ void vk_model_free(struct vk_model **pvm)
 }
 
 const char *vk_model_device_name(const struct vk_model *vm) { return vk_ctx_desc(vm->ctx)->name; }
-uint64_t vk_model_device_bytes(const struct vk_model *vm) { return vm->weight_bytes; }
+uint64_t vk_model_device_bytes(const struct vk_model *vm) { return vm->weights.bytes; }
 
 /* ---- sessions ------------------------------------------------------------- */
 

@@ -25,6 +25,7 @@
 #include "../engine-internal.h"
 #include "../quant.h"
 #include "vk-ops.h"
+#include "vk-pack.h"
 #include "vk-vision.h"
 
 /* One ViT block's weights on the device. Optional vectors have .buf == NULL. */
@@ -40,9 +41,7 @@ struct vk_vision {
     const struct mmproj *p;
     struct vk_ctx *ctx;
     pthread_mutex_t lock;        /* one encode at a time on the context */
-    struct vk_buf *chunks;       /* [n_chunks] device-local weight memory */
-    int n_chunks;
-    uint64_t weight_bytes;
+    struct vk_weights weights;   /* device-local weight memory, every matrix's parts */
     struct vk_matrix patch;      /* Qwen: n_embd rows of [3][2][ps][ps];
                                   * Idefics3: n_embd rows of [3][ps][ps] */
     struct vk_view patch_bias;   /* f32 [n_embd], Idefics3 */
@@ -53,8 +52,6 @@ struct vk_vision {
     struct vk_view mm0_b, mm2_b; /* f32 [n_embd * m * m], [projection_dim] */
     struct vk_matrix mm_fc;      /* Idefics3 connector */
     struct vk_vision_layer *layers; /* [n_layer] */
-    struct vk_matrix_part **owned_parts; /* every matrix's parts array */
-    int n_owned_parts, max_owned_parts;
 };
 
 /* Host copies made only for the upload: freed once the weights are on the device. */
@@ -67,123 +64,54 @@ struct host_weights {
 
 /* ---- weight placement ----------------------------------------------------- */
 
-/* Places weights into chunks in two passes with the same walk: the first
- * (upload == false) only sizes the chunks, the second uploads into them. */
-struct packer {
+/* What the walk over the projector's weights reads and fills in. */
+struct projector_walk {
     struct vk_vision *vv;
-    bool upload;
-    uint64_t chunk_cap;     /* bytes per chunk at most */
-    uint64_t *chunk_bytes;  /* [max_chunks] sizes found by the first pass */
-    int max_chunks, chunk;  /* chunk being filled */
-    uint64_t offset;        /* next free byte in it */
-    enum eng_status status;
-    struct eng_err *err;
+    const struct host_weights *hw;
 };
 
-/* Reserve n bytes at an aligned offset; upload src there in the second pass. */
-static struct vk_view pack_bytes(struct packer *pk, const void *src, uint64_t n)
+/* The whole walk over the projector's weights (a vk_pack_walk_fn on a
+ * projector_walk). */
+static void pack_projector(struct vk_packer *pk, void *user_data)
 {
-    uint64_t align = vk_ctx_offset_align(pk->vv->ctx);
-    uint64_t at = (pk->offset + align - 1) / align * align;
-    if (at + n > pk->chunk_cap && at > 0) {
-        pk->chunk++;
-        at = 0;
-    }
-    ENG_ASSERT(pk->chunk < pk->max_chunks && n <= pk->chunk_cap);
-    pk->offset = at + n;
-    if (!pk->upload) {
-        /* Matrix shaders read 16-byte units past a view's end: chunks end
-         * on a 16-byte boundary. */
-        pk->chunk_bytes[pk->chunk] = (pk->offset + 15) / 16 * 16;
-        return (struct vk_view){0};
-    }
-    const struct vk_buf *buf = &pk->vv->chunks[pk->chunk];
-    if (pk->status == ENG_STATUS_OK)
-        pk->status = vk_upload(pk->vv->ctx, buf, at, src, n, pk->err);
-    return vk_view_sub(buf, at, n);
-}
-
-static struct vk_view pack_vector(struct packer *pk, const float *v, int n)
-{
-    if (!v)
-        return (struct vk_view){0};
-    return pack_bytes(pk, v, sizeof(float) * (uint64_t)n);
-}
-
-/* A matrix in parts of at most one binding's worth of rows each; a matrix
- * without data stays empty. */
-static void pack_matrix(struct packer *pk, const struct cpu_matrix *w, struct vk_matrix *out)
-{
-    if (!w->data) {
-        *out = (struct vk_matrix){0};
-        return;
-    }
-    uint64_t max_rows = (vk_ctx_max_binding(pk->vv->ctx) - 15) / w->row_bytes;
-    if (max_rows > (pk->chunk_cap - 15) / w->row_bytes)
-        max_rows = (pk->chunk_cap - 15) / w->row_bytes;
-    ENG_ASSERT(max_rows >= 1);
-    int n_parts = (int)((w->n_out + max_rows - 1) / max_rows);
-    struct vk_matrix_part *parts = NULL;
-    if (pk->upload) {
-        parts = calloc((size_t)n_parts, sizeof *parts);
-        if (!parts) {
-            pk->status = eng_set_err(pk->err, ENG_STATUS_ERR_NOMEM, "out of memory");
-            return;
-        }
-        ENG_ASSERT(pk->vv->n_owned_parts < pk->vv->max_owned_parts);
-        pk->vv->owned_parts[pk->vv->n_owned_parts++] = parts;
-    }
-    for (int i = 0; i < n_parts; i++) {
-        int row0 = (int)(i * max_rows);
-        int n_rows = w->n_out - row0 < (int)max_rows ? w->n_out - row0 : (int)max_rows;
-        struct vk_view view = pack_bytes(pk, w->data + (uint64_t)row0 * w->row_bytes,
-                                         (uint64_t)n_rows * w->row_bytes);
-        if (parts)
-            parts[i] = (struct vk_matrix_part){.view = view, .row0 = row0, .n_rows = n_rows};
-    }
-    *out = (struct vk_matrix){.type = w->type, .n_in = w->n_in, .n_out = w->n_out,
-                              .row_bytes = w->row_bytes, .n_parts = n_parts, .parts = parts};
-}
-
-/* The whole walk over the projector's weights. */
-static void pack_projector(struct packer *pk, const struct host_weights *hw)
-{
-    const struct mmproj *p = pk->vv->p;
-    struct vk_vision *vv = pk->vv;
+    const struct projector_walk *walk = user_data;
+    struct vk_vision *vv = walk->vv;
+    const struct host_weights *hw = walk->hw;
+    const struct mmproj *p = vv->p;
     int m2 = p->merge_size * p->merge_size;
-    pack_matrix(pk, &hw->patch, &vv->patch);
-    vv->patch_bias = pack_vector(pk, p->patch_bias, p->n_embd);
+    vk_pack_matrix(pk, &hw->patch, &vv->patch);
+    vv->patch_bias = vk_pack_vector(pk, p->patch_bias, p->n_embd);
     if (hw->position)
-        vv->position = pack_vector(pk, hw->position, p->n_pos * p->n_embd);
-    vv->rope_inv_freq = pack_vector(pk, hw->inv_freq, p->head_dim / 4);
-    vv->post_ln_w = pack_vector(pk, p->post_ln_w, p->n_embd);
-    vv->post_ln_b = pack_vector(pk, p->post_ln_b, p->n_embd);
-    pack_matrix(pk, &p->mm0, &vv->mm0);
-    vv->mm0_b = pack_vector(pk, p->mm0_b, p->n_embd * m2);
-    pack_matrix(pk, &p->mm2, &vv->mm2);
-    vv->mm2_b = pack_vector(pk, p->mm2_b, p->projection_dim);
-    pack_matrix(pk, &p->mm_fc, &vv->mm_fc);
+        vv->position = vk_pack_vector(pk, hw->position, p->n_pos * p->n_embd);
+    vv->rope_inv_freq = vk_pack_vector(pk, hw->inv_freq, p->head_dim / 4);
+    vv->post_ln_w = vk_pack_vector(pk, p->post_ln_w, p->n_embd);
+    vv->post_ln_b = vk_pack_vector(pk, p->post_ln_b, p->n_embd);
+    vk_pack_matrix(pk, &p->mm0, &vv->mm0);
+    vv->mm0_b = vk_pack_vector(pk, p->mm0_b, p->n_embd * m2);
+    vk_pack_matrix(pk, &p->mm2, &vv->mm2);
+    vv->mm2_b = vk_pack_vector(pk, p->mm2_b, p->projection_dim);
+    vk_pack_matrix(pk, &p->mm_fc, &vv->mm_fc);
     for (int il = 0; il < p->n_layer; il++) {
         const struct mmproj_layer *l = &p->layers[il];
         struct vk_vision_layer *g = &vv->layers[il];
-        g->ln1_w = pack_vector(pk, l->ln1_w, p->n_embd);
-        g->ln1_b = pack_vector(pk, l->ln1_b, p->n_embd);
-        g->ln2_w = pack_vector(pk, l->ln2_w, p->n_embd);
-        g->ln2_b = pack_vector(pk, l->ln2_b, p->n_embd);
-        g->bq = pack_vector(pk, l->bq, p->n_embd);
-        g->bk = pack_vector(pk, l->bk, p->n_embd);
-        g->bv = pack_vector(pk, l->bv, p->n_embd);
-        g->bo = pack_vector(pk, l->bo, p->n_embd);
-        g->ffn_up_b = pack_vector(pk, l->ffn_up_b, p->n_ff);
-        g->ffn_gate_b = pack_vector(pk, l->ffn_gate_b, p->n_ff);
-        g->ffn_down_b = pack_vector(pk, l->ffn_down_b, p->n_embd);
-        pack_matrix(pk, &l->wq, &g->wq);
-        pack_matrix(pk, &l->wk, &g->wk);
-        pack_matrix(pk, &l->wv, &g->wv);
-        pack_matrix(pk, &l->wo, &g->wo);
-        pack_matrix(pk, &l->ffn_up, &g->ffn_up);
-        pack_matrix(pk, &l->ffn_gate, &g->ffn_gate);
-        pack_matrix(pk, &l->ffn_down, &g->ffn_down);
+        g->ln1_w = vk_pack_vector(pk, l->ln1_w, p->n_embd);
+        g->ln1_b = vk_pack_vector(pk, l->ln1_b, p->n_embd);
+        g->ln2_w = vk_pack_vector(pk, l->ln2_w, p->n_embd);
+        g->ln2_b = vk_pack_vector(pk, l->ln2_b, p->n_embd);
+        g->bq = vk_pack_vector(pk, l->bq, p->n_embd);
+        g->bk = vk_pack_vector(pk, l->bk, p->n_embd);
+        g->bv = vk_pack_vector(pk, l->bv, p->n_embd);
+        g->bo = vk_pack_vector(pk, l->bo, p->n_embd);
+        g->ffn_up_b = vk_pack_vector(pk, l->ffn_up_b, p->n_ff);
+        g->ffn_gate_b = vk_pack_vector(pk, l->ffn_gate_b, p->n_ff);
+        g->ffn_down_b = vk_pack_vector(pk, l->ffn_down_b, p->n_embd);
+        vk_pack_matrix(pk, &l->wq, &g->wq);
+        vk_pack_matrix(pk, &l->wk, &g->wk);
+        vk_pack_matrix(pk, &l->wv, &g->wv);
+        vk_pack_matrix(pk, &l->wo, &g->wo);
+        vk_pack_matrix(pk, &l->ffn_up, &g->ffn_up);
+        vk_pack_matrix(pk, &l->ffn_gate, &g->ffn_gate);
+        vk_pack_matrix(pk, &l->ffn_down, &g->ffn_down);
     }
 }
 
@@ -277,36 +205,6 @@ static enum eng_status check_types(const struct mmproj *p, struct eng_err *err)
     return ENG_STATUS_OK;
 }
 
-/* Size the chunks, allocate them, upload. */
-static enum eng_status upload_weights(struct vk_vision *vv, const struct host_weights *hw,
-                                      struct eng_err *err)
-{
-    uint64_t cap = vk_ctx_max_alloc(vv->ctx) < (1ull << 30) ? vk_ctx_max_alloc(vv->ctx)
-                                                             : (1ull << 30);
-    int max_chunks = (int)(vv->p->gguf->size / (cap / 2) + 8);
-    uint64_t *chunk_bytes = calloc((size_t)max_chunks, sizeof *chunk_bytes);
-    if (!chunk_bytes)
-        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
-    struct packer sizing = {.vv = vv, .chunk_cap = cap, .chunk_bytes = chunk_bytes,
-                            .max_chunks = max_chunks, .err = err};
-    pack_projector(&sizing, hw);
-    vv->n_chunks = sizing.chunk + 1;
-    vv->chunks = calloc((size_t)vv->n_chunks, sizeof *vv->chunks);
-    enum eng_status st = vv->chunks ? ENG_STATUS_OK
-                                    : eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < vv->n_chunks && st == ENG_STATUS_OK; i++) {
-        st = vk_buf_new(vv->ctx, chunk_bytes[i], VK_MEM_DEVICE, &vv->chunks[i], err);
-        vv->weight_bytes += chunk_bytes[i];
-    }
-    free(chunk_bytes);
-    if (st)
-        return st;
-    struct packer upload = {.vv = vv, .upload = true, .chunk_cap = cap,
-                            .max_chunks = vv->n_chunks, .err = err};
-    pack_projector(&upload, hw);
-    return upload.status;
-}
-
 enum eng_status vk_vision_new(const struct mmproj *p, int device_index, struct vk_vision **out,
                               struct eng_err *err)
 {
@@ -321,9 +219,7 @@ enum eng_status vk_vision_new(const struct mmproj *p, int device_index, struct v
     pthread_mutex_init(&vv->lock, NULL);
     struct host_weights hw = {0};
     vv->layers = calloc((size_t)p->n_layer, sizeof *vv->layers);
-    vv->max_owned_parts = 4 + 7 * p->n_layer; /* patch, mm0, mm2, mm_fc; 7 a layer */
-    vv->owned_parts = calloc((size_t)vv->max_owned_parts, sizeof *vv->owned_parts);
-    if (!vv->layers || !vv->owned_parts) {
+    if (!vv->layers) {
         st = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -331,7 +227,10 @@ enum eng_status vk_vision_new(const struct mmproj *p, int device_index, struct v
         goto fail;
     if ((st = prepare_host_weights(p, &hw, err)))
         goto fail;
-    if ((st = upload_weights(vv, &hw, err)))
+    struct projector_walk walk = {.vv = vv, .hw = &hw};
+    /* patch, mm0, mm2, mm_fc; 7 a layer */
+    if ((st = vk_pack_weights(vv->ctx, p->gguf->size, 4 + 7 * p->n_layer, pack_projector, &walk,
+                              &vv->weights, err)))
         goto fail;
     free_host_weights(&hw);
     *out = vv;
@@ -347,13 +246,8 @@ void vk_vision_free(struct vk_vision **pvv)
     struct vk_vision *vv = pvv ? *pvv : NULL;
     if (!vv)
         return;
-    for (int i = 0; vv->chunks && i < vv->n_chunks; i++)
-        vk_buf_free(vv->ctx, &vv->chunks[i]);
+    vk_weights_free(vv->ctx, &vv->weights);
     vk_ctx_free(&vv->ctx);
-    for (int i = 0; i < vv->n_owned_parts; i++)
-        free(vv->owned_parts[i]);
-    free(vv->owned_parts);
-    free(vv->chunks);
     free(vv->layers);
     pthread_mutex_destroy(&vv->lock);
     free(vv);
@@ -361,7 +255,7 @@ void vk_vision_free(struct vk_vision **pvv)
 }
 
 const char *vk_vision_device_name(const struct vk_vision *vv) { return vk_ctx_desc(vv->ctx)->name; }
-uint64_t vk_vision_device_bytes(const struct vk_vision *vv) { return vv->weight_bytes; }
+uint64_t vk_vision_device_bytes(const struct vk_vision *vv) { return vv->weights.bytes; }
 
 /* ---- one encode: buffers ---------------------------------------------------------- */
 

@@ -14,6 +14,13 @@ test_pkgs="python3 python3-numpy python3-pil python3-jinja2 clang libclang-rt-14
 # TIFF; the ffmpeg CLI makes the image tests' media (PIL is their reference).
 build_pkgs="$build_pkgs libpng-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev"
 test_pkgs="$test_pkgs ffmpeg"
+# Documents (公文): cairo and pango draw the PDF and PNG pages, libzip and
+# libxml2 write and read DOCX, poppler-glib reads PDF text; free CJK fonts
+# stand in for 仿宋/宋体 (AR PL UMing), 楷体 (AR PL UKai) and 黑体 (WenQuanYi
+# Zen Hei). poppler-utils (pdftotext -bbox) reads the layout tests' PDFs back.
+build_pkgs="$build_pkgs libcairo2-dev libpango1.0-dev libpoppler-glib-dev libzip-dev libxml2-dev"
+build_pkgs="$build_pkgs fonts-arphic-uming fonts-arphic-ukai fonts-wqy-zenhei"
+test_pkgs="$test_pkgs poppler-utils"
 
 want="$build_pkgs"
 [ "${1:-}" = "--tests" ] && want="$want $test_pkgs"

@@ -109,6 +109,10 @@ int cli_eval_with_media(struct eng_model *model, struct eng_session *session, co
                         const struct cli_media_set *set, const volatile int *cancel);
 int cmd_encode(int argc, char **argv);
 
+/* 公文 commands (cmd-docs.c). */
+int cmd_check(int argc, char **argv);
+int cmd_format(int argc, char **argv);
+
 /* Read a whole file into a malloc'd buffer (NUL-terminated). NULL + message on failure. */
 char *cli_read_file(const char *path, size_t *len);
 

@@ -1,9 +1,11 @@
 /* cmd-bench-vision.c: `wenshu-cli bench --mmproj PROJ.gguf [--clip CLIP]
- * [--device D] [-t N] [-r R] [--json]`: the vision side's speed.
+ * [--sizes WxH,...] [--device D] [-t N] [-r R] [--json]`: the vision side's
+ * speed.
  *
  *  - encode: preprocessing plus the encoder for one 448x448 and one
- *    1280x720 image (a smooth colour pattern with noise, made here), once to
- *    warm up and then R times; the mean is reported with the token count;
+ *    1280x720 image (a smooth colour pattern with noise, made here; --sizes
+ *    WxH,WxH,... picks others), once to warm up and then R times; the mean
+ *    is reported with the token count;
  *  - clip: decoding and sampling CLIP at 2 frames a second (Qwen's
  *    default), timed the same way, with the frame count.
  */
@@ -43,16 +45,37 @@ static bool make_picture(struct eng_image *image, int width, int height)
 }
 
 struct encode_result {
+    int width, height;
     double seconds;  /* mean of the timed runs */
     int n_tokens;
 };
 
-/* Encode a width x height picture 1 + reps times; NULL err.msg on success. */
-static enum eng_status time_encode(struct eng_mmproj *proj, int width, int height, int reps,
-                                   struct encode_result *res, struct eng_err *err)
+#define MAX_SIZES 8
+
+/* "448x448,1280x720" into sizes[]; returns the count, 0 when malformed. */
+static int parse_sizes(const char *text, struct encode_result *sizes)
+{
+    int n = 0;
+    for (const char *p = text; *p && n < MAX_SIZES; n++) {
+        int w = 0, h = 0, used = 0;
+        if (sscanf(p, "%dx%d%n", &w, &h, &used) != 2 || w < 1 || h < 1 || w > 8192 || h > 8192)
+            return 0;
+        sizes[n] = (struct encode_result){.width = w, .height = h};
+        p += used;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return 0;
+    }
+    return n;
+}
+
+/* Encode a res->width x res->height picture 1 + reps times. */
+static enum eng_status time_encode(struct eng_mmproj *proj, int reps, struct encode_result *res,
+                                   struct eng_err *err)
 {
     struct eng_image image;
-    if (!make_picture(&image, width, height))
+    if (!make_picture(&image, res->width, res->height))
         return ENG_STATUS_ERR_NOMEM;
     enum eng_status st = ENG_STATUS_OK;
     double total = 0;
@@ -99,13 +122,14 @@ static enum eng_status time_clip(const char *path, int reps, double *seconds, in
 int cmd_bench_vision(int argc, char **argv)
 {
     struct eng_mmproj_params mp = eng_mmproj_params_default();
-    const char *clip = NULL, *v = NULL;
+    const char *clip = NULL, *v = NULL, *size_list = "448x448,1280x720";
     int reps = 3;
     bool json = false;
     for (int i = 1; i < argc; i++) {
         bool missing = false, bad = false;
         if (cli_opt(argc, argv, &i, NULL, "--mmproj", &mp.path, &missing) ||
-            cli_opt(argc, argv, &i, NULL, "--clip", &clip, &missing)) {
+            cli_opt(argc, argv, &i, NULL, "--clip", &clip, &missing) ||
+            cli_opt(argc, argv, &i, NULL, "--sizes", &size_list, &missing)) {
         } else if (cli_opt(argc, argv, &i, NULL, "--device", &v, &missing)) {
             bad = !missing && !eng_device_parse(v, &mp.device);
         } else if (cli_opt(argc, argv, &i, "-t", "--threads", &v, &missing)) {
@@ -122,6 +146,10 @@ int cmd_bench_vision(int argc, char **argv)
         if (missing)
             return 2;
     }
+    struct encode_result sizes[MAX_SIZES];
+    int n_sizes = parse_sizes(size_list, sizes);
+    if (n_sizes == 0)
+        return cli_fail("bench: bad --sizes %s (e.g. 448x448,1280x720)", size_list), 2;
     struct eng_mmproj *proj = NULL;
     struct eng_err err = {{0}};
     if (eng_mmproj_load(&mp, &proj, &err) != ENG_STATUS_OK)
@@ -130,12 +158,11 @@ int cmd_bench_vision(int argc, char **argv)
     eng_mmproj_get_info(proj, &info);
     if (info.device_notice[0])
         fprintf(stderr, "wenshu-cli: note: %s\n", info.device_notice);
-    struct encode_result small = {0}, large = {0};
     double clip_seconds = 0, clip_duration = 0;
     int clip_frames = 0;
-    enum eng_status st = time_encode(proj, 448, 448, reps, &small, &err);
-    if (st == ENG_STATUS_OK)
-        st = time_encode(proj, 1280, 720, reps, &large, &err);
+    enum eng_status st = ENG_STATUS_OK;
+    for (int i = 0; i < n_sizes && st == ENG_STATUS_OK; i++)
+        st = time_encode(proj, reps, &sizes[i], &err);
     if (st == ENG_STATUS_OK && clip)
         st = time_clip(clip, reps, &clip_seconds, &clip_frames, &clip_duration, &err);
     int status = 0;
@@ -143,17 +170,21 @@ int cmd_bench_vision(int argc, char **argv)
         status = cli_fail("%s", err.msg[0] ? err.msg : "out of memory");
     } else if (json) {
         printf("{\"projector\": \"%s\", \"device\": \"%s\", \"repetitions\": %d, "
-               "\"encode_448_s\": %.4f, \"tokens_448\": %d, \"encode_1280x720_s\": %.4f, "
-               "\"tokens_1280x720\": %d, \"clip_s\": %.4f, \"clip_frames\": %d, "
-               "\"clip_duration_s\": %.2f, \"peak_rss_bytes\": %llu, \"device_bytes\": %llu}\n",
-               info.projector, info.device, reps, small.seconds, small.n_tokens, large.seconds,
-               large.n_tokens, clip_seconds, clip_frames, clip_duration,
-               (unsigned long long)eng_peak_rss_bytes(), (unsigned long long)info.device_bytes);
+               "\"encode\": [", info.projector, info.device, reps);
+        for (int i = 0; i < n_sizes; i++)
+            printf("%s{\"width\": %d, \"height\": %d, \"seconds\": %.4f, \"tokens\": %d}",
+                   i ? ", " : "", sizes[i].width, sizes[i].height, sizes[i].seconds,
+                   sizes[i].n_tokens);
+        printf("], \"clip_s\": %.4f, \"clip_frames\": %d, \"clip_duration_s\": %.2f, "
+               "\"peak_rss_bytes\": %llu, \"device_bytes\": %llu}\n",
+               clip_seconds, clip_frames, clip_duration, (unsigned long long)eng_peak_rss_bytes(),
+               (unsigned long long)info.device_bytes);
     } else {
         printf("projector: %s (%d layers, %d wide)\ndevice: %s\n", info.projector, info.n_layer,
                info.n_embd, info.device);
-        printf("encode 448x448: %.3f s (%d tokens)\n", small.seconds, small.n_tokens);
-        printf("encode 1280x720: %.3f s (%d tokens)\n", large.seconds, large.n_tokens);
+        for (int i = 0; i < n_sizes; i++)
+            printf("encode %dx%d: %.3f s (%d tokens)\n", sizes[i].width, sizes[i].height,
+                   sizes[i].seconds, sizes[i].n_tokens);
         if (clip)
             printf("clip decode+sample at 2 fps: %.3f s (%d frames of %.1f s)\n", clip_seconds,
                    clip_frames, clip_duration);

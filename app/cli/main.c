@@ -34,6 +34,9 @@ static const struct command commands[] = {
     {"vocab", cmd_vocab, "vocab tokenizer.json [--pre NAME] -o OUT.gguf"},
     {"bench", cmd_bench, "bench -m MODEL [-t THREADS] [-p 64] [-n 32] [-d DEPTH] [-r REPS] [--mmap] [--device D] [--json]"},
     {"bench", cmd_bench, "bench --mmproj PROJ [--clip CLIP] [-t THREADS] [-r REPS] [--device D] [--json]"},
+    {"check", cmd_check, "check DRAFT [--json]   the 公文 format check (exit 1 on errors)"},
+    {"format", cmd_format, "format DRAFT [-o OUT.docx] [--pdf OUT.pdf] [--png PREFIX] [--dpi N] "
+                           "[--kind K] [--format ordinary|letter|order|minutes] [--sealed]"},
     {"devices", cmd_devices, "devices [--json]   list Vulkan devices and the automatic choice"},
     {"image", cmd_image,
      "image FILE... [--max-pixels N] [-o OUT.ppm]   decode images (size; pixels as PPM)"},

@@ -4,7 +4,7 @@
 # and `wenshu-cli bench --mmproj`: the encode time of one 448x448 and one
 # 1280x720 image, and the decode-and-sample time of the clip at 2 fps. One
 # JSON line per device.
-# usage: [DEVICES="cpu vulkan"] [REPS=2] tests/bench/vision.sh [BUILD_DIR] [WORK_DIR]
+# usage: [DEVICES="cpu vulkan"] [REPS=2] [SIZES=448x448,1280x720] tests/bench/vision.sh [BUILD_DIR] [WORK_DIR]
 set -eu
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-$root/build}"
@@ -19,5 +19,6 @@ clip="$work/clip-60s-720p.mp4"
     -c:v libx264 -preset veryfast -pix_fmt yuv420p -g 60 "$clip"
 for device in ${DEVICES:-cpu vulkan}; do
     "$cli" bench --mmproj "$proj" --clip "$clip" -t "$threads" -r "${REPS:-2}" \
+        --sizes "${SIZES:-448x448,1280x720}" \
         --device "$device" --json
 done

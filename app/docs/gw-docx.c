@@ -1,0 +1,1554 @@
+/* gw-docx.c: the Word (.docx) export of a 公文 (gw-export.h).
+ *
+ * The layout of GB/T 9704-2012 is stated the way Word keeps it, so that the
+ * file stays editable: named paragraph styles (Title, heading 1-4, 公文正文,
+ * 版记, 发文机关标志, 发文字号 ...), a section with A4 paper, the standard
+ * margins and a linesAndChars document grid of 22 lines x 28 characters, and
+ * odd/even footers with PAGE fields. The 版记 gets a section of its own: it
+ * starts on an even page, sits at the foot of the type area (vAlign bottom)
+ * and has empty footers, so its page carries no number.
+ *
+ * Fonts are named by their standard names (仿宋_GB2312, 方正小标宋简体, 黑体,
+ * 楷体_GB2312, 宋体) in every w:rFonts attribute that names a face; no theme
+ * part is written and no w:*Theme attribute appears, so that no theme can
+ * override them. Word substitutes on the user's machine.
+ *
+ * Every XML part is written with libxml2's xmlTextWriter into memory, the
+ * parts are zipped with libzip into a temporary file beside the target, and
+ * that file is renamed over the target only when complete.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/xmlwriter.h>
+#include <zip.h>
+
+#include "gw-export.h"
+
+/* ---- the page, in twips (1/1440 inch) ---------------------------------------------- */
+
+#define TWIPS_PER_MM (1440.0 / 25.4)
+#define MM(mm) ((int)((mm)*TWIPS_PER_MM + 0.5)) /* mm >= 0 */
+
+enum {
+    PAGE_W = 11906,                /* A4 210 mm */
+    PAGE_H = 16838,                /* A4 297 mm */
+    TEXT_W = PAGE_W - 1587 - 1474, /* 156 mm: the type area's width, 8845 */
+    LINE_PITCH = 12756 / 22,       /* 225 mm / 22 lines, rounded down: 579 (28.95 pt) */
+    CHAR_TW = (TEXT_W + 14) / 28,  /* one grid character, 156 mm / 28: 316 */
+    PT = 20,                       /* twips per point */
+    SZ_3HAO = 32,                  /* 三号 16 pt, in half-points */
+    SZ_4HAO = 28,                  /* 四号 14 pt */
+    SZ_2HAO = 44,                  /* 二号 22 pt */
+    CHAR_4HAO = 14 * PT,           /* one 四号 character: 280 */
+};
+
+/* The standard names of the faces; Word substitutes what is not installed. */
+static const char FONT_FANGSONG[] = "仿宋_GB2312";
+static const char FONT_XIAOBIAOSONG[] = "方正小标宋简体";
+static const char FONT_HEITI[] = "黑体";
+static const char FONT_KAITI[] = "楷体_GB2312";
+static const char FONT_SONGTI[] = "宋体";
+static const char RED[] = "FF0000";
+
+static const char NS_W[] = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
+static const char NS_R[] = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+static const char NS_PKG_REL[] = "http://schemas.openxmlformats.org/package/2006/relationships";
+static const char REL_BASE[] =
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/";
+static const char CT_WML[] = "application/vnd.openxmlformats-officedocument.wordprocessingml.";
+
+/* Relationship ids of document.xml's parts. */
+static const char RID_STYLES[] = "rIdStyles";
+static const char RID_SETTINGS[] = "rIdSettings";
+static const char RID_FONTS[] = "rIdFontTable";
+static const char RID_FOOTER_ODD[] = "rIdFooterOdd";
+static const char RID_FOOTER_EVEN[] = "rIdFooterEven";
+static const char RID_FOOTER_EMPTY[] = "rIdFooterEmpty";
+static const char RID_HEADER_LETTER[] = "rIdHeaderLetter";
+static const char RID_FOOTER_LETTER[] = "rIdFooterLetter";
+
+/* ---- an XML writer that remembers failure ----------------------------------------- */
+
+struct xw {
+    xmlBufferPtr buf;
+    xmlTextWriterPtr w;
+    bool ok; /* false after any writer call failed */
+};
+
+static bool xw_begin(struct xw *x)
+{
+    x->buf = xmlBufferCreate();
+    x->w = x->buf ? xmlNewTextWriterMemory(x->buf, 0) : NULL;
+    x->ok = x->w != NULL;
+    if (x->ok)
+        x->ok = xmlTextWriterStartDocument(x->w, "1.0", "UTF-8", "yes") >= 0;
+    return x->ok;
+}
+
+/* Close the writer; on success hand its text out as a malloc'd copy. */
+static bool xw_finish(struct xw *x, char **data, size_t *len)
+{
+    if (x->ok)
+        x->ok = xmlTextWriterEndDocument(x->w) >= 0;
+    if (x->w)
+        xmlFreeTextWriter(x->w); /* flushes into buf */
+    x->w = NULL;
+    bool ok = x->ok && x->buf;
+    if (ok) {
+        size_t n = (size_t)xmlBufferLength(x->buf);
+        *data = malloc(n ? n : 1);
+        ok = *data != NULL;
+        if (ok) {
+            memcpy(*data, xmlBufferContent(x->buf), n);
+            *len = n;
+        }
+    }
+    if (x->buf)
+        xmlBufferFree(x->buf);
+    x->buf = NULL;
+    return ok;
+}
+
+static void start(struct xw *x, const char *name)
+{
+    if (x->ok)
+        x->ok = xmlTextWriterStartElement(x->w, BAD_CAST name) >= 0;
+}
+
+static void end(struct xw *x)
+{
+    if (x->ok)
+        x->ok = xmlTextWriterEndElement(x->w) >= 0;
+}
+
+static void attr(struct xw *x, const char *name, const char *value)
+{
+    if (x->ok)
+        x->ok = xmlTextWriterWriteAttribute(x->w, BAD_CAST name, BAD_CAST value) >= 0;
+}
+
+static void attr_int(struct xw *x, const char *name, int value)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%d", value);
+    attr(x, name, s);
+}
+
+static void text(struct xw *x, const char *s)
+{
+    if (x->ok)
+        x->ok = xmlTextWriterWriteString(x->w, BAD_CAST s) >= 0;
+}
+
+/* <name w:val="value"/> */
+static void el_val(struct xw *x, const char *name, const char *value)
+{
+    start(x, name);
+    attr(x, "w:val", value);
+    end(x);
+}
+
+static void el_val_int(struct xw *x, const char *name, int value)
+{
+    start(x, name);
+    attr_int(x, "w:val", value);
+    end(x);
+}
+
+/* <name/> */
+static void el(struct xw *x, const char *name)
+{
+    start(x, name);
+    end(x);
+}
+
+/* The root element of a WordprocessingML part, with the w and r namespaces. */
+static void start_w_root(struct xw *x, const char *name)
+{
+    start(x, name);
+    attr(x, "xmlns:w", NS_W);
+    attr(x, "xmlns:r", NS_R);
+}
+
+/* ---- run and paragraph properties ------------------------------------------------- */
+
+/* Character formatting: font face (all four slots), colour, size. */
+struct run_props {
+    const char *font;  /* NULL: the style's */
+    const char *color; /* NULL: the style's */
+    int sz;            /* half-points; 0: the style's */
+};
+
+static void write_fonts(struct xw *x, const char *font)
+{
+    start(x, "w:rFonts");
+    attr(x, "w:ascii", font);
+    attr(x, "w:hAnsi", font);
+    attr(x, "w:eastAsia", font);
+    attr(x, "w:cs", font);
+    end(x);
+}
+
+/* <w:rPr> in schema order; nothing when rp sets nothing. */
+static void write_rpr(struct xw *x, const struct run_props *rp)
+{
+    if (!rp || (!rp->font && !rp->color && !rp->sz))
+        return;
+    start(x, "w:rPr");
+    if (rp->font)
+        write_fonts(x, rp->font);
+    if (rp->color)
+        el_val(x, "w:color", rp->color);
+    if (rp->sz) {
+        el_val_int(x, "w:sz", rp->sz);
+        el_val_int(x, "w:szCs", rp->sz);
+    }
+    end(x);
+}
+
+/* A paragraph border line. */
+struct border {
+    const char *val; /* "single", "thickThinSmallGap" ... */
+    int sz;          /* eighths of a point */
+    const char *color;
+    int space; /* points between text and line */
+};
+
+/* Paragraph formatting; zero fields are left to the style. */
+struct para_props {
+    const char *style;
+    bool keep_next;
+    bool page_break_before;
+    const struct border *top, *bottom;
+    int tab_right;   /* a right-aligned tab stop at this position (twips), 0: none */
+    int tab_left;    /* a left-aligned tab stop at this position (twips), 0: none */
+    bool no_snap;    /* do not snap to the document grid */
+    int before;      /* twips */
+    bool set_before; /* write before even when 0 */
+    int line_exact;  /* exact line height in twips, 0: the style's */
+    bool set_ind;    /* write the indents below */
+    int ind_left, ind_right, first_line, hanging;
+    int first_line_chars; /* hundredths of a character, 0: none */
+    const char *jc;       /* "left", "center", "right", "both" or NULL */
+    int outline_lvl;      /* 1-based outline level, 0: none */
+};
+
+static void write_border(struct xw *x, const char *side, const struct border *b)
+{
+    start(x, side);
+    attr(x, "w:val", b->val);
+    attr_int(x, "w:sz", b->sz);
+    attr_int(x, "w:space", b->space);
+    attr(x, "w:color", b->color);
+    end(x);
+}
+
+/* The children of a w:pPr in the order the schema requires. */
+static void write_ppr_body(struct xw *x, const struct para_props *pp)
+{
+    if (pp->style)
+        el_val(x, "w:pStyle", pp->style);
+    if (pp->keep_next)
+        el(x, "w:keepNext");
+    if (pp->page_break_before)
+        el(x, "w:pageBreakBefore");
+    if (pp->top || pp->bottom) {
+        start(x, "w:pBdr");
+        if (pp->top)
+            write_border(x, "w:top", pp->top);
+        if (pp->bottom)
+            write_border(x, "w:bottom", pp->bottom);
+        end(x);
+    }
+    if (pp->tab_right || pp->tab_left) {
+        start(x, "w:tabs");
+        start(x, "w:tab");
+        attr(x, "w:val", pp->tab_right ? "right" : "left");
+        attr_int(x, "w:pos", pp->tab_right ? pp->tab_right : pp->tab_left);
+        end(x);
+        end(x);
+    }
+    if (pp->no_snap)
+        el_val(x, "w:snapToGrid", "0");
+    if (pp->before || pp->set_before || pp->line_exact) {
+        start(x, "w:spacing");
+        if (pp->before || pp->set_before) {
+            attr_int(x, "w:before", pp->before);
+            attr_int(x, "w:after", 0);
+        }
+        if (pp->line_exact) {
+            attr_int(x, "w:line", pp->line_exact);
+            attr(x, "w:lineRule", "exact");
+        }
+        end(x);
+    }
+    if (pp->set_ind) {
+        start(x, "w:ind");
+        attr_int(x, "w:left", pp->ind_left);
+        attr_int(x, "w:right", pp->ind_right);
+        if (pp->hanging)
+            attr_int(x, "w:hanging", pp->hanging);
+        else {
+            if (pp->first_line_chars)
+                attr_int(x, "w:firstLineChars", pp->first_line_chars);
+            attr_int(x, "w:firstLine", pp->first_line);
+        }
+        end(x);
+    }
+    if (pp->jc)
+        el_val(x, "w:jc", pp->jc);
+    if (pp->outline_lvl)
+        el_val_int(x, "w:outlineLvl", pp->outline_lvl - 1);
+}
+
+/* Text as runs: tabs become w:tab, newlines w:br; control bytes are dropped
+ * (XML 1.0 cannot carry them). */
+static void write_run(struct xw *x, const struct run_props *rp, const char *s)
+{
+    start(x, "w:r");
+    write_rpr(x, rp);
+    const char *p = s;
+    while (*p) {
+        size_t n = 0;
+        while (p[n] && (unsigned char)p[n] >= 0x20)
+            n++;
+        if (n) {
+            char *piece = strndup(p, n);
+            if (!piece) {
+                x->ok = false;
+                return;
+            }
+            start(x, "w:t");
+            attr(x, "xml:space", "preserve");
+            text(x, piece);
+            end(x);
+            free(piece);
+            p += n;
+        }
+        if (*p == '\t')
+            el(x, "w:tab");
+        else if (*p == '\n')
+            el(x, "w:br");
+        if (*p)
+            p++;
+    }
+    end(x);
+}
+
+/* A whole paragraph of one or two runs (second may be NULL). */
+static void write_para2(struct xw *x, const struct para_props *pp, const struct run_props *rp1,
+                        const char *s1, const struct run_props *rp2, const char *s2)
+{
+    start(x, "w:p");
+    start(x, "w:pPr");
+    write_ppr_body(x, pp);
+    end(x);
+    if (s1 && *s1)
+        write_run(x, rp1, s1);
+    if (s2 && *s2)
+        write_run(x, rp2, s2);
+    end(x);
+}
+
+static void write_para(struct xw *x, const struct para_props *pp, const struct run_props *rp,
+                       const char *s)
+{
+    write_para2(x, pp, rp, s, NULL, NULL);
+}
+
+/* ---- measuring ---------------------------------------------------------------------- */
+
+/* The width of s in twips at the grid's pitch: a CJK character is one grid
+ * character, ASCII half of one. */
+static int text_width(const char *s)
+{
+    int w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if (*p < 0x80)
+            w += CHAR_TW / 2;
+        else if ((*p & 0xC0) != 0x80)
+            w += CHAR_TW;
+    }
+    return w;
+}
+
+static bool has(const struct gw_text *t)
+{
+    return t->s && t->s[0];
+}
+
+/* ---- the section ---------------------------------------------------------------------- */
+
+enum section_kind {
+    SECTION_MAIN,     /* page-numbered: odd right, even left */
+    SECTION_COLOPHON, /* 版记: an even page, text at the foot, no number */
+};
+
+static void write_footer_ref(struct xw *x, const char *type, const char *rid)
+{
+    start(x, "w:footerReference");
+    attr(x, "w:type", type);
+    attr(x, "r:id", rid);
+    end(x);
+}
+
+/* A w:sectPr: A4, the standard margins, the 22 x 28 grid. The page number's
+ * line (exact 14 pt) ends FOOTER_DIST above the paper's edge, so that its top
+ * lies 7 mm below the type area (35 mm - 7 mm = 28 mm above the edge). */
+static void write_sectpr(struct xw *x, enum section_kind kind, bool letter)
+{
+    const int footer_dist = MM(28) - CHAR_4HAO;
+    start(x, "w:sectPr");
+    if (kind == SECTION_MAIN && letter) {
+        start(x, "w:headerReference");
+        attr(x, "w:type", "first");
+        attr(x, "r:id", RID_HEADER_LETTER);
+        end(x);
+    }
+    if (kind == SECTION_MAIN) {
+        write_footer_ref(x, "default", RID_FOOTER_ODD);
+        write_footer_ref(x, "even", RID_FOOTER_EVEN);
+        if (letter)
+            write_footer_ref(x, "first", RID_FOOTER_LETTER);
+    } else {
+        write_footer_ref(x, "default", RID_FOOTER_EMPTY);
+        write_footer_ref(x, "even", RID_FOOTER_EMPTY);
+        write_footer_ref(x, "first", RID_FOOTER_EMPTY);
+        el_val(x, "w:type", "evenPage");
+    }
+    start(x, "w:pgSz");
+    attr_int(x, "w:w", PAGE_W);
+    attr_int(x, "w:h", PAGE_H);
+    end(x);
+    start(x, "w:pgMar");
+    attr_int(x, "w:top", MM(37));
+    attr_int(x, "w:right", MM(26));
+    attr_int(x, "w:bottom", MM(35));
+    attr_int(x, "w:left", MM(28));
+    attr_int(x, "w:header", letter ? MM(30) : MM(15));
+    attr_int(x, "w:footer", footer_dist);
+    attr_int(x, "w:gutter", 0);
+    end(x);
+    start(x, "w:pgNumType");
+    attr(x, "w:fmt", "decimal");
+    end(x);
+    if (kind == SECTION_COLOPHON)
+        el_val(x, "w:vAlign", "bottom");
+    if (kind == SECTION_MAIN && letter)
+        el(x, "w:titlePg");
+    /* charSpace: the grid character's pitch less 16 pt, in 1/4096 pt, rounded
+     * down so that 28 characters fit in 156 mm (-842). */
+    double space = ((double)TEXT_W / PT / 28.0 - 16.0) * 4096.0;
+    int char_space = (int)space - ((double)(int)space > space); /* floor */
+    start(x, "w:docGrid");
+    attr(x, "w:type", "linesAndChars");
+    attr_int(x, "w:linePitch", LINE_PITCH);
+    attr_int(x, "w:charSpace", char_space);
+    end(x);
+    end(x);
+}
+
+/* ---- the document's parts ---------------------------------------------------------- */
+
+static const struct border RULE_RED = {"single", 8, RED, 0};        /* 红色分隔线 */
+static const struct border RULE_THICK = {"single", 8, "000000", 1}; /* 0.35 mm ≈ 1 pt */
+static const struct border RULE_THIN = {"single", 6, "000000", 1};  /* 0.25 mm ≈ 0.75 pt */
+
+/* The word after the issuers' names in the mark: 文件, 令, 纪要, or none (信函). */
+static const char *issuer_mark_word(const struct gw_doc *doc)
+{
+    switch (doc->format) {
+    case GW_FORMAT_ORDER: return "令";
+    case GW_FORMAT_MINUTES: return "纪要";
+    case GW_FORMAT_LETTER: return "";
+    default: return "文件";
+    }
+}
+
+/* The 发文机关标志 as drawn: the mark given, or the issuers and the format's word. */
+static char *issuer_mark_text(const struct gw_doc *doc)
+{
+    if (has(&doc->issuer_mark))
+        return strdup(doc->issuer_mark.s);
+    const char *word = issuer_mark_word(doc);
+    size_t n = strlen(word) + 1;
+    for (int i = 0; i < doc->n_issuers; i++)
+        n += strlen(doc->issuers[i].s) + 1;
+    char *s = malloc(n); /* [n] the joined names + word */
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (int i = 0; i < doc->n_issuers; i++) {
+        if (i)
+            strcat(s, "\n");
+        strcat(s, doc->issuers[i].s);
+    }
+    if (!s[0])
+        return s;
+    strcat(s, word);
+    return s;
+}
+
+/* The mark's size: as large as 36 pt, as small as needed for its longest
+ * line to fit the type area's width (22 pt at least). Half-points. */
+static int issuer_mark_size(const char *mark)
+{
+    int longest = 0, n = 0;
+    for (const char *p = mark;; p++) {
+        if (*p == '\n' || !*p) {
+            longest = n > longest ? n : longest;
+            n = 0;
+            if (!*p)
+                break;
+        } else if (((unsigned char)*p & 0xC0) != 0x80) {
+            n++;
+        }
+    }
+    int pt = longest ? (TEXT_W / PT) / longest : 36;
+    pt = pt > 36 ? 36 : pt;
+    pt = pt < 22 ? 22 : pt;
+    return pt * 2;
+}
+
+static int longest_issuer(const struct gw_doc *doc)
+{
+    int longest = 0;
+    for (int i = 0; i < doc->n_issuers; i++) {
+        int n = 0;
+        for (const unsigned char *p = (const unsigned char *)doc->issuers[i].s; *p; p++)
+            n += (*p & 0xC0) != 0x80;
+        longest = n > longest ? n : longest;
+    }
+    return longest;
+}
+
+static void write_table_cell(struct xw *x, int width)
+{
+    start(x, "w:tcPr");
+    start(x, "w:tcW");
+    attr_int(x, "w:w", width);
+    attr(x, "w:type", "dxa");
+    end(x);
+    el_val(x, "w:vAlign", "center");
+    end(x);
+}
+
+/* A joint issue's mark (GB/T 9704 7.2.4): the names stacked, the lead agency
+ * first, each spread to the same width, and the word (文件) to their right,
+ * centred on them vertically: a borderless two-cell table, centred. */
+static void write_joint_mark(struct xw *x, const struct gw_doc *doc, const char *word)
+{
+    int n_word = 0;
+    for (const unsigned char *p = (const unsigned char *)word; *p; p++)
+        n_word += (*p & 0xC0) != 0x80;
+    int longest = longest_issuer(doc);
+    int pt = (TEXT_W / PT) / (longest + n_word + 1);
+    pt = pt > 36 ? 36 : pt < 22 ? 22 : pt;
+    int names_w = longest * pt * PT + PT * 4;             /* twips */
+    int word_w = n_word * pt * PT + pt * PT / 2 + PT * 4; /* and half a character of gap */
+    struct run_props rp = {.sz = pt * 2};
+    start(x, "w:tbl");
+    start(x, "w:tblPr");
+    start(x, "w:tblW");
+    attr_int(x, "w:w", names_w + word_w);
+    attr(x, "w:type", "dxa");
+    end(x);
+    el_val(x, "w:jc", "center");
+    el_val(x, "w:tblLayout", "fixed");
+    start(x, "w:tblCellMar");
+    static const char *const sides[] = {"w:top", "w:left", "w:bottom", "w:right"};
+    for (int i = 0; i < 4; i++) {
+        start(x, sides[i]);
+        attr_int(x, "w:w", 0);
+        attr(x, "w:type", "dxa");
+        end(x);
+    }
+    end(x);
+    end(x);
+    start(x, "w:tblGrid");
+    start(x, "w:gridCol");
+    attr_int(x, "w:w", names_w);
+    end(x);
+    start(x, "w:gridCol");
+    attr_int(x, "w:w", word_w);
+    end(x);
+    end(x);
+    start(x, "w:tr");
+    start(x, "w:tc");
+    write_table_cell(x, names_w);
+    for (int i = 0; i < doc->n_issuers; i++) {
+        struct para_props pp = {
+            .style = "GwIssuerMark", .jc = "distribute", .line_exact = pt * PT + 2 * PT};
+        write_para(x, &pp, &rp, doc->issuers[i].s);
+    }
+    end(x);
+    start(x, "w:tc");
+    write_table_cell(x, word_w);
+    struct para_props pp = {.style = "GwIssuerMark", .jc = "right", .line_exact = pt * PT + 2 * PT};
+    write_para(x, &pp, &rp, word);
+    end(x);
+    end(x);
+    end(x);
+}
+
+/* The red 发文机关标志, its top edge top_mm below the top of the type area,
+ * after n_above lines of 份号/密级/紧急程度. */
+static void write_issuer_mark(struct xw *x, const struct gw_doc *doc, double top_mm, int n_above)
+{
+    int before = MM(top_mm) - n_above * LINE_PITCH;
+    before = before > 0 ? before : 0;
+    const char *word = issuer_mark_word(doc);
+    if (!has(&doc->issuer_mark) && doc->n_issuers > 1 && word[0]) {
+        if (before > 0) { /* a spacer as high as the gap: a table has no space before */
+            struct para_props spacer = {.style = "GwRule", .line_exact = before};
+            write_para(x, &spacer, NULL, NULL);
+        }
+        write_joint_mark(x, doc, word);
+        return;
+    }
+    char *mark = issuer_mark_text(doc);
+    if (!mark) {
+        x->ok = false;
+        return;
+    }
+    if (!mark[0]) {
+        free(mark);
+        return;
+    }
+    int sz = issuer_mark_size(mark);
+    struct para_props pp = {.style = "GwIssuerMark",
+                            .before = before,
+                            .set_before = true,
+                            .line_exact = sz * PT / 2 + 2 * PT};
+    struct run_props rp = {.sz = sz};
+    write_para(x, &pp, &rp, mark);
+    free(mark);
+}
+
+/* 份号, 密级, 紧急程度: one line each, flush left; the count written. */
+static int write_header_fields(struct xw *x, const struct gw_doc *doc)
+{
+    struct para_props pp = {.style = "GwHeaderField"};
+    struct run_props hei = {.font = FONT_HEITI};
+    int n = 0;
+    if (has(&doc->copy_number)) {
+        write_para(x, &pp, NULL, doc->copy_number.s);
+        n++;
+    }
+    if (has(&doc->secrecy)) {
+        write_para(x, &pp, &hei, doc->secrecy.s);
+        n++;
+    }
+    if (has(&doc->urgency)) {
+        write_para(x, &pp, &hei, doc->urgency.s);
+        n++;
+    }
+    return n;
+}
+
+/* The names on 签发人 line `row`, two a line, separated by a full-width space. */
+static void signer_line(const struct gw_doc *doc, int row, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (int j = 2 * row; j < 2 * row + 2 && j < doc->n_signers; j++) {
+        if (j > 2 * row)
+            strncat(out, "　", size - strlen(out) - 1);
+        strncat(out, doc->signers[j].s, size - strlen(out) - 1);
+    }
+}
+
+/* 签发人 lines (upward documents): "签发人：" and two names a line in 楷体, the
+ * widest line right-indented one character and the names of every line
+ * starting at one tab stop; the last line carries the 发文字号, left-indented
+ * one character. */
+static void write_signers_and_number(struct xw *x, const struct gw_doc *doc)
+{
+    struct run_props kai = {.font = FONT_KAITI};
+    int n_rows = (doc->n_signers + 1) / 2;
+    int widest = 0;
+    for (int row = 0; row < n_rows; row++) {
+        char names[1024];
+        signer_line(doc, row, names, sizeof names);
+        int w = text_width(names);
+        widest = w > widest ? w : widest;
+    }
+    const int label = 4 * CHAR_TW; /* "签发人：" */
+    int tab = TEXT_W - CHAR_TW - widest - label;
+    tab = tab > CHAR_TW ? tab : CHAR_TW;
+    for (int row = 0; row < n_rows; row++) {
+        char names[1024];
+        signer_line(doc, row, names, sizeof names);
+        struct para_props pp = {.style = "GwDocNumber",
+                                .jc = "left",
+                                .set_ind = true,
+                                .ind_left = CHAR_TW,
+                                .tab_left = tab,
+                                .before = row == 0 ? 2 * LINE_PITCH : 0,
+                                .set_before = true};
+        start(x, "w:p");
+        start(x, "w:pPr");
+        write_ppr_body(x, &pp);
+        end(x);
+        if (row == n_rows - 1 && has(&doc->doc_number))
+            write_run(x, NULL, doc->doc_number.s);
+        write_run(x, NULL, "\t");
+        write_run(x, NULL, row == 0 ? "签发人：" : "　　　　");
+        write_run(x, &kai, names);
+        end(x);
+    }
+}
+
+/* The red rule 4 mm below the 发文字号: the bottom border of an empty
+ * paragraph 4 mm high, as wide as the type area (no indents: 156 mm). */
+static void write_red_rule(struct xw *x)
+{
+    struct para_props pp = {.style = "GwRule", .bottom = &RULE_RED};
+    write_para(x, &pp, NULL, NULL);
+}
+
+/* The 版头 by format; false when it has nothing to show. */
+static bool write_head(struct xw *x, const struct gw_doc *doc)
+{
+    int n_above = write_header_fields(x, doc);
+    if (n_above == 0 && doc->n_issuers == 0 && !has(&doc->issuer_mark) && !has(&doc->doc_number))
+        return false;
+    struct para_props number = {.style = "GwDocNumber", .before = 2 * LINE_PITCH};
+    switch (doc->format) {
+    case GW_FORMAT_LETTER: /* the mark and its double rule are in page 1's header */
+        if (has(&doc->doc_number)) {
+            struct para_props pp = {.style = "GwDocNumber", .jc = "right"};
+            write_para(x, &pp, NULL, doc->doc_number.s);
+        }
+        return true;
+    case GW_FORMAT_ORDER:
+        write_issuer_mark(x, doc, 20.0, n_above);
+        if (has(&doc->doc_number))
+            write_para(x, &number, NULL, doc->doc_number.s);
+        return true;
+    case GW_FORMAT_MINUTES:
+    case GW_FORMAT_ORDINARY:
+        write_issuer_mark(x, doc, 35.0, n_above);
+        if (doc->format == GW_FORMAT_ORDINARY && gw_kind_is_upward(doc->kind) && doc->n_signers > 0)
+            write_signers_and_number(x, doc);
+        else if (has(&doc->doc_number))
+            write_para(x, &number, NULL, doc->doc_number.s);
+        write_red_rule(x);
+        return true;
+    }
+    return true;
+}
+
+static const char *block_style(enum gw_block_type type)
+{
+    switch (type) {
+    case GW_BLOCK_HEADING1: return "Heading1";
+    case GW_BLOCK_HEADING2: return "Heading2";
+    case GW_BLOCK_HEADING3: return "Heading3";
+    case GW_BLOCK_HEADING4: return "Heading4";
+    default: return "GwBody";
+    }
+}
+
+static void write_blocks(struct xw *x, const struct gw_block *blocks, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct para_props pp = {.style = block_style(blocks[i].type)};
+        write_para(x, &pp, NULL, blocks[i].text.s);
+    }
+}
+
+/* 附件说明: "附件：1.XX" two characters in, one line below the text; the
+ * wrapped lines and the later names ("2.XX") aligned with the first name's
+ * first character. A single attachment has no number. */
+static void write_attachment_list(struct xw *x, const struct gw_doc *doc)
+{
+    bool numbered = doc->n_attachments > 1;
+    const int label = 3 * CHAR_TW;             /* "附件：" */
+    const int number = numbered ? CHAR_TW : 0; /* "1." */
+    const int name_left = 2 * CHAR_TW + label + number;
+    for (int i = 0; i < doc->n_attachments; i++) {
+        char name[1024];
+        if (numbered)
+            snprintf(name, sizeof name, "%d.%s", i + 1, doc->attachments[i].name.s);
+        else
+            snprintf(name, sizeof name, "%s", doc->attachments[i].name.s);
+        struct para_props pp = {.style = "GwAttachmentList",
+                                .set_ind = true,
+                                .ind_left = name_left,
+                                .hanging = i == 0 ? label + number : number,
+                                .before = i == 0 ? LINE_PITCH : 0,
+                                .set_before = true};
+        write_para2(x, &pp, NULL, i == 0 ? "附件：" : NULL, NULL, name);
+    }
+}
+
+/* 出席/请假/列席 of a 纪要: the label in 黑体, wrapped lines after the colon. */
+static void write_minutes_people(struct xw *x, const struct gw_doc *doc)
+{
+    const struct gw_text *lists[] = {&doc->attendees, &doc->absentees, &doc->observers};
+    static const char *const labels[] = {"出席：", "请假：", "列席："};
+    struct run_props hei = {.font = FONT_HEITI};
+    bool first = true;
+    for (int i = 0; i < 3; i++) {
+        if (!has(lists[i]))
+            continue;
+        struct para_props pp = {.style = "GwMinutesList",
+                                .set_ind = true,
+                                .ind_left = 5 * CHAR_TW,
+                                .hanging = 3 * CHAR_TW,
+                                .before = first ? LINE_PITCH : 0,
+                                .set_before = true};
+        write_para2(x, &pp, &hei, labels[i], NULL, lists[i]->s);
+        first = false;
+    }
+}
+
+/* 落款 and 成文日期 (GB/T 9704 7.3.5), then the 附注. Unsealed: the agency
+ * two characters in from the right, one line below the text; the date on the
+ * next line starting two characters right of the agency's first character
+ * (or, when the date is longer, the date two in and the agency moved left).
+ * Sealed: the date four characters in, the agency centred over it, with room
+ * for the seal above. */
+static void write_signature(struct xw *x, const struct gw_doc *doc)
+{
+    int w_sig = has(&doc->signature) ? text_width(doc->signature.s) : 0;
+    int w_date = has(&doc->date) ? text_width(doc->date.s) : 0;
+    int date_r, sig_r;
+    if (doc->sealed) {
+        date_r = 4 * CHAR_TW;
+        sig_r = date_r + (w_date - w_sig) / 2;
+        sig_r = sig_r < 0 ? 0 : sig_r;
+    } else {
+        date_r = w_sig - w_date > 2 * CHAR_TW ? w_sig - w_date : 2 * CHAR_TW;
+        sig_r = date_r + w_date + 2 * CHAR_TW - w_sig;
+        if (!w_sig)
+            date_r = 4 * CHAR_TW;
+    }
+    int before = (doc->sealed ? 2 : 1) * LINE_PITCH;
+    if (has(&doc->signature)) {
+        struct para_props pp = {.style = "GwSignature",
+                                .set_ind = true,
+                                .ind_right = sig_r,
+                                .before = before,
+                                .set_before = true};
+        write_para(x, &pp, NULL, doc->signature.s);
+        before = 0;
+    }
+    if (has(&doc->date)) {
+        struct para_props pp = {.style = "GwSignature",
+                                .set_ind = true,
+                                .ind_right = date_r,
+                                .before = before,
+                                .set_before = true};
+        write_para(x, &pp, NULL, doc->date.s);
+    }
+    if (has(&doc->note)) {
+        size_t n = strlen(doc->note.s) + 8;
+        char *note = malloc(n); /* [n] "（" note "）" */
+        if (!note) {
+            x->ok = false;
+            return;
+        }
+        snprintf(note, n, "（%s）", doc->note.s);
+        struct para_props pp = {.style = "GwBody"};
+        write_para(x, &pp, NULL, note);
+        free(note);
+    }
+}
+
+/* Each attachment on a new page: "附件N" in 黑体 on line 1, its title centred
+ * on line 3, then its text. */
+static void write_attachment_pages(struct xw *x, const struct gw_doc *doc)
+{
+    for (int i = 0; i < doc->n_attachments; i++) {
+        const struct gw_attachment *a = &doc->attachments[i];
+        if (!has(&a->title) && a->n_blocks == 0)
+            continue;
+        char label[32];
+        if (doc->n_attachments > 1)
+            snprintf(label, sizeof label, "附件%d", i + 1);
+        else
+            snprintf(label, sizeof label, "附件");
+        struct para_props pp = {.style = "GwAttachmentLabel", .page_break_before = true};
+        write_para(x, &pp, NULL, label);
+        if (has(&a->title)) {
+            struct para_props tp = {.style = "Title", .before = LINE_PITCH};
+            write_para(x, &tp, NULL, a->title.s);
+        }
+        write_blocks(x, a->blocks, a->n_blocks);
+    }
+}
+
+static bool has_colophon(const struct gw_doc *doc)
+{
+    return has(&doc->cc) || has(&doc->printer) || has(&doc->print_date);
+}
+
+/* The 版记: 抄送 between a thick rule and a thin one, then 印发机关 (left, one
+ * character in) and 印发日期 (right, one character in) above the last thick
+ * rule. The section puts it at the foot of an even page. */
+static void write_colophon(struct xw *x, const struct gw_doc *doc)
+{
+    bool cc = has(&doc->cc);
+    if (cc) {
+        size_t n = strlen(doc->cc.s) + 16;
+        char *line = malloc(n); /* [n] "抄送：" cc "。" */
+        if (!line) {
+            x->ok = false;
+            return;
+        }
+        snprintf(line, n, "抄送：%s。", doc->cc.s);
+        struct para_props pp = {.style = "GwColophon",
+                                .top = &RULE_THICK,
+                                .bottom = &RULE_THIN,
+                                .set_ind = true,
+                                .ind_left = CHAR_4HAO + 3 * CHAR_4HAO,
+                                .ind_right = CHAR_4HAO,
+                                .hanging = 3 * CHAR_4HAO};
+        write_para(x, &pp, NULL, line);
+        free(line);
+    }
+    if (has(&doc->printer) || has(&doc->print_date)) {
+        char date[256] = "";
+        if (has(&doc->print_date))
+            snprintf(date, sizeof date, "\t%s印发", doc->print_date.s);
+        struct para_props pp = {.style = "GwColophon",
+                                .top = cc ? NULL : &RULE_THICK,
+                                .bottom = &RULE_THICK,
+                                .tab_right = TEXT_W - CHAR_4HAO};
+        write_para2(x, &pp, NULL, has(&doc->printer) ? doc->printer.s : "", NULL, date);
+    } else {
+        /* only 抄送: its lower rule is the last one, thick */
+        struct para_props pp = {.style = "GwRule", .top = &RULE_THICK};
+        write_para(x, &pp, NULL, NULL);
+    }
+}
+
+/* An empty, 1 pt paragraph that ends the main section. */
+static void write_section_break(struct xw *x, const struct gw_doc *doc)
+{
+    struct para_props pp = {.style = "GwRule", .line_exact = PT};
+    start(x, "w:p");
+    start(x, "w:pPr");
+    write_ppr_body(x, &pp);
+    write_sectpr(x, SECTION_MAIN, doc->format == GW_FORMAT_LETTER);
+    end(x);
+    end(x);
+}
+
+static bool build_document(const struct gw_doc *doc, char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start_w_root(&x, "w:document");
+    start(&x, "w:body");
+    bool head = write_head(&x, doc);
+    if (has(&doc->title)) {
+        int before = doc->format == GW_FORMAT_LETTER ? LINE_PITCH : 2 * LINE_PITCH;
+        before = head ? before : 0;
+        struct para_props pp = {.style = "Title", .before = before, .set_before = true};
+        write_para(&x, &pp, NULL, doc->title.s);
+    }
+    if (has(&doc->recipients)) {
+        size_t n = strlen(doc->recipients.s) + 4;
+        char *line = malloc(n); /* [n] recipients "：" */
+        if (line) {
+            snprintf(line, n, "%s：", doc->recipients.s);
+            struct para_props pp = {.style = "GwRecipients", .before = LINE_PITCH};
+            write_para(&x, &pp, NULL, line);
+        }
+        x.ok = x.ok && line;
+        free(line);
+    }
+    write_blocks(&x, doc->body, doc->n_body);
+    write_attachment_list(&x, doc);
+    write_minutes_people(&x, doc);
+    write_signature(&x, doc);
+    write_attachment_pages(&x, doc);
+    bool letter = doc->format == GW_FORMAT_LETTER;
+    if (has_colophon(doc)) {
+        write_section_break(&x, doc);
+        write_colophon(&x, doc);
+        write_sectpr(&x, SECTION_COLOPHON, letter);
+    } else {
+        write_sectpr(&x, SECTION_MAIN, letter);
+    }
+    end(&x);
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+/* ---- styles ------------------------------------------------------------------------- */
+
+struct style_def {
+    const char *id, *name, *based_on;
+    struct para_props pp;
+    struct run_props rp;
+};
+
+static void write_style(struct xw *x, const struct style_def *s)
+{
+    start(x, "w:style");
+    attr(x, "w:type", "paragraph");
+    if (strcmp(s->id, "Normal") == 0)
+        attr(x, "w:default", "1");
+    attr(x, "w:styleId", s->id);
+    el_val(x, "w:name", s->name);
+    if (s->based_on)
+        el_val(x, "w:basedOn", s->based_on);
+    el_val(x, "w:next", s->pp.outline_lvl || strcmp(s->id, "Title") == 0 ? "GwBody" : s->id);
+    el(x, "w:qFormat");
+    start(x, "w:pPr");
+    write_ppr_body(x, &s->pp);
+    end(x);
+    write_rpr(x, &s->rp);
+    end(x);
+}
+
+static bool build_styles(char **data, size_t *len)
+{
+    const int first = 2 * CHAR_TW; /* 首行缩进 2 字 */
+    const struct style_def styles[] = {
+        {"Normal",
+         "Normal",
+         NULL,
+         {.line_exact = LINE_PITCH, .jc = "both"},
+         {FONT_FANGSONG, "000000", SZ_3HAO}},
+        {"GwBody",
+         "公文正文",
+         "Normal",
+         {.set_ind = true, .first_line = first, .first_line_chars = 200},
+         {0}},
+        /* Lines placed by centring, tabs or computed indents leave the character
+         * grid: Word narrows a snapped character by 0.2 pt only, but LibreOffice
+         * gives a character wider than the pitch two cells and would wrap them. */
+        {"Title",
+         "Title",
+         "Normal",
+         {.no_snap = true, .jc = "center"},
+         {FONT_XIAOBIAOSONG, NULL, SZ_2HAO}},
+        {"Heading1",
+         "heading 1",
+         "GwBody",
+         {.keep_next = true, .outline_lvl = 1},
+         {FONT_HEITI, NULL, SZ_3HAO}},
+        {"Heading2",
+         "heading 2",
+         "GwBody",
+         {.keep_next = true, .outline_lvl = 2},
+         {FONT_KAITI, NULL, SZ_3HAO}},
+        {"Heading3", "heading 3", "GwBody", {.outline_lvl = 3}, {FONT_FANGSONG, NULL, SZ_3HAO}},
+        {"Heading4", "heading 4", "GwBody", {.outline_lvl = 4}, {FONT_FANGSONG, NULL, SZ_3HAO}},
+        {"GwHeaderField", "份号密级", "Normal", {.jc = "left"}, {0}},
+        {"GwIssuerMark",
+         "发文机关标志",
+         "Normal",
+         {.no_snap = true, .jc = "center"},
+         {FONT_XIAOBIAOSONG, RED, 72}},
+        {"GwDocNumber", "发文字号", "Normal", {.no_snap = true, .jc = "center"}, {0}},
+        {"GwRule",
+         "分隔线",
+         "Normal",
+         {.no_snap = true, .line_exact = MM(4), .jc = "center"},
+         {.sz = 2}},
+        {"GwRecipients", "主送机关", "Normal", {.jc = "left"}, {0}},
+        {"GwSignature", "发文机关署名", "Normal", {.no_snap = true, .jc = "right"}, {0}},
+        /* Hanging indents: based on Normal, so that no firstLineChars is inherited
+         * (Word lets a style's *Chars indent win over a paragraph's twips). */
+        {"GwAttachmentList", "附件说明", "Normal", {.jc = "left"}, {0}},
+        {"GwMinutesList", "出席人员", "Normal", {.jc = "left"}, {0}},
+        {"GwAttachmentLabel", "附件标注", "Normal", {.jc = "left"}, {FONT_HEITI, NULL, SZ_3HAO}},
+        {"GwColophon",
+         "版记",
+         "Normal",
+         {.set_ind = true, .ind_left = CHAR_4HAO, .ind_right = CHAR_4HAO, .jc = "left"},
+         {FONT_FANGSONG, NULL, SZ_4HAO}},
+        {"Footer",
+         "footer",
+         "Normal",
+         {.no_snap = true, .line_exact = CHAR_4HAO, .jc = "right"},
+         {FONT_SONGTI, NULL, SZ_4HAO}},
+    };
+    struct xw x;
+    xw_begin(&x);
+    start_w_root(&x, "w:styles");
+    /* Defaults name the faces explicitly: no theme fonts anywhere. */
+    start(&x, "w:docDefaults");
+    start(&x, "w:rPrDefault");
+    start(&x, "w:rPr");
+    write_fonts(&x, FONT_FANGSONG);
+    el_val_int(&x, "w:sz", SZ_3HAO);
+    el_val_int(&x, "w:szCs", SZ_3HAO);
+    start(&x, "w:lang");
+    attr(&x, "w:val", "en-US");
+    attr(&x, "w:eastAsia", "zh-CN");
+    attr(&x, "w:bidi", "ar-SA");
+    end(&x);
+    end(&x);
+    end(&x);
+    start(&x, "w:pPrDefault");
+    start(&x, "w:pPr");
+    start(&x, "w:spacing");
+    attr_int(&x, "w:after", 0);
+    attr_int(&x, "w:line", LINE_PITCH);
+    attr(&x, "w:lineRule", "exact");
+    end(&x);
+    end(&x);
+    end(&x);
+    end(&x);
+    for (size_t i = 0; i < sizeof styles / sizeof styles[0]; i++)
+        write_style(&x, &styles[i]);
+    /* The default character style Word expects. */
+    start(&x, "w:style");
+    attr(&x, "w:type", "character");
+    attr(&x, "w:default", "1");
+    attr(&x, "w:styleId", "DefaultParagraphFont");
+    el_val(&x, "w:name", "Default Paragraph Font");
+    el_val_int(&x, "w:uiPriority", 1);
+    el(&x, "w:semiHidden");
+    end(&x);
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+/* ---- settings, fonts, footers, letter header ------------------------------------------- */
+
+static bool build_settings(char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start_w_root(&x, "w:settings");
+    el_val_int(&x, "w:defaultTabStop", 2 * CHAR_TW);
+    el(&x, "w:evenAndOddHeaders");
+    el_val(&x, "w:characterSpacingControl", "compressPunctuation");
+    start(&x, "w:compat");
+    start(&x, "w:compatSetting");
+    attr(&x, "w:name", "compatibilityMode");
+    attr(&x, "w:uri", "http://schemas.microsoft.com/office/word");
+    attr(&x, "w:val", "15");
+    end(&x);
+    end(&x);
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+static bool build_font_table(char **data, size_t *len)
+{
+    static const char *const fonts[] = {FONT_FANGSONG, FONT_XIAOBIAOSONG, FONT_HEITI, FONT_KAITI,
+                                        FONT_SONGTI};
+    static const char *const families[] = {"modern", "script", "modern", "modern", "auto"};
+    struct xw x;
+    xw_begin(&x);
+    start_w_root(&x, "w:fonts");
+    for (int i = 0; i < 5; i++) {
+        start(&x, "w:font");
+        attr(&x, "w:name", fonts[i]);
+        el_val(&x, "w:charset", "86"); /* GB2312 */
+        el_val(&x, "w:family", families[i]);
+        el_val(&x, "w:pitch", "fixed");
+        end(&x);
+    }
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+/* A footer with the page number "— N —": odd pages right-aligned, even pages
+ * left-aligned, one 四号 character in. empty: a footer with nothing in it. */
+static bool build_footer(bool odd, bool empty, char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start_w_root(&x, "w:ftr");
+    struct para_props pp = {.style = "Footer",
+                            .set_ind = true,
+                            .jc = odd ? "right" : "left",
+                            .ind_left = odd ? 0 : CHAR_4HAO,
+                            .ind_right = odd ? CHAR_4HAO : 0};
+    start(&x, "w:p");
+    start(&x, "w:pPr");
+    write_ppr_body(&x, &pp);
+    end(&x);
+    if (!empty) {
+        write_run(&x, NULL, "— ");
+        static const char *const parts[] = {"begin", NULL, "separate", "1", "end"};
+        for (int i = 0; i < 5; i++) {
+            start(&x, "w:r");
+            if (i == 1) {
+                start(&x, "w:instrText");
+                attr(&x, "xml:space", "preserve");
+                text(&x, " PAGE ");
+                end(&x);
+            } else if (i == 3) {
+                start(&x, "w:t");
+                text(&x, parts[i]);
+                end(&x);
+            } else {
+                start(&x, "w:fldChar");
+                attr(&x, "w:fldCharType", parts[i]);
+                end(&x);
+            }
+            end(&x);
+        }
+        write_run(&x, NULL, " —");
+    }
+    end(&x);
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+/* 信函格式, page 1's header: the mark 30 mm from the top of the paper (the
+ * header distance) and a red double rule (thick over thin) 170 mm long. */
+static bool build_letter_header(const struct gw_doc *doc, char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start_w_root(&x, "w:hdr");
+    char *mark = issuer_mark_text(doc);
+    x.ok = x.ok && mark;
+    const int overhang = (MM(170) - TEXT_W) / 2; /* the rule is wider than the type area */
+    static const struct border dbl = {"thickThinSmallGap", 24, RED, 4};
+    int sz = mark ? issuer_mark_size(mark) : 72;
+    struct para_props pp = {.style = "GwIssuerMark",
+                            .bottom = &dbl,
+                            .set_ind = true,
+                            .ind_left = -overhang,
+                            .ind_right = -overhang,
+                            .line_exact = sz * PT / 2 + 2 * PT};
+    struct run_props rp = {.sz = sz};
+    write_para(&x, &pp, &rp, mark ? mark : "");
+    free(mark);
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+/* 信函格式, page 1's footer: a red double rule (thin over thick) 20 mm above
+ * the bottom edge, and no page number. */
+static bool build_letter_footer(char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start_w_root(&x, "w:ftr");
+    const int overhang = (MM(170) - TEXT_W) / 2;
+    static const struct border dbl = {"thinThickSmallGap", 24, RED, 0};
+    /* The footer's bottom lies 28 mm - 14 pt above the edge; the empty line
+     * below the rule brings the rule up to about 20 mm. */
+    struct para_props pp = {.style = "Footer",
+                            .bottom = &dbl,
+                            .set_ind = true,
+                            .ind_left = -overhang,
+                            .ind_right = -overhang,
+                            .line_exact = PT};
+    write_para(&x, &pp, NULL, NULL);
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+/* ---- package parts ------------------------------------------------------------------- */
+
+struct part {
+    const char *name;     /* path in the zip */
+    const char *type;     /* content type (NULL: by extension) */
+    const char *rel_type; /* relationship type from document.xml, or NULL */
+    const char *rid;
+    char *data; /* [len] owned */
+    size_t len;
+};
+
+static void write_override(struct xw *x, const char *name, const char *type)
+{
+    char part_name[128];
+    snprintf(part_name, sizeof part_name, "/%s", name);
+    start(x, "Override");
+    attr(x, "PartName", part_name);
+    attr(x, "ContentType", type);
+    end(x);
+}
+
+static void write_default(struct xw *x, const char *ext, const char *type)
+{
+    start(x, "Default");
+    attr(x, "Extension", ext);
+    attr(x, "ContentType", type);
+    end(x);
+}
+
+static bool build_content_types(const struct part *parts, int n, char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start(&x, "Types");
+    attr(&x, "xmlns", "http://schemas.openxmlformats.org/package/2006/content-types");
+    write_default(&x, "rels", "application/vnd.openxmlformats-package.relationships+xml");
+    write_default(&x, "xml", "application/xml");
+    for (int i = 0; i < n; i++)
+        if (parts[i].type)
+            write_override(&x, parts[i].name, parts[i].type);
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+static void write_rel(struct xw *x, const char *id, const char *type, const char *target)
+{
+    start(x, "Relationship");
+    attr(x, "Id", id);
+    attr(x, "Type", type);
+    attr(x, "Target", target);
+    end(x);
+}
+
+static bool build_package_rels(char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start(&x, "Relationships");
+    attr(&x, "xmlns", NS_PKG_REL);
+    write_rel(&x, "rId1",
+              "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+              "officeDocument",
+              "word/document.xml");
+    write_rel(&x, "rId2",
+              "http://schemas.openxmlformats.org/package/2006/relationships/"
+              "metadata/core-properties",
+              "docProps/core.xml");
+    write_rel(&x, "rId3",
+              "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+              "extended-properties",
+              "docProps/app.xml");
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+static bool build_document_rels(const struct part *parts, int n, char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start(&x, "Relationships");
+    attr(&x, "xmlns", NS_PKG_REL);
+    for (int i = 0; i < n; i++) {
+        if (!parts[i].rel_type)
+            continue;
+        char type[160];
+        snprintf(type, sizeof type, "%s%s", REL_BASE, parts[i].rel_type);
+        write_rel(&x, parts[i].rid, type, parts[i].name + strlen("word/"));
+    }
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+/* The creation time, SOURCE_DATE_EPOCH when set (reproducible files). */
+static void w3cdtf_now(char *out, size_t size)
+{
+    const char *epoch = getenv("SOURCE_DATE_EPOCH");
+    time_t t = epoch ? (time_t)strtoll(epoch, NULL, 10) : time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static bool build_core(const struct gw_doc *doc, char **data, size_t *len)
+{
+    char now[32];
+    w3cdtf_now(now, sizeof now);
+    struct xw x;
+    xw_begin(&x);
+    start(&x, "cp:coreProperties");
+    attr(&x, "xmlns:cp", "http://schemas.openxmlformats.org/package/2006/metadata/core-properties");
+    attr(&x, "xmlns:dc", "http://purl.org/dc/elements/1.1/");
+    attr(&x, "xmlns:dcterms", "http://purl.org/dc/terms/");
+    attr(&x, "xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance");
+    start(&x, "dc:title");
+    text(&x, has(&doc->title) ? doc->title.s : "");
+    end(&x);
+    start(&x, "dc:creator");
+    text(&x, doc->n_issuers ? doc->issuers[0].s : "Wenshu");
+    end(&x);
+    start(&x, "dc:language");
+    text(&x, "zh-CN");
+    end(&x);
+    const char *stamps[] = {"dcterms:created", "dcterms:modified"};
+    for (int i = 0; i < 2; i++) {
+        start(&x, stamps[i]);
+        attr(&x, "xsi:type", "dcterms:W3CDTF");
+        text(&x, now);
+        end(&x);
+    }
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+static bool build_app(char **data, size_t *len)
+{
+    struct xw x;
+    xw_begin(&x);
+    start(&x, "Properties");
+    attr(&x, "xmlns", "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties");
+    start(&x, "Application");
+    text(&x, "Wenshu");
+    end(&x);
+    start(&x, "DocSecurity");
+    text(&x, "0");
+    end(&x);
+    end(&x);
+    return xw_finish(&x, data, len);
+}
+
+/* ---- the zip ------------------------------------------------------------------------- */
+
+/* Add data[len] as name; the archive takes the buffer (freed on failure too). */
+static bool add_to_zip(zip_t *za, const char *name, char *data, size_t len)
+{
+    zip_source_t *src = zip_source_buffer(za, data, len, 1);
+    if (!src) {
+        free(data);
+        return false;
+    }
+    if (zip_file_add(za, name, src, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE) < 0) {
+        zip_source_free(src);
+        return false;
+    }
+    return true;
+}
+
+enum { MAX_PARTS = 16 };
+
+struct package {
+    struct part parts[MAX_PARTS];
+    int n;
+};
+
+static struct part *package_add(struct package *pkg, const char *name, const char *type,
+                                const char *rel_type, const char *rid)
+{
+    struct part *p = &pkg->parts[pkg->n++];
+    *p = (struct part){.name = name, .type = type, .rel_type = rel_type, .rid = rid};
+    return p;
+}
+
+static void package_free(struct package *pkg)
+{
+    for (int i = 0; i < pkg->n; i++)
+        free(pkg->parts[i].data);
+    pkg->n = 0;
+}
+
+/* Build every XML part in memory. */
+static bool package_build(const struct gw_doc *doc, struct package *pkg)
+{
+    char ct_doc[128], ct_styles[128], ct_settings[128], ct_fonts[128], ct_ftr[128], ct_hdr[128];
+    snprintf(ct_doc, sizeof ct_doc, "%sdocument.main+xml", CT_WML);
+    snprintf(ct_styles, sizeof ct_styles, "%sstyles+xml", CT_WML);
+    snprintf(ct_settings, sizeof ct_settings, "%ssettings+xml", CT_WML);
+    snprintf(ct_fonts, sizeof ct_fonts, "%sfontTable+xml", CT_WML);
+    snprintf(ct_ftr, sizeof ct_ftr, "%sfooter+xml", CT_WML);
+    snprintf(ct_hdr, sizeof ct_hdr, "%sheader+xml", CT_WML);
+    bool letter = doc->format == GW_FORMAT_LETTER;
+    struct part *p;
+    bool ok = true;
+    p = package_add(pkg, "word/document.xml", ct_doc, NULL, NULL);
+    ok = ok && build_document(doc, &p->data, &p->len);
+    p = package_add(pkg, "word/styles.xml", ct_styles, "styles", RID_STYLES);
+    ok = ok && build_styles(&p->data, &p->len);
+    p = package_add(pkg, "word/settings.xml", ct_settings, "settings", RID_SETTINGS);
+    ok = ok && build_settings(&p->data, &p->len);
+    p = package_add(pkg, "word/fontTable.xml", ct_fonts, "fontTable", RID_FONTS);
+    ok = ok && build_font_table(&p->data, &p->len);
+    p = package_add(pkg, "word/footer1.xml", ct_ftr, "footer", RID_FOOTER_ODD);
+    ok = ok && build_footer(true, false, &p->data, &p->len);
+    p = package_add(pkg, "word/footer2.xml", ct_ftr, "footer", RID_FOOTER_EVEN);
+    ok = ok && build_footer(false, false, &p->data, &p->len);
+    p = package_add(pkg, "word/footer3.xml", ct_ftr, "footer", RID_FOOTER_EMPTY);
+    ok = ok && build_footer(true, true, &p->data, &p->len);
+    if (letter) {
+        p = package_add(pkg, "word/header1.xml", ct_hdr, "header", RID_HEADER_LETTER);
+        ok = ok && build_letter_header(doc, &p->data, &p->len);
+        p = package_add(pkg, "word/footer4.xml", ct_ftr, "footer", RID_FOOTER_LETTER);
+        ok = ok && build_letter_footer(&p->data, &p->len);
+    }
+    p = package_add(pkg, "docProps/core.xml",
+                    "application/vnd.openxmlformats-package.core-properties+xml", NULL, NULL);
+    ok = ok && build_core(doc, &p->data, &p->len);
+    p = package_add(pkg, "docProps/app.xml",
+                    "application/vnd.openxmlformats-officedocument.extended-properties+xml", NULL,
+                    NULL);
+    ok = ok && build_app(&p->data, &p->len);
+    struct part rels = {0}, doc_rels = {0}, types = {0};
+    ok = ok && build_package_rels(&rels.data, &rels.len);
+    ok = ok && build_document_rels(pkg->parts, pkg->n, &doc_rels.data, &doc_rels.len);
+    ok = ok && build_content_types(pkg->parts, pkg->n, &types.data, &types.len);
+    /* [Content_Types].xml goes first in the zip. */
+    if (pkg->n + 3 <= MAX_PARTS) {
+        memmove(&pkg->parts[1], &pkg->parts[0], sizeof pkg->parts[0] * (size_t)pkg->n);
+        pkg->parts[0] =
+            (struct part){.name = "[Content_Types].xml", .data = types.data, .len = types.len};
+        pkg->n++;
+        pkg->parts[pkg->n++] =
+            (struct part){.name = "_rels/.rels", .data = rels.data, .len = rels.len};
+        pkg->parts[pkg->n++] = (struct part){
+            .name = "word/_rels/document.xml.rels", .data = doc_rels.data, .len = doc_rels.len};
+    } else {
+        free(types.data);
+        free(rels.data);
+        free(doc_rels.data);
+        ok = false;
+    }
+    return ok;
+}
+
+bool gw_export_docx(const struct gw_doc *doc, const struct gw_export_opts *opts, const char *path,
+                    struct gw_err *err)
+{
+    (void)opts; /* Word resolves the standard font names itself */
+    static atomic_uint counter;
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u", path, (long)getpid(),
+                     atomic_fetch_add(&counter, 1));
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return gw_fail(err, "%s: path too long", path);
+
+    struct package pkg = {0};
+    if (!package_build(doc, &pkg)) {
+        package_free(&pkg);
+        return gw_fail(err, "%s: cannot write the document's XML (out of memory?)", path);
+    }
+    int zerr = 0;
+    zip_t *za = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+    if (!za) {
+        package_free(&pkg);
+        zip_error_t ze;
+        zip_error_init_with_code(&ze, zerr);
+        gw_fail(err, "%s: cannot create the file: %s", path, zip_error_strerror(&ze));
+        zip_error_fini(&ze);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < pkg.n; i++) {
+        if (ok)
+            ok = add_to_zip(za, pkg.parts[i].name, pkg.parts[i].data, pkg.parts[i].len);
+        else
+            free(pkg.parts[i].data);
+        pkg.parts[i].data = NULL; /* the archive owns it now, or it is freed */
+    }
+    if (!ok) {
+        gw_fail(err, "%s: cannot add to the zip: %s", path, zip_strerror(za));
+        zip_discard(za);
+        remove(tmp);
+        return false;
+    }
+    if (zip_close(za) != 0) {
+        gw_fail(err, "%s: cannot write the file: %s", path, zip_strerror(za));
+        zip_discard(za);
+        remove(tmp);
+        return false;
+    }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        return gw_fail(err, "%s: cannot replace the file: %s", path, strerror(errno));
+    }
+    return true;
+}

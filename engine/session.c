@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include "engine-internal.h"
+#include "json-shape.h"
 #include "model.h"
 #include "sampler.h"
 #ifdef WENSHU_HAVE_VULKAN
@@ -500,12 +501,21 @@ enum eng_status eng_session_generate(struct eng_session *s, const int32_t *promp
         return st;
     if (s->n_past == 0)
         return eng_set_err(err, ENG_STATUS_ERR_ARG, "nothing to generate from: empty prompt");
-    struct sampler *smp = sampler_new(&p.sampler, m->n_vocab);
     int max_new = p.n_predict < 0 ? s->n_ctx : p.n_predict;
+    struct json_guide *guide = NULL;
+    if (p.json) {
+        if ((st = json_guide_new(p.json, m->tok, &guide, err)))
+            return st;
+        /* the object must close within the context, too */
+        if (max_new > s->n_ctx - s->n_past + 1)
+            max_new = s->n_ctx - s->n_past + 1;
+    }
+    struct sampler *smp = sampler_new(&p.sampler, m->n_vocab);
     int32_t *generated = malloc(sizeof(int32_t) * (size_t)(max_new > 0 ? max_new : 1));
     if (!smp || !generated) {
         sampler_free(&smp);
         free(generated);
+        json_guide_free(&guide);
         return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n_prompt; i++)
@@ -517,18 +527,29 @@ enum eng_status eng_session_generate(struct eng_session *s, const int32_t *promp
             st = eng_set_err(err, ENG_STATUS_CANCELLED, "cancelled after %d tokens", n_gen);
             break;
         }
-        int32_t token = sampler_sample(smp, s->logits);
-        if (p.stop_at_end && eng_token_is_end(m, token))
+        int32_t token = guide ? json_guide_next(guide, smp, s->logits, max_new - n_gen, err)
+                              : sampler_sample(smp, s->logits);
+        if (token < 0) {
+            st = ENG_STATUS_ERR_FORMAT;
+            break;
+        }
+        if (!guide && p.stop_at_end && eng_token_is_end(m, token))
             break;
         sampler_accept(smp, token);
         generated[n_gen++] = token;
+        if (guide)
+            json_guide_accept(guide, token);
         if (!emit_token(&p, m, &utf8, token))
             break;
-        if (n_gen == max_new || s->n_past >= s->n_ctx)
+        if (n_gen == max_new || s->n_past >= s->n_ctx || (guide && json_guide_done(guide)))
             break;
         if ((st = eng_session_eval(s, &token, 1, NULL, err)))
             break;
     }
+    if (guide && st == ENG_STATUS_OK && !json_guide_done(guide) && n_gen == max_new)
+        st = eng_set_err(err, ENG_STATUS_ERR_CONTEXT,
+                         "JSON output: %d tokens are too few for the shape", max_new);
+    json_guide_free(&guide);
     char tail[16];
     size_t n_tail = utf8_stream_flush(&utf8, tail, sizeof tail);
     if (n_tail && p.on_token)

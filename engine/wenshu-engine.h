@@ -239,6 +239,35 @@ const float *eng_session_logits(const struct eng_session *session);
  * Return false to stop. */
 typedef bool (*eng_token_callback)(int32_t token, const char *text, size_t len, void *user_data);
 
+/* ---- constrained output: one JSON object of a fixed shape -------------- */
+
+/* A field of the object. Values are JSON strings without escapes: no '"',
+ * no '\\' and no control characters, valid UTF-8 only. */
+enum eng_json_kind {
+    ENG_JSON_STRING,       /* "key":"value" */
+    ENG_JSON_STRING_ARRAY, /* "key":["value",...] */
+};
+
+struct eng_json_field {
+    const char *name;            /* the key (no '"' or '\\') */
+    enum eng_json_kind kind;
+    const char *const *choices;  /* NULL: free text; else [n_choices] (at most 32) the only
+                                  * values allowed ("" may be one of them) */
+    int n_choices;
+    const char *prefix;          /* free text: every value starts with this, written by the
+                                  * sampler, not the model; NULL: none */
+    int min_chars, max_chars;    /* characters (code points) of a free-text value, the prefix
+                                  * included; max_chars 0: 64 */
+    int min_items, max_items;    /* arrays: the number of values; max_items 0: 8 */
+};
+
+/* The object: the fields in this order, written without whitespace:
+ * {"title":"关于…","recipients":["…","…"],"urgency":""}. */
+struct eng_json_shape {
+    const struct eng_json_field *fields; /* [n_fields] */
+    int n_fields;
+};
+
 struct eng_generate_params {
     int n_predict;                   /* max new tokens; < 0: until the context is full */
     struct eng_sampler_params sampler;
@@ -246,6 +275,12 @@ struct eng_generate_params {
     void *user_data;                 /* passed to on_token */
     const volatile int *cancel;      /* may be NULL; non-zero stops between tokens */
     bool stop_at_end;                /* stop on the family's end tokens */
+    const struct eng_json_shape *json; /* NULL: free text. Else the output is exactly one
+                                      * JSON object of this shape: each step samples only
+                                      * among tokens that keep it valid, generation stops
+                                      * after the closing brace, and when n_predict or the
+                                      * context would run out first, the shortest valid
+                                      * ending is written instead (values cut short). */
 };
 struct eng_generate_params eng_generate_params_default(void);
 

@@ -7,12 +7,20 @@ The driver (test-gw-docs-driver docx SPEC OUT) builds the gw_doc by hand from
 a key/value spec, so the test knows every element the document must show.
 Checked: the package (parts, content types, relationships), the page and
 margins, the document grid, the styles and their fonts (no theme font
-anywhere), the odd/even PAGE footers, evenAndOddHeaders, the 版记 section
-without a number, the red rule, the 版记 rules, the order of the text, the
-信函/纪要/请示 variants, and that a failed export leaves nothing behind.
-When LibreOffice (soffice) is installed, the file is also converted to PDF and
-its pages and margins compared with `wenshu-cli format --pdf`; without it that
-part is skipped.
+anywhere), the odd/even PAGE footers, evenAndOddHeaders, the 版记 (a floating
+table at the foot of the type area, its rules as borders, later sections
+starting on a new page with footers of their own), the red rule, the order of
+the text, the 信函/纪要/请示 variants, and that a failed export leaves nothing
+behind.
+
+When LibreOffice (soffice), pdftotext and pdftoppm are installed, the drafts in
+data/gongwen/layout (and one generated draft that needs a blank page before its
+版记) go through `wenshu-cli format -o X.docx --pdf X.pdf`, LibreOffice converts
+the DOCX files in one call, and its PDFs are compared with wenshu's: page count,
+text on the 28 mm margin, the first line of each later page in the first grid
+line, page numbers, the 标志's place on page 1, the 版记's page and its last rule
+on the type area's bottom edge (pixel scan). Without them that part prints a
+skip line.
 
 usage: test-gw-docx.py DRIVER
 """
@@ -80,7 +88,7 @@ LETTER = [
     ("kind", "函"), ("issuer", "XX市教育局"), ("doc_number", "X教函〔2025〕12号"),
     ("title", "关于商请支持教师培训的函"), ("recipients", "XX大学"),
     ("para", "为提升教师能力，商请贵校支持。"), ("para", "此函。"),
-    ("signature", "XX市教育局"), ("date", "2025年5月6日"),
+    ("signature", "XX市教育局"), ("date", "2025年5月6日"), ("cc", "XX市教育局办公室"),
 ]
 
 MINUTES = [
@@ -399,7 +407,6 @@ def check_notice(d, items):
     settings = d.xml["word/settings.xml"]
     check(settings.find(W + "evenAndOddHeaders") is not None, f"{name}: no evenAndOddHeaders")
     secs = sections(d)
-    check(len(secs) == 2, f"{name}: {len(secs)} sections, want 2 (text, 版记)")
     main_paras, main = secs[0]
     pitch, width = check_section(d, main, name)
     check_footers(d, main, name, pitch)
@@ -434,33 +441,94 @@ def check_notice(d, items):
     before = int(mark.find(f"{W}pPr/{W}spacing").get(W + "before"))
     near(mm(before + 3 * pitch), 35, 0.5, f"{name}: mark top below the type area mm")
 
-    # the 版记 section: on an even page, at the foot, no page number
-    col_paras, col = secs[1]
-    check(col.find(W + "type") is not None and col.find(W + "type").get(W + "val") == "evenPage",
-          f"{name}: 版记 section does not start on an even page")
-    check(col.find(W + "vAlign") is not None and col.find(W + "vAlign").get(W + "val") == "bottom",
-          f"{name}: 版记 not at the foot of the type area")
-    check_section(d, col, name + " 版记")
-    for kind in ("default", "even", "first"):
-        f = footer_of(d, col, kind)
-        check(f is not None, f"{name}: 版记 section lacks its own {kind} footer (would inherit a number)")
-        if f is not None:
-            check(not list(f.iter(W + "fldChar")) and not "".join(para_text(p) for p in f.iter(W + "p")),
-                  f"{name}: 版记 {kind} footer is not empty")
-    rules = []
-    for p in col_paras:
-        for side in ("top", "bottom"):
-            b = p.find(f"{W}pPr/{W}pBdr/{W}{side}")
-            if b is not None:
-                rules.append(int(b.get(W + "sz")) / 8 * 25.4 / 72)  # mm
-    check(len(rules) == 3, f"{name}: {len(rules)} 版记 rules, want 3")
-    if len(rules) == 3:
-        near(rules[0], 0.35, 0.05, f"{name}: first 版记 rule mm")
-        near(rules[1], 0.25, 0.05, f"{name}: middle 版记 rule mm")
-        near(rules[2], 0.35, 0.05, f"{name}: last 版记 rule mm")
-    col_text = [para_text(p) for p in col_paras]
-    check(any(t.startswith("XX市人民政府办公室\t") and t.endswith("2025年3月18日印发") for t in col_text),
-          f"{name}: 印发机关 and 印发日期 not on one line: {col_text}")
+    check_colophon(d, name, items)
+
+
+def check_colophon(d, name, items, letter=False):
+    """The 版记: a floating table in the last section, anchored to the foot of the type area
+    (vertical position: the bottom of the margin box), as wide as the type area (156 mm from
+    the 28 mm margin); its rules are the table's borders, thick (0.35 mm) first and last and
+    thin (0.25 mm) between (a 信函 has none, and no 印发 line). Every section after the first
+    starts on a new page (nextPage: an evenPage break would leave LibreOffice to drop or add
+    the blank page) with footers of its own; the text's section keeps the page numbers."""
+    keys = dict(items)
+    secs = sections(d)
+    check(1 <= len(secs) <= 3, f"{name}: {len(secs)} sections, want 1 to 3 (text, blank page, 版记)")
+    for i, (paras, sect) in enumerate(secs[1:], 2):
+        t = sect.find(W + "type")
+        check(t is not None and t.get(W + "val") == "nextPage", f"{name}: section {i} is not a nextPage section")
+        check_section(d, sect, f"{name} section {i}")
+        for kind in ("default", "even", "first"):
+            check(footer_of(d, sect, kind) is not None,
+                  f"{name}: section {i} lacks its own {kind} footer (would inherit one)")
+    for i, (paras, sect) in enumerate(secs[1:-1], 2):  # a blank page: no number, nothing on it
+        check(not any(para_text(p) for p in paras), f"{name}: the blank page has text")
+        for kind in ("default", "even", "first"):
+            f = footer_of(d, sect, kind)
+            check(f is None or not list(f.iter(W + "fldChar")), f"{name}: the blank page has a number")
+    body = d.doc.find(W + "body")
+    tables = [t for t in body.findall(W + "tbl") if t.find(f"{W}tblPr/{W}tblpPr") is not None]
+    check(len(tables) == 1, f"{name}: {len(tables)} floating tables, want one (the 版记)")
+    if len(tables) != 1:
+        return
+    tbl = tables[0]
+    children = list(body)
+    at = children.index(tbl)
+    check(at + 1 < len(children) and children[at + 1].tag == W + "p",
+          f"{name}: no paragraph after the 版记 table to anchor it")
+    last_start = 0
+    for j, child in enumerate(children):  # the first element of the last section
+        if child.tag == W + "p" and child.find(f"{W}pPr/{W}sectPr") is not None:
+            last_start = j + 1
+    check(at >= last_start, f"{name}: the 版记 is not in the last section")
+    pos = tbl.find(f"{W}tblPr/{W}tblpPr")
+    check(pos.get(W + "vertAnchor") == "margin" and pos.get(W + "tblpYSpec") == "bottom",
+          f"{name}: the 版记 is not at the foot of the type area: {pos.attrib}")
+    if pos.get(W + "horzAnchor") == "page":
+        near(mm(pos.get(W + "tblpX")), 28, 0.5, f"{name}: 版记 left edge from the page mm")
+    else:
+        check(pos.get(W + "horzAnchor") in ("margin", "text") and int(pos.get(W + "tblpX", "0")) == 0,
+              f"{name}: 版记 not on the left margin: {pos.attrib}")
+    width = tbl.find(f"{W}tblPr/{W}tblW")
+    check(width is not None and width.get(W + "type") == "dxa", f"{name}: 版记 table width not in twips")
+    if width is not None:
+        near(mm(width.get(W + "w")), 156, 0.5, f"{name}: 版记 width mm")
+    borders = tbl.find(f"{W}tblPr/{W}tblBorders")
+
+    def rule(side):
+        b = borders.find(W + side) if borders is not None else None
+        if b is None or b.get(W + "val") in ("nil", "none"):
+            return None
+        return int(b.get(W + "sz")) / 8 * 25.4 / 72  # mm
+
+    for side in ("left", "right", "insideV"):
+        check(rule(side) is None, f"{name}: the 版记 has a {side} border")
+    rows = tbl.findall(W + "tr")
+    row_text = ["".join(para_text(p) for p in r.iter(W + "p")) for r in rows]
+    want = [f"抄送：{keys['cc']}。"] if "cc" in keys else []
+    if not letter and ("printer" in keys or "print_date" in keys):
+        want.append(f"{keys.get('printer', '')}\t{keys['print_date']}印发" if "print_date" in keys
+                    else keys["printer"])
+    check(row_text == want, f"{name}: 版记 rows {row_text}, want {want}")
+    if letter:
+        for side in ("top", "bottom", "insideH"):
+            check(rule(side) is None, f"{name}: a 信函's 版记 has a {side} rule")
+        return
+    for side, width_mm in (("top", 0.35), ("bottom", 0.35)):
+        check(rule(side) is not None, f"{name}: no {side} rule on the 版记")
+        if rule(side) is not None:
+            near(rule(side), width_mm, 0.05, f"{name}: 版记 {side} rule mm")
+    if len(rows) > 1:
+        check(rule("insideH") is not None, f"{name}: no rule between the 版记's rows")
+        if rule("insideH") is not None:
+            near(rule("insideH"), 0.25, 0.05, f"{name}: 版记 middle rule mm")
+    for r in rows:  # each row at least one grid line, the last exactly one
+        h = r.find(f"{W}trPr/{W}trHeight")
+        check(h is not None and int(h.get(W + "val")) in range(570, 590),
+              f"{name}: a 版记 row is not one grid line high")
+    if rows:
+        h = rows[-1].find(f"{W}trPr/{W}trHeight")
+        check(h is not None and h.get(W + "hRule") == "exact", f"{name}: the last 版记 row may grow")
 
 
 def check_request(d, items):
@@ -519,6 +587,21 @@ def check_letter(d, items):
     check(len(first_hdr) == 1, f"{name}: no first-page header")
     if first_hdr:
         hdr = d.xml[d.rels[first_hdr[0].get(R + "id")]]
+        check_letter_header(d, hdr, sect, name)
+    first_ftr = footer_of(d, sect, "first")
+    check(first_ftr is not None and not list(first_ftr.iter(W + "fldChar")),
+          f"{name}: page 1 must carry no page number")
+    check_footers(d, sect, name, check_section(d, sect, name)[0])
+    check_colophon(d, name, items, letter=True)
+
+
+def check_letter_header(d, hdr, sect, name):
+    """信函 page 1: the 标志 30 mm from the page's top, a red thick-over-thin double rule
+    170 mm long, centred, under it. Either a floating table placed from the page's edges
+    (its bottom border is the rule; the header's own paragraphs then stay low enough that
+    the text starts at the 37 mm margin), or a header paragraph with a bottom border."""
+    tbl = hdr.find(W + "tbl")
+    if tbl is None:
         p = hdr.find(W + "p")
         check(para_text(p) == "XX市教育局", f"{name}: header mark {para_text(p)!r}")
         b = p.find(f"{W}pPr/{W}pBdr/{W}bottom")
@@ -528,10 +611,30 @@ def check_letter(d, items):
         width = 8845 - int(ind.get(W + "left")) - int(ind.get(W + "right"))
         near(mm(width), 170, 0.5, f"{name}: header rule length mm")
         near(mm(int(sect.find(W + "pgMar").get(W + "header"))), 30, 0.5, f"{name}: mark from the top mm")
-    first_ftr = footer_of(d, sect, "first")
-    check(first_ftr is not None and not list(first_ftr.iter(W + "fldChar")),
-          f"{name}: page 1 must carry no page number")
-    check_footers(d, sect, name, check_section(d, sect, name)[0])
+        return
+    text = "".join(para_text(p) for p in tbl.iter(W + "p"))
+    check(text == "XX市教育局", f"{name}: header mark {text!r}")
+    pos = tbl.find(f"{W}tblPr/{W}tblpPr")
+    check(pos is not None and pos.get(W + "vertAnchor") == "page" and pos.get(W + "horzAnchor") == "page",
+          f"{name}: the header's mark table is not placed on the page")
+    if pos is None:
+        return
+    near(mm(pos.get(W + "tblpY")), 30, 1.5, f"{name}: mark from the top mm")
+    width = int(tbl.find(f"{W}tblPr/{W}tblW").get(W + "w"))
+    near(mm(width), 170, 0.5, f"{name}: header rule length mm")
+    near(mm(pos.get(W + "tblpX")) + mm(width) / 2, 105, 0.5, f"{name}: header rule centre mm")
+    b = tbl.find(f"{W}tblPr/{W}tblBorders/{W}bottom")
+    check(b is not None and b.get(W + "color") == "FF0000" and "thickThin" in b.get(W + "val"),
+          f"{name}: no red thick-over-thin rule under the mark")
+    h = tbl.find(f"{W}tr/{W}trPr/{W}trHeight")
+    rule_y = mm(int(pos.get(W + "tblpY")) + int(h.get(W + "val")))
+    check(40 < rule_y < 60, f"{name}: the double rule {rule_y:.1f} mm from the top, want it under "
+          "the mark (4 mm below its ink)")
+    for p in hdr.findall(W + "p"):  # in the header's flow: no more than the 7 mm above the text
+        sp = p.find(f"{W}pPr/{W}spacing")
+        line = int(sp.get(W + "line")) if sp is not None and sp.get(W + "line") else None
+        check(line is not None and sp.get(W + "lineRule") == "exact" and mm(line) < 7 and not para_text(p),
+              f"{name}: a header paragraph pushes the text below the 37 mm margin")
 
 
 def check_minutes(d, items):
@@ -539,10 +642,18 @@ def check_minutes(d, items):
     check_package(d, name)
     check_no_theme_fonts(d, name)
     check_all_fonts(d, name)
-    check_text_order(d, [(k, v) for k, v in items if k not in ("attendees", "absentees", "observers")], name)
+    check_text_order(d, [(k, v) for k, v in items if k not in ("attendees", "absentees", "observers")
+                         and k != "title"], name)
     paras = list(d.doc.iter(W + "p"))
     texts = [para_text(p) for p in paras]
-    check(any("XX市人民政府常务会议纪要" == t for t in texts), f"{name}: no 纪要 mark")
+    check(texts and texts[0] == dict(items)["title"], f"{name}: the 纪要 标志 does not come first")
+    # the 纪要 标志 is "XXXX纪要" (GB/T 9704 10.3): the title, red, not repeated below it
+    title = dict(items)["title"]
+    marks = [p for p in paras if para_text(p) == title]
+    check(len(marks) == 1, f"{name}: the 纪要 title appears {len(marks)} times, want once, as the 标志")
+    if marks:
+        check(para_style(marks[0]) == d.style_by_name("发文机关标志"), f"{name}: the 纪要 标志 has no mark style")
+        check(d.style_rpr(para_style(marks[0]), "color", "val") == "FF0000", f"{name}: the 纪要 标志 is not red")
     for label, key in (("出席：", "attendees"), ("请假：", "absentees"), ("列席：", "observers")):
         want = label + dict(items)[key]
         check(want in texts, f"{name}: no line {want}")
@@ -629,24 +740,41 @@ def check_failure(driver, tmp):
     check(not [n for n in os.listdir(tmp) if ".tmp-" in n], "a temporary file was left")
 
 
-def lo_convert(soffice, tmp, docx):
-    """docx -> PDF with LibreOffice headless, in a profile of its own; the PDF path or None."""
+# ---- LibreOffice against the PDF export ------------------------------------------------
+
+PAGE_W, PAGE_H = 210.0, 297.0
+TOP, LEFT, AREA_H, AREA_W = 37.0, 28.0, 225.0, 156.0
+FOOT = TOP + AREA_H                # 262 mm: the type area's bottom edge
+PITCH = AREA_H / 22                # one grid line, 10.23 mm
+EM3 = 16 * 25.4 / 72               # a 三号 (16 pt) character, 5.64 mm
+EM4 = 14 * 25.4 / 72               # a 四号 (14 pt) character, 4.94 mm
+NUMBER_ZONE = FOOT + 2             # below this: the page number's line
+LAYOUT_FIXTURES = ["tongzhi", "qingshi", "han", "jiyao", "baogao"]
+
+
+def lo_convert(soffice, tmp, docxs):
+    """docx files -> PDFs with one LibreOffice call in a profile of its own (tests may run
+    side by side); {docx: pdf or None}."""
     outdir = os.path.join(tmp, "lo-out")
     os.makedirs(outdir, exist_ok=True)
     profile = "file://" + os.path.join(tmp, "lo-profile")
     r = subprocess.run([soffice, "-env:UserInstallation=" + profile, "--headless",
-                        "--convert-to", "pdf", "--outdir", outdir, docx],
+                        "--convert-to", "pdf", "--outdir", outdir] + docxs,
                        capture_output=True, text=True, timeout=240)
-    pdf = os.path.join(outdir, os.path.splitext(os.path.basename(docx))[0] + ".pdf")
-    check(r.returncode == 0 and os.path.exists(pdf), f"soffice could not convert {docx}: {r.stderr}")
-    return pdf if os.path.exists(pdf) else None
+    result = {}
+    for docx in docxs:
+        pdf = os.path.join(outdir, os.path.splitext(os.path.basename(docx))[0] + ".pdf")
+        check(os.path.exists(pdf), f"soffice could not convert {docx}: rc {r.returncode} {r.stderr}")
+        result[docx] = pdf if os.path.exists(pdf) else None
+    return result
 
 
 WORD_BOX = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*)</word>')
 
 
 def pdf_pages(pdf):
-    """[[(word, x0, y0, x1, y1) in mm]] per page, from pdftotext -bbox."""
+    """[[(word, x0, y0, x1, y1) in mm]] per page, from pdftotext -bbox (a box spans the
+    font's ascent to its descent)."""
     out = subprocess.run(["pdftotext", "-bbox", pdf, "-"], capture_output=True, text=True).stdout
     pages = []
     for line in out.splitlines():
@@ -661,110 +789,186 @@ def pdf_pages(pdf):
 
 def page_number(words):
     """The "— N —" group at the foot of a page: (N, x0, x1), or None."""
-    foot = sorted((w for w in words if w[2] > 262), key=lambda w: w[1])
+    foot = sorted((w for w in words if w[2] > FOOT), key=lambda w: w[1])
     text = "".join(w[0] for w in foot)
     if not (text.startswith("—") and text.endswith("—") and text[1:-1].isdigit()):
         return None
     return int(text[1:-1]), foot[0][1], foot[-1][3]
 
 
-def soffice_compare(driver, tmp, docx):
-    """LibreOffice's reading of the file: A4, margins, page numbers odd right / even left one
-    四号 character in, the 版记 on the last, even page without a number; and, when
-    `wenshu-cli format` exists, its DOCX against its PDF. Skipped without soffice.
-    LibreOffice snaps a 16 pt character to two 15.8 pt grid cells where Word narrows it
-    (linesAndChars), and ignores vAlign=bottom, so line breaks and the 版记's height on its
-    page are not compared."""
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if not soffice or not shutil.which("pdftotext"):
-        print("skip: soffice (or pdftotext) not installed; LibreOffice comparison not run")
-        return
-    pdf = lo_convert(soffice, tmp, docx)
-    if not pdf:
-        return
-    info = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True).stdout
-    check("595" in info and "841" in info, "LibreOffice: the pages are not A4")
-    pages = pdf_pages(pdf)
-    check(len(pages) % 2 == 0, f"LibreOffice: {len(pages)} pages; the 版记 page must be even")
-    first = pages[0]
-    near(min(w[1] for w in first), 28, 1, "LibreOffice: page 1 left edge of the text mm")
-    near(min(w[2] for w in first), 37, 3, "LibreOffice: page 1 top of the text mm")
-    last = pages[-1]
-    check(any(w[0].startswith("抄送") for w in last), "LibreOffice: 版记 not on the last page")
-    check(page_number(last) is None, "LibreOffice: the 版记 page carries a page number")
-    char = 14 * 25.4 / 72
-    for i, words in enumerate(pages[:-1], 1):
-        if not words:
-            continue
-        num = page_number(words)
-        check(num is not None and num[0] == i, f"LibreOffice: page {i} number {num}")
-        if num is None:
-            continue
-        if i % 2:
-            near(num[2], 210 - 26 - char, 1, f"LibreOffice: odd page {i} number right end mm")
-        else:
-            near(num[1], 28 + char, 1, f"LibreOffice: even page {i} number left start mm")
-        top = min(w[2] for w in words if w[2] > 262)
-        near(top - 262, 7, 1.5, f"LibreOffice: page {i} number below the type area mm")
+def text_words(words):
+    """The words above the page number's line."""
+    return [w for w in words if w[2] < NUMBER_ZONE]
 
-    cli = os.environ.get("WENSHU_CLI")
-    if not cli:
+
+def lowest_black_rule(pdf, page, dpi=100):
+    """The y (mm) of the lowest dark row spanning most of the type area's width on a page,
+    from a grey PNM render (pdftoppm -gray); None when there is none."""
+    out = subprocess.run(["pdftoppm", "-gray", "-r", str(dpi), "-f", str(page), "-l", str(page),
+                          pdf], capture_output=True).stdout
+    if not out.startswith(b"P5"):
+        return None
+    fields, pos = [], 2
+    while len(fields) < 3:  # width, height, maxval, separated by whitespace
+        while out[pos:pos + 1].isspace():
+            pos += 1
+        start = pos
+        while not out[pos:pos + 1].isspace():
+            pos += 1
+        fields.append(int(out[start:pos]))
+    width, height, _ = fields
+    pixels = out[pos + 1:]
+    px = dpi / 25.4
+    x0, x1 = int((LEFT + 5) * px), int((LEFT + AREA_W - 5) * px)
+    lowest = None
+    for y in range(height):
+        row = pixels[y * width + x0:y * width + x1]
+        dark = sum(1 for v in row if v < 128)
+        if dark > 0.9 * len(row):
+            lowest = y
+    return None if lowest is None else (lowest + 0.5) / px
+
+
+def compare_fixture(name, lo_pages, our_pages, lo_pdf, our_pdf, letter):
+    """LibreOffice's rendering of the DOCX against wenshu's PDF of the same draft. The spec
+    gives the reference numbers; the PDF says where the page breaks and the 版记 fell."""
+    check(len(lo_pages) == len(our_pages),
+          f"{name}: LibreOffice {len(lo_pages)} pages, the PDF {len(our_pages)}")
+    print(f"{name}: pages LibreOffice {len(lo_pages)}, PDF {len(our_pages)}")
+    n = min(len(lo_pages), len(our_pages))
+    for i in range(n):
+        lo, ours = text_words(lo_pages[i]), text_words(our_pages[i])
+        check(bool(lo) == bool(ours), f"{name}: page {i + 1} blank in one of them only")
+        if not lo or not ours:
+            continue
+        # flush-left text (wrapped body lines, 主送, 附件N): on the 28 mm margin
+        if min(w[1] for w in ours) < LEFT + 1:
+            for who, ws in (("LibreOffice", lo), ("PDF", ours)):
+                near(min(w[1] for w in ws), LEFT, 1, f"{name}: {who} page {i + 1} left edge mm")
+        # a page that starts on grid line 1: the first line's box lies in that line, between
+        # its top and a 16 pt character's height above its bottom. The PDF sets the ascent
+        # line at the top; LibreOffice sets the text lower in its exact line height. A face
+        # with a taller ascent than the line's (黑体 in a heading) may start up to 1 mm higher.
+        if i > 0 and min(w[2] for w in ours) < TOP + PITCH:
+            for who, ws in (("LibreOffice", lo), ("PDF", ours)):
+                top = min(w[2] for w in ws)
+                check(TOP - 1 <= top <= TOP + PITCH - EM3 + 0.5,
+                      f"{name}: {who} page {i + 1} top of the text {top:.1f} mm, want the box in "
+                      f"[{TOP}, {TOP + PITCH - EM3:.1f}] mm (the first grid line)")
+        # page numbers: the same pages carry them, at the same places
+        ln, on = page_number(lo_pages[i]), page_number(our_pages[i])
+        check((ln and ln[0]) == (on and on[0]), f"{name}: page {i + 1} number LibreOffice {ln}, PDF {on}")
+        if ln:
+            if ln[0] % 2:
+                near(ln[2], PAGE_W - 26 - EM4, 1, f"{name}: LibreOffice odd page {i + 1} number right end mm")
+            else:
+                near(ln[1], LEFT + EM4, 1, f"{name}: LibreOffice even page {i + 1} number left start mm")
+            top = min(w[2] for w in lo_pages[i] if w[2] > FOOT)
+            near(top - FOOT, 7, 1.5, f"{name}: LibreOffice page {i + 1} number below the type area mm")
+    if not lo_pages or not our_pages or not lo_pages[0] or not our_pages[0]:
         return
-    draft = os.path.join(tmp, "notice.md")
-    with open(draft, "w", encoding="utf-8") as f:
-        f.write(NOTICE_DRAFT)
-    ours_docx, ours_pdf = os.path.join(tmp, "cli.docx"), os.path.join(tmp, "cli.pdf")
-    r = subprocess.run([cli, "format", draft, "-o", ours_docx, "--pdf", ours_pdf],
-                       capture_output=True, text=True)
-    if r.returncode != 0 or not os.path.exists(ours_docx) or not os.path.exists(ours_pdf):
-        print("skip: wenshu-cli format not available:", r.stderr.strip()[:200])
+    # page 1: the 发文机关标志, the largest type, 35 mm below the type area's top (信函: 30 mm
+    # from the page's top); font boxes differ by font, so the boxes' centres are compared
+    marks = []
+    for who, ws in (("LibreOffice", lo_pages[0]), ("PDF", our_pages[0])):
+        tallest = max(w[4] - w[2] for w in ws)
+        mark = [w for w in ws if w[4] - w[2] > tallest - 0.5]
+        y0, y1 = min(w[2] for w in mark), max(w[4] for w in mark)
+        want = 30.0 if letter else TOP + 35.0
+        check(y0 - 3 <= want <= y1, f"{name}: {who} 标志 box {y0:.1f}-{y1:.1f} mm, want its top near {want}")
+        marks.append((y0 + y1) / 2)
+    near(marks[0], marks[1], 2, f"{name}: 标志 centre, LibreOffice against the PDF, mm")
+    print(f"{name}: 标志 centre LibreOffice {marks[0]:.1f} mm, PDF {marks[1]:.1f} mm")
+    # the 版记: on the same page in both, the last one; its last line on the type area's
+    # last grid line, and (but for a 信函) its last rule on the type area's bottom edge
+    def colophon_page(pages):
+        return next((i for i, ws in enumerate(pages, 1) if any(w[0].startswith("抄送") for w in ws)), None)
+    lp, op = colophon_page(lo_pages), colophon_page(our_pages)
+    if op is None:
         return
-    # LibreOffice reads a copy whose grid is lines only: with the character grid it would
-    # give each 16 pt character two cells, where Word narrows it to the 15.8 pt pitch.
-    lines_docx = os.path.join(tmp, "cli-lines.docx")
-    with zipfile.ZipFile(ours_docx) as src, zipfile.ZipFile(lines_docx, "w") as dst:
-        for n in src.namelist():
-            data = src.read(n)
+    check(lp == op == len(our_pages), f"{name}: 版记 on page {lp} in LibreOffice, {op} in the PDF "
+          f"of {len(our_pages)}")
+    check(letter or op % 2 == 0, f"{name}: the 版记's page {op} is odd")
+    print(f"{name}: 版记 page LibreOffice {lp}, PDF {op}")
+    for who, pages, pdf, page in (("LibreOffice", lo_pages, lo_pdf, lp), ("PDF", our_pages, our_pdf, op)):
+        if page is None:
+            continue
+        bottom = max(w[4] for w in text_words(pages[page - 1]))
+        check(FOOT - PITCH + EM4 - 0.5 <= bottom <= FOOT + 0.5,
+              f"{name}: {who} 版记's last line ends at {bottom:.1f} mm, want it in the last grid line")
+        if not letter:
+            rule = lowest_black_rule(pdf, page)
+            check(rule is not None and abs(rule - FOOT) <= 1,
+                  f"{name}: {who} last 版记 rule at {rule} mm, want {FOOT} ± 1")
+            print(f"{name}: {who} last 版记 rule at {rule and round(rule, 1)} mm")
+
+
+def lines_grid_copy(src, dst):
+    """A copy whose document grid is lines only. LibreOffice does not narrow a character to
+    Word's character pitch (linesAndChars): a character that does not fit one cell takes
+    two, and punctuation and Latin letters take a whole cell, so its lines break earlier than
+    Word's. With lines only it sets the (0.25 pt condensed) characters at their own width,
+    28 a line as in Word and in the PDF."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for n in zin.namelist():
+            data = zin.read(n)
             if n == "word/document.xml":
                 data = data.replace(b'w:type="linesAndChars"', b'w:type="lines"')
-            dst.writestr(n, data)
-    lo = lo_convert(soffice, tmp, lines_docx)
-    if not lo:
+            zout.writestr(n, data)
+
+
+def soffice_compare(tmp):
+    """Every draft in data/gongwen/layout through `wenshu-cli format -o X.docx --pdf X.pdf`;
+    LibreOffice converts the DOCX files to PDF in one call, and each is compared with the
+    PDF export (compare_fixture). Skipped without soffice, pdftotext or wenshu-cli."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if not soffice or not shutil.which("pdftotext") or not shutil.which("pdftoppm"):
+        print("skip: soffice (or pdftotext, pdftoppm) not installed; LibreOffice comparison not run")
         return
-    lo_pages, our_pages = pdf_pages(lo), pdf_pages(ours_pdf)
-    print(f"pages: LibreOffice {len(lo_pages)}, wenshu-cli PDF {len(our_pages)} (the DOCX gives "
-          "the 版记 an even page of its own; LibreOffice's PDF drops the blank page before it)")
-    date = re.compile("2025年3月18日(?!印发)")
+    cli, tests_dir = os.environ.get("WENSHU_CLI"), os.environ.get("WENSHU_TESTS_DIR")
+    if not cli or not os.path.exists(cli) or not tests_dir:
+        print("skip: WENSHU_CLI or WENSHU_TESTS_DIR not set; LibreOffice comparison not run")
+        return
+    drafts = {name: os.path.join(tests_dir, "data", "gongwen", "layout", name + ".md")
+              for name in LAYOUT_FIXTURES}
+    drafts["blank-page"] = os.path.join(tmp, "blank-page.md")
+    with open(drafts["blank-page"], "w", encoding="utf-8") as f:
+        f.write(BLANK_PAGE_DRAFT)
+    made = {}
+    for name, draft in drafts.items():
+        docx, pdf = os.path.join(tmp, name + ".docx"), os.path.join(tmp, name + ".pdf")
+        r = subprocess.run([cli, "format", draft, "-o", docx, "--pdf", pdf], capture_output=True, text=True)
+        check(r.returncode == 0, f"{name}: wenshu-cli format failed: {r.stderr.strip()[-300:]}")
+        if r.returncode == 0:
+            lines = os.path.join(tmp, "lines", name + ".docx")
+            os.makedirs(os.path.dirname(lines), exist_ok=True)
+            lines_grid_copy(docx, lines)
+            made[name] = (lines, pdf, Docx(docx))
+    converted = lo_convert(soffice, tmp, [m[0] for m in made.values()])
+    for name, (lines, pdf, d) in made.items():
+        lo_pdf = converted.get(lines)
+        if not lo_pdf:
+            continue
+        info = subprocess.run(["pdfinfo", lo_pdf], capture_output=True, text=True).stdout
+        check(re.search(r"Page size:\s+595\.\d* x 841\.\d*", info) is not None,
+              f"{name}: LibreOffice's pages are not A4")
+        letter = any(ref.get(W + "type") == "first" for ref in d.doc.iter(W + "headerReference"))
+        our_pages = pdf_pages(pdf)
+        if name == "blank-page":
+            check(len(our_pages) == 4 and not text_words(our_pages[2]),
+                  f"{name}: the PDF has {len(our_pages)} pages and no blank page 3: the draft no "
+                  "longer ends on an even page without room for the 版记")
+        compare_fixture(name, pdf_pages(lo_pdf), our_pages, lo_pdf, pdf, letter)
 
-    def date_page(pages):
-        return next((i for i, words in enumerate(pages, 1)
-                     if date.search("".join(w[0] for w in words))), None)
 
-    check(date_page(lo_pages) is not None and date_page(lo_pages) == date_page(our_pages),
-          f"成文日期 on page {date_page(lo_pages)} in LibreOffice, {date_page(our_pages)} in the PDF")
-    for who, pages in (("LibreOffice", lo_pages), ("wenshu-cli PDF", our_pages)):
-        check(bool(pages) and any(w[0].startswith("抄送") for w in pages[-1]),
-              f"{who}: the 版记 is not on the last page")
-        if pages and pages[0]:
-            near(min(w[1] for w in pages[0]), 28, 1, f"{who}: page 1 left edge mm")
-            near(min(w[2] for w in pages[0]), 37, 3, f"{who}: page 1 top of the text mm")
-
-
-NOTICE_DRAFT = """发文机关：XX市人民政府
-发文字号：X政发〔2025〕3号
-# 关于开展安全生产大检查的通知
-各区县人民政府，市政府各部门：
-为切实加强安全生产工作，经研究，决定开展安全生产大检查。
-一、总体要求
-（一）加强领导。各单位要高度重视。
-附件：1.检查安排表
-2.联络员名单
-XX市人民政府
-2025年3月18日
-抄送：市委办公室，市人大常委会办公室。
-印发机关：XX市人民政府办公室
-印发日期：2025年3月18日
-"""
+# A 通知 whose text ends low on page 2, an even page without room for the 版记:
+# the layout leaves page 3 blank and sets the 版记 on page 4, neither numbered.
+# Only full-width characters, one line each (2 indent + 26), so that its lines
+# break the same whatever the fonts.
+BLANK_PAGE_DRAFT = ("发文机关：XX市人民政府\n发文字号：X政发〔2025〕9号\n# 关于做好冬季安全工作的通知\n"
+                    "各区县人民政府：\n" + "各单位要加强值班值守确保各项工作落实到位不留死角切。\n" * 27 +
+                    "XX市人民政府\n2025年12月1日\n抄送：市委办公室。\n"
+                    "印发机关：XX市人民政府办公室\n印发日期：2025年12月1日\n")
 
 
 def main():
@@ -789,8 +993,7 @@ def main():
         if os.path.exists(path):
             check_joint(Docx(path), JOINT)
         check_failure(driver, tmp)
-        if os.path.exists(notice):
-            soffice_compare(driver, tmp, notice)
+        soffice_compare(tmp)
     if failures:
         print(f"{len(failures)} failures")
         return 1

@@ -280,3 +280,48 @@ int cmd_encode(int argc, char **argv)
     cli_media_set_free(&set);
     return status;
 }
+
+/* ---- loading the text model next to the media ---------------------------------------- */
+
+struct eng_model *cli_load_model(const char *path, int n_threads, int device, bool use_mmap,
+                                 bool vocab_only)
+{
+    struct eng_model_params mp = eng_model_params_default();
+    mp.path = path;
+    mp.n_threads = n_threads;
+    mp.vocab_only = vocab_only;
+    mp.use_mmap = use_mmap;
+    mp.device = device;
+    struct eng_model *model = NULL;
+    struct eng_err err;
+    if (eng_model_load(&mp, &model, &err) != ENG_STATUS_OK) {
+        cli_fail("%s", err.msg);
+        return NULL;
+    }
+    if (!vocab_only)
+        cli_report_device(model);
+    return model;
+}
+
+struct eng_model *cli_load_model_and_media(const char *path, int n_threads, int device,
+                                           bool use_mmap, const struct cli_media_options *mo,
+                                           struct cli_media_set *media)
+{
+    if (cli_media_start(mo, device, n_threads, media))
+        return NULL;
+    struct eng_model *model = cli_load_model(path, n_threads, device, use_mmap, false);
+    struct eng_err err;
+    int status = model ? cli_media_finish(media) : 1;
+    if (!status && media->proj && eng_mmproj_check_pair(media->proj, model, &err)) {
+        cli_fail("%s", err.msg);
+        status = 1;
+    }
+    if (status) {
+        cli_media_set_free(media);
+        eng_model_free(&model);
+        return NULL;
+    }
+    if (media->n_media)
+        cli_media_report(media, mo);
+    return model;
+}

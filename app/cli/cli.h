@@ -109,9 +109,26 @@ int cli_eval_with_media(struct eng_model *model, struct eng_session *session, co
                         const struct cli_media_set *set, const volatile int *cancel);
 int cmd_encode(int argc, char **argv);
 
+/* Load a text model (printing the CPU-fallback notice); NULL after printing why. */
+struct eng_model *cli_load_model(const char *path, int n_threads, int device, bool use_mmap,
+                                 bool vocab_only);
+/* Load the text model and, with --mmproj, encode the media while it loads
+ * (clips decode on their own threads); the pair is checked and each item's
+ * tokens reported. NULL after printing why (the set is then freed). */
+struct eng_model *cli_load_model_and_media(const char *path, int n_threads, int device,
+                                           bool use_mmap, const struct cli_media_options *mo,
+                                           struct cli_media_set *media);
+
 /* 公文 commands (cmd-docs.c). */
 int cmd_check(int argc, char **argv);
 int cmd_format(int argc, char **argv);
+int cmd_draft(int argc, char **argv);
+struct gw_doc;
+/* Lay out doc and write whichever of docx, pdf, png (a file prefix, at dpi)
+ * is not NULL; font substitutions go to stderr, "pages N" to stdout.
+ * Returns 0, or 1 after printing why. */
+int cli_export_gongwen(const struct gw_doc *doc, const char *docx, const char *pdf,
+                       const char *png, double dpi);
 
 /* Read a whole file into a malloc'd buffer (NUL-terminated). NULL + message on failure. */
 char *cli_read_file(const char *path, size_t *len);

@@ -188,6 +188,28 @@ static bool apply_overrides(struct gw_doc *doc, const struct format_options *o)
     return true;
 }
 
+int cli_export_gongwen(const struct gw_doc *doc, const char *docx, const char *pdf,
+                       const char *png, double dpi)
+{
+    struct gw_fonts fonts;
+    struct gw_err err = {{0}};
+    int n_pages = 0;
+    if (!gw_fonts_resolve(&fonts, &err))
+        return cli_fail("%s", err.msg);
+    char notes[2048];
+    gw_fonts_describe(&fonts, notes, sizeof notes);
+    if (notes[0])
+        fprintf(stderr, "wenshu-cli: 字体替换：\n%s", notes);
+    struct gw_export_opts eo = {.fonts = &fonts};
+    if ((pdf && !gw_export_pdf(doc, &eo, pdf, &n_pages, &err)) ||
+        (png && !gw_export_png(doc, &eo, png, dpi, &n_pages, &err)) ||
+        (docx && !gw_export_docx(doc, &eo, docx, &err)))
+        return cli_fail("%s", err.msg);
+    if (n_pages > 0)
+        printf("pages %d\n", n_pages);
+    return 0;
+}
+
 int cmd_format(int argc, char **argv)
 {
     struct format_options o;
@@ -199,26 +221,8 @@ int cmd_format(int argc, char **argv)
     free(source);
     if (!doc)
         return 2;
-    struct gw_fonts fonts;
-    struct gw_err err = {{0}};
-    int status = 0, n_pages = 0;
-    if (!apply_overrides(doc, &o)) {
-        status = 2;
-    } else if (!gw_fonts_resolve(&fonts, &err)) {
-        status = cli_fail("%s", err.msg);
-    } else {
-        char notes[2048];
-        gw_fonts_describe(&fonts, notes, sizeof notes);
-        if (notes[0])
-            fprintf(stderr, "wenshu-cli: 字体替换：\n%s", notes);
-        struct gw_export_opts eo = {.fonts = &fonts};
-        if ((o.pdf && !gw_export_pdf(doc, &eo, o.pdf, &n_pages, &err)) ||
-            (o.png && !gw_export_png(doc, &eo, o.png, o.dpi, &n_pages, &err)) ||
-            (o.docx && !gw_export_docx(doc, &eo, o.docx, &err)))
-            status = cli_fail("%s", err.msg);
-        else if (n_pages > 0)
-            printf("pages %d\n", n_pages);
-    }
+    int status = apply_overrides(doc, &o) ? cli_export_gongwen(doc, o.docx, o.pdf, o.png, o.dpi)
+                                          : 2;
     gw_doc_free(&doc);
     return status;
 }

@@ -99,21 +99,7 @@ static bool parse_gen_options(int argc, char **argv, struct gen_options *o)
 
 static struct eng_model *load_model(const struct gen_options *o, bool vocab_only)
 {
-    struct eng_model_params mp = eng_model_params_default();
-    mp.path = o->model_path;
-    mp.n_threads = o->n_threads;
-    mp.vocab_only = vocab_only;
-    mp.use_mmap = o->use_mmap;
-    mp.device = o->device;
-    struct eng_model *model = NULL;
-    struct eng_err err;
-    if (eng_model_load(&mp, &model, &err) != ENG_STATUS_OK) {
-        cli_fail("%s", err.msg);
-        return NULL;
-    }
-    if (!vocab_only)
-        cli_report_device(model);
-    return model;
+    return cli_load_model(o->model_path, o->n_threads, o->device, o->use_mmap, vocab_only);
 }
 
 static struct eng_session *new_session(struct eng_model *model, const struct gen_options *o)
@@ -183,28 +169,11 @@ int cmd_tokenize(int argc, char **argv)
     return status;
 }
 
-/* Load the text model and, with --mmproj, encode the media while it loads
- * (clips decode on their own threads). NULL after printing why. */
 static struct eng_model *load_model_and_media(const struct gen_options *o,
                                               struct cli_media_set *media)
 {
-    if (cli_media_start(&o->media, o->device, o->n_threads, media))
-        return NULL;
-    struct eng_model *model = load_model(o, false);
-    struct eng_err err;
-    int status = model ? cli_media_finish(media) : 1;
-    if (!status && media->proj && eng_mmproj_check_pair(media->proj, model, &err)) {
-        cli_fail("%s", err.msg);
-        status = 1;
-    }
-    if (status) {
-        cli_media_set_free(media);
-        eng_model_free(&model);
-        return NULL;
-    }
-    if (media->n_media)
-        cli_media_report(media, &o->media);
-    return model;
+    return cli_load_model_and_media(o->model_path, o->n_threads, o->device, o->use_mmap,
+                                    &o->media, media);
 }
 
 int cmd_logits(int argc, char **argv)

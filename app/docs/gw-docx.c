@@ -4,9 +4,19 @@
  * file stays editable: named paragraph styles (Title, heading 1-4, 公文正文,
  * 版记, 发文机关标志, 发文字号 ...), a section with A4 paper, the standard
  * margins and a linesAndChars document grid of 22 lines x 28 characters, and
- * odd/even footers with PAGE fields. The 版记 gets a section of its own: it
- * starts on an even page, sits at the foot of the type area (vAlign bottom)
- * and has empty footers, so its page carries no number.
+ * odd/even footers with PAGE fields.
+ *
+ * The page breaks follow the PDF's layout (gw-layout.c), which this export
+ * runs once with and once without the 版记: the 版记 is a floating table
+ * anchored to the foot of the type area, with its rules as table borders, on
+ * the text's last page when the layout put it there, else after a nextPage
+ * section break (and a blank page's section) whose footers carry no number.
+ * The layout also gives the 标志's size and the grid line where the text
+ * after the 版头 starts. Without a CJK font (no layout) the 版记 falls back
+ * to an evenPage section. Paragraph defaults match the layout's typesetting:
+ * characters condensed 0.25 pt (the layout sets 28 a line, 15.8 pt apart),
+ * no punctuation hanging into the margin, no extra space between Chinese and
+ * Latin text.
  *
  * Fonts are named by their standard names (仿宋_GB2312, 方正小标宋简体, 黑体,
  * 楷体_GB2312, 宋体) in every w:rFonts attribute that names a face; no theme
@@ -18,6 +28,7 @@
  * that file is renamed over the target only when complete.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +40,7 @@
 #include <zip.h>
 
 #include "gw-export.h"
+#include "gw-layout.h"
 
 /* ---- the page, in twips (1/1440 inch) ---------------------------------------------- */
 
@@ -224,12 +236,14 @@ struct border {
 struct para_props {
     const char *style;
     bool keep_next;
+    bool no_keep_next; /* override a style's keepNext */
     bool page_break_before;
     const struct border *top, *bottom;
     int tab_right;   /* a right-aligned tab stop at this position (twips), 0: none */
     int tab_left;    /* a left-aligned tab stop at this position (twips), 0: none */
     bool no_snap;    /* do not snap to the document grid */
     int before;      /* twips */
+    int after;       /* twips */
     bool set_before; /* write before even when 0 */
     int line_exact;  /* exact line height in twips, 0: the style's */
     bool set_ind;    /* write the indents below */
@@ -256,6 +270,8 @@ static void write_ppr_body(struct xw *x, const struct para_props *pp)
         el_val(x, "w:pStyle", pp->style);
     if (pp->keep_next)
         el(x, "w:keepNext");
+    else if (pp->no_keep_next)
+        el_val(x, "w:keepNext", "0");
     if (pp->page_break_before)
         el(x, "w:pageBreakBefore");
     if (pp->top || pp->bottom) {
@@ -276,11 +292,11 @@ static void write_ppr_body(struct xw *x, const struct para_props *pp)
     }
     if (pp->no_snap)
         el_val(x, "w:snapToGrid", "0");
-    if (pp->before || pp->set_before || pp->line_exact) {
+    if (pp->before || pp->set_before || pp->after || pp->line_exact) {
         start(x, "w:spacing");
-        if (pp->before || pp->set_before) {
+        if (pp->before || pp->set_before || pp->after) {
             attr_int(x, "w:before", pp->before);
-            attr_int(x, "w:after", 0);
+            attr_int(x, "w:after", pp->after);
         }
         if (pp->line_exact) {
             attr_int(x, "w:line", pp->line_exact);
@@ -386,8 +402,10 @@ static bool has(const struct gw_text *t)
 /* ---- the section ---------------------------------------------------------------------- */
 
 enum section_kind {
-    SECTION_MAIN,     /* page-numbered: odd right, even left */
-    SECTION_COLOPHON, /* 版记: an even page, text at the foot, no number */
+    SECTION_MAIN,        /* page-numbered: odd right, even left */
+    SECTION_NUMBERED,    /* a later section that goes on numbering (a letter's 版记 page) */
+    SECTION_UNNUMBERED,  /* a new page without a number: the 版记's, or the blank one before it */
+    SECTION_EVEN_PAGE,   /* no layout to follow: Word's own even page, without a number */
 };
 
 static void write_footer_ref(struct xw *x, const char *type, const char *rid)
@@ -400,10 +418,12 @@ static void write_footer_ref(struct xw *x, const char *type, const char *rid)
 
 /* A w:sectPr: A4, the standard margins, the 22 x 28 grid. The page number's
  * line (exact 14 pt) ends FOOTER_DIST above the paper's edge, so that its top
- * lies 7 mm below the type area (35 mm - 7 mm = 28 mm above the edge). */
+ * lies 7 mm below the type area (35 mm - 7 mm = 28 mm above the edge). Every
+ * section after the first starts on a new page and goes on counting pages. */
 static void write_sectpr(struct xw *x, enum section_kind kind, bool letter)
 {
     const int footer_dist = MM(28) - CHAR_4HAO;
+    bool numbered = kind == SECTION_MAIN || kind == SECTION_NUMBERED;
     start(x, "w:sectPr");
     if (kind == SECTION_MAIN && letter) {
         start(x, "w:headerReference");
@@ -411,17 +431,18 @@ static void write_sectpr(struct xw *x, enum section_kind kind, bool letter)
         attr(x, "r:id", RID_HEADER_LETTER);
         end(x);
     }
-    if (kind == SECTION_MAIN) {
+    if (numbered) {
         write_footer_ref(x, "default", RID_FOOTER_ODD);
         write_footer_ref(x, "even", RID_FOOTER_EVEN);
-        if (letter)
+        if (kind == SECTION_MAIN && letter)
             write_footer_ref(x, "first", RID_FOOTER_LETTER);
     } else {
         write_footer_ref(x, "default", RID_FOOTER_EMPTY);
         write_footer_ref(x, "even", RID_FOOTER_EMPTY);
         write_footer_ref(x, "first", RID_FOOTER_EMPTY);
-        el_val(x, "w:type", "evenPage");
     }
+    if (kind != SECTION_MAIN)
+        el_val(x, "w:type", kind == SECTION_EVEN_PAGE ? "evenPage" : "nextPage");
     start(x, "w:pgSz");
     attr_int(x, "w:w", PAGE_W);
     attr_int(x, "w:h", PAGE_H);
@@ -438,8 +459,6 @@ static void write_sectpr(struct xw *x, enum section_kind kind, bool letter)
     start(x, "w:pgNumType");
     attr(x, "w:fmt", "decimal");
     end(x);
-    if (kind == SECTION_COLOPHON)
-        el_val(x, "w:vAlign", "bottom");
     if (kind == SECTION_MAIN && letter)
         el(x, "w:titlePg");
     /* charSpace: the grid character's pitch less 16 pt, in 1/4096 pt, rounded
@@ -452,6 +471,225 @@ static void write_sectpr(struct xw *x, enum section_kind kind, bool letter)
     attr_int(x, "w:charSpace", char_space);
     end(x);
     end(x);
+}
+
+/* An empty paragraph that ends a section. It is SECTION_END_TW high, less
+ * than the room 22 lines of LINE_PITCH leave in the type area (12756 - 22 x
+ * 579 = 18 twips), so that it never pushes onto a page of its own. */
+enum { SECTION_END_TW = 14 };
+
+static void write_section_end(struct xw *x, enum section_kind kind, bool letter)
+{
+    struct para_props pp = {.style = "GwRule", .line_exact = SECTION_END_TW};
+    start(x, "w:p");
+    start(x, "w:pPr");
+    write_ppr_body(x, &pp);
+    write_sectpr(x, kind, letter);
+    end(x);
+    end(x);
+}
+
+/* A 信函's 版记 is the 抄送 alone, without 印发 line and rules (GB/T 9704 10.1). */
+static bool has_colophon(const struct gw_doc *doc)
+{
+    if (doc->format == GW_FORMAT_LETTER)
+        return has(&doc->cc);
+    return has(&doc->cc) || has(&doc->printer) || has(&doc->print_date);
+}
+
+/* ---- the pages, as the layout decided them ------------------------------------------ */
+
+/* Where the 版记 goes (gw-layout.c, flow_colophon): at the foot of the last
+ * page, which must be even; so on the text's last page when that is even and
+ * has room, else on a page of its own, after a blank page when the text ends
+ * on an even page without room. */
+enum colophon_place {
+    COLOPHON_NONE,
+    COLOPHON_ON_LAST_PAGE, /* under the text on its last page */
+    COLOPHON_OWN_PAGE,     /* on the next page */
+    COLOPHON_AFTER_BLANK,  /* a blank page, then its own page */
+    COLOPHON_EVEN_PAGE,    /* no layout (no CJK font here): Word's even page */
+};
+
+/* What the DOCX takes from the PDF's layout, so that both break the same way. */
+struct page_plan {
+    enum colophon_place colophon;
+    bool colophon_numbered; /* the 版记's own page carries a number (a letter's) */
+    int text_slot;          /* the grid line on page 1 where the text after the 版头
+                             * starts (the title, or the first line after a 纪要's or
+                             * 命令's 标志 and number); -1: unknown */
+    int mark_sz;            /* the red 标志's size, half-points; 0: unknown */
+    double letter_rule_top_mm;   /* 信函: the top of the first red double rule, from the
+                                  * page's top; 0: unknown */
+    double letter_number_top_mm; /* 信函: the 发文字号's top under it; 0: unknown */
+    char *title_lines;      /* owned: the title with "\n" where the layout broke its
+                             * lines (balanced, GB/T 9704 7.3.1), or NULL */
+};
+
+static void page_plan_free(struct page_plan *plan)
+{
+    free(plan->title_lines);
+    plan->title_lines = NULL;
+}
+
+/* The title as the layout set it on page 1, its lines joined by "\n", when
+ * it has several and they hold the title's text exactly; else NULL. Caller
+ * frees. */
+static char *layout_title_lines(const struct gw_layout *lay, const struct gw_doc *doc)
+{
+    if (!has(&doc->title) || lay->n_pages == 0 || doc->format != GW_FORMAT_ORDINARY)
+        return NULL;
+    const struct gw_page *pg = &lay->pages[0];
+    size_t cap = strlen(doc->title.s) + 64;
+    char *out = malloc(cap); /* [cap] the title and a few "\n" */
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    int n_lines = 0;
+    double baseline = -1;
+    for (int i = 0; i < pg->n_runs; i++) {
+        const struct gw_run *r = &pg->runs[i];
+        if (r->face != GW_FACE_XIAOBIAOSONG || r->size_pt != GW_SIZE_TITLE_PT)
+            continue;
+        bool new_line = baseline < 0 || fabs(r->baseline_mm - baseline) > 0.5;
+        size_t len = strlen(r->text);
+        if (n + len + 2 > cap)
+            goto out_none;
+        if (new_line && baseline >= 0)
+            out[n++] = '\n';
+        n_lines += new_line;
+        memcpy(out + n, r->text, len);
+        n += len;
+        baseline = r->baseline_mm;
+    }
+    out[n] = '\0';
+    /* the same text, line breaks aside */
+    const char *a = out, *b = doc->title.s;
+    while (*a && *b) {
+        if (*a == '\n') {
+            a++;
+            continue;
+        }
+        if (*a != *b)
+            break;
+        a++;
+        b++;
+    }
+    if (n_lines > 1 && !*a && !*b)
+        return out;
+out_none:
+    free(out);
+    return NULL;
+}
+
+/* The grid line that holds a run with this baseline: a run's ascent line is
+ * its slot's top, so its baseline lies inside the slot. */
+static int slot_of_baseline(double baseline_mm)
+{
+    return (int)((baseline_mm - GW_MARGIN_TOP_MM) / GW_LINE_PITCH_MM);
+}
+
+/* The first line after the 版头 on page 1 of a layout: the title's first
+ * line in the 文件 format; else the first line below the red 标志 and the
+ * line under it that carries the 发文字号 (期号, 令号). -1 when not found. */
+static int layout_text_slot(const struct gw_layout *lay, const struct gw_doc *doc)
+{
+    if (lay->n_pages == 0)
+        return -1;
+    const struct gw_page *pg = &lay->pages[0];
+    if (doc->format == GW_FORMAT_ORDINARY || doc->format == GW_FORMAT_LETTER) {
+        double top = -1;
+        for (int i = 0; i < pg->n_runs; i++) {
+            const struct gw_run *r = &pg->runs[i];
+            if (r->face == GW_FACE_XIAOBIAOSONG && r->size_pt == GW_SIZE_TITLE_PT &&
+                (top < 0 || r->baseline_mm < top))
+                top = r->baseline_mm;
+        }
+        return top < 0 ? -1 : slot_of_baseline(top);
+    }
+    int last_red = -1; /* runs come in the order drawn: the 版头 first */
+    for (int i = 0; i < pg->n_runs; i++)
+        if (pg->runs[i].rgb == GW_RED_RGB)
+            last_red = i;
+    int next = last_red + 1;
+    if (last_red < 0 || next >= pg->n_runs)
+        return -1;
+    if (has(&doc->doc_number)) { /* skip the number's line */
+        double number_base = pg->runs[next].baseline_mm;
+        while (next < pg->n_runs && fabs(pg->runs[next].baseline_mm - number_base) < 0.5)
+            next++;
+        if (next >= pg->n_runs)
+            return -1;
+    }
+    return slot_of_baseline(pg->runs[next].baseline_mm);
+}
+
+/* The size of the red 标志 on page 1, in half-points; 0 when there is none. */
+static int layout_mark_sz(const struct gw_layout *lay)
+{
+    double size = 0;
+    for (int i = 0; lay->n_pages > 0 && i < lay->pages[0].n_runs; i++) {
+        const struct gw_run *r = &lay->pages[0].runs[i];
+        if (r->rgb == GW_RED_RGB && r->size_pt > size)
+            size = r->size_pt;
+    }
+    return (int)floor(size * 2); /* rounded down: never wider than the layout's */
+}
+
+/* 信函: where the layout drew the first red double rule (the upper half of
+ * page 1) and so the 发文字号 under it (its top 7/8 of a 三号 character
+ * below the rule). */
+static void layout_letter_rule(const struct gw_layout *lay, struct page_plan *plan)
+{
+    double top = 0, bottom = 0;
+    for (int i = 0; lay->n_pages > 0 && i < lay->pages[0].n_rules; i++) {
+        const struct gw_rule *r = &lay->pages[0].rules[i];
+        if (r->rgb != GW_RED_RGB || r->y_mm > GW_PAGE_H_MM / 2)
+            continue;
+        double t = r->y_mm - r->width_mm / 2, b = r->y_mm + r->width_mm / 2;
+        top = top == 0 || t < top ? t : top;
+        bottom = b > bottom ? b : bottom;
+    }
+    if (top <= 0)
+        return;
+    plan->letter_rule_top_mm = top;
+    plan->letter_number_top_mm = bottom + GW_SIZE_BODY_PT * GW_MM_PER_PT * 7 / 8;
+}
+
+/* Lay the document out twice, with and without its 版记, and read off where
+ * the 版记 went. Without a layout (no CJK font) the plan falls back to Word's
+ * own even-page section and the nominal sizes and spacing. */
+static void plan_pages(const struct gw_doc *doc, const struct gw_export_opts *opts,
+                       struct page_plan *plan)
+{
+    *plan = (struct page_plan){.colophon = COLOPHON_NONE, .text_slot = -1};
+    const struct gw_fonts *fonts = opts ? opts->fonts : NULL;
+    struct gw_layout *full = NULL, *text_only = NULL;
+    struct gw_err err = {0};
+    if (!gw_layout_build(doc, fonts, &full, &err)) {
+        plan->colophon = has_colophon(doc) ? COLOPHON_EVEN_PAGE : COLOPHON_NONE;
+        return;
+    }
+    plan->text_slot = layout_text_slot(full, doc);
+    plan->mark_sz = layout_mark_sz(full);
+    if (doc->format == GW_FORMAT_LETTER)
+        layout_letter_rule(full, plan);
+    plan->title_lines = layout_title_lines(full, doc);
+    if (has_colophon(doc)) {
+        struct gw_doc body = *doc; /* a shallow copy that shares every string */
+        body.cc.s = body.printer.s = body.print_date.s = NULL;
+        if (!gw_layout_build(&body, &full->fonts, &text_only, &err)) {
+            plan->colophon = COLOPHON_EVEN_PAGE;
+        } else {
+            int extra = full->n_pages - text_only->n_pages;
+            plan->colophon = extra <= 0   ? COLOPHON_ON_LAST_PAGE
+                             : extra == 1 ? COLOPHON_OWN_PAGE
+                                          : COLOPHON_AFTER_BLANK;
+            plan->colophon_numbered = full->pages[full->n_pages - 1].number != 0;
+        }
+    }
+    gw_layout_free(&text_only);
+    gw_layout_free(&full);
 }
 
 /* ---- the document's parts ---------------------------------------------------------- */
@@ -471,11 +709,22 @@ static const char *issuer_mark_word(const struct gw_doc *doc)
     }
 }
 
-/* The 发文机关标志 as drawn: the mark given, or the issuers and the format's word. */
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+/* The 发文机关标志 as gw-layout.c draws it: the mark given; a 纪要's title
+ * ("XX会议纪要"); a 命令's title when it ends in 令; else the issuers' names
+ * and the format's word. Caller frees. */
 static char *issuer_mark_text(const struct gw_doc *doc)
 {
     if (has(&doc->issuer_mark))
         return strdup(doc->issuer_mark.s);
+    if (has(&doc->title) && (doc->format == GW_FORMAT_MINUTES ||
+                             (doc->format == GW_FORMAT_ORDER && ends_with(doc->title.s, "令"))))
+        return strdup(doc->title.s);
     const char *word = issuer_mark_word(doc);
     size_t n = strlen(word) + 1;
     for (int i = 0; i < doc->n_issuers; i++)
@@ -495,9 +744,11 @@ static char *issuer_mark_text(const struct gw_doc *doc)
     return s;
 }
 
-/* The mark's size: as large as 36 pt, as small as needed for its longest
- * line to fit the type area's width (22 pt at least). Half-points. */
-static int issuer_mark_size(const char *mark)
+/* The mark's size in half-points: the layout's (layout_sz, 0: unknown) or at
+ * most 36 pt, and never larger than lets its longest line fit the type
+ * area's width when every character is a full one (22 pt at least): a
+ * substituted face may set Latin letters wider than the layout's. */
+static int issuer_mark_size(const char *mark, int layout_sz)
 {
     int longest = 0, n = 0;
     for (const char *p = mark;; p++) {
@@ -510,10 +761,10 @@ static int issuer_mark_size(const char *mark)
             n++;
         }
     }
-    int pt = longest ? (TEXT_W / PT) / longest : 36;
-    pt = pt > 36 ? 36 : pt;
-    pt = pt < 22 ? 22 : pt;
-    return pt * 2;
+    int fit = longest ? (TEXT_W / PT) / longest * 2 : 72;
+    int sz = layout_sz ? layout_sz : 72;
+    sz = sz < fit ? sz : fit;
+    return sz < 44 ? 44 : sz;
 }
 
 static int longest_issuer(const struct gw_doc *doc)
@@ -542,7 +793,8 @@ static void write_table_cell(struct xw *x, int width)
 /* A joint issue's mark (GB/T 9704 7.2.4): the names stacked, the lead agency
  * first, each spread to the same width, and the word (文件) to their right,
  * centred on them vertically: a borderless two-cell table, centred. */
-static void write_joint_mark(struct xw *x, const struct gw_doc *doc, const char *word)
+static void write_joint_mark(struct xw *x, const struct gw_doc *doc, const char *word,
+                             int mark_sz)
 {
     int n_word = 0;
     for (const unsigned char *p = (const unsigned char *)word; *p; p++)
@@ -550,6 +802,7 @@ static void write_joint_mark(struct xw *x, const struct gw_doc *doc, const char 
     int longest = longest_issuer(doc);
     int pt = (TEXT_W / PT) / (longest + n_word + 1);
     pt = pt > 36 ? 36 : pt < 22 ? 22 : pt;
+    pt = mark_sz ? mark_sz / 2 : pt;
     int names_w = longest * pt * PT + PT * 4;             /* twips */
     int word_w = n_word * pt * PT + pt * PT / 2 + PT * 4; /* and half a character of gap */
     struct run_props rp = {.sz = pt * 2};
@@ -598,30 +851,33 @@ static void write_joint_mark(struct xw *x, const struct gw_doc *doc, const char 
 }
 
 /* The red 发文机关标志, its top edge top_mm below the top of the type area,
- * after n_above lines of 份号/密级/紧急程度. */
-static void write_issuer_mark(struct xw *x, const struct gw_doc *doc, double top_mm, int n_above)
+ * after n_above lines of 份号/密级/紧急程度. Returns the height written in
+ * twips (with the space above), or -1 for a joint mark, whose table row is as
+ * high as Word makes it. */
+static int write_issuer_mark(struct xw *x, const struct gw_doc *doc, double top_mm, int n_above,
+                             int mark_sz)
 {
     int before = MM(top_mm) - n_above * LINE_PITCH;
     before = before > 0 ? before : 0;
     const char *word = issuer_mark_word(doc);
-    if (!has(&doc->issuer_mark) && doc->n_issuers > 1 && word[0]) {
+    if (doc->format == GW_FORMAT_ORDINARY && !has(&doc->issuer_mark) && doc->n_issuers > 1) {
         if (before > 0) { /* a spacer as high as the gap: a table has no space before */
             struct para_props spacer = {.style = "GwRule", .line_exact = before};
             write_para(x, &spacer, NULL, NULL);
         }
-        write_joint_mark(x, doc, word);
-        return;
+        write_joint_mark(x, doc, word, mark_sz);
+        return -1;
     }
     char *mark = issuer_mark_text(doc);
     if (!mark) {
         x->ok = false;
-        return;
+        return -1;
     }
     if (!mark[0]) {
         free(mark);
-        return;
+        return 0;
     }
-    int sz = issuer_mark_size(mark);
+    int sz = issuer_mark_size(mark, mark_sz);
     struct para_props pp = {.style = "GwIssuerMark",
                             .before = before,
                             .set_before = true,
@@ -629,6 +885,7 @@ static void write_issuer_mark(struct xw *x, const struct gw_doc *doc, double top
     struct run_props rp = {.sz = sz};
     write_para(x, &pp, &rp, mark);
     free(mark);
+    return pp.before + pp.line_exact;
 }
 
 /* 份号, 密级, 紧急程度: one line each, flush left; the count written. */
@@ -712,36 +969,89 @@ static void write_red_rule(struct xw *x)
     write_para(x, &pp, NULL, NULL);
 }
 
-/* The 版头 by format; false when it has nothing to show. */
-static bool write_head(struct xw *x, const struct gw_doc *doc)
+/* The height of a mark's block, -1 when unknown, plus h (twips). */
+static int add_height(int block, int h)
+{
+    return block < 0 ? -1 : block + h;
+}
+
+/* The 版头 by format; false when it has nothing to show. *height_tw: how high
+ * the paragraphs written are, in twips, or -1 when Word decides it (a joint
+ * mark's table, a letter's header, which pushes the text down). */
+static bool write_head(struct xw *x, const struct gw_doc *doc, const struct page_plan *plan,
+                       int *height_tw)
 {
     int n_above = write_header_fields(x, doc);
-    if (n_above == 0 && doc->n_issuers == 0 && !has(&doc->issuer_mark) && !has(&doc->doc_number))
+    *height_tw = n_above * LINE_PITCH;
+    char *mark = issuer_mark_text(doc);
+    bool has_mark = mark && mark[0];
+    free(mark);
+    if (n_above == 0 && !has_mark && !has(&doc->doc_number))
         return false;
     struct para_props number = {.style = "GwDocNumber", .before = 2 * LINE_PITCH};
+    int h = 0;
     switch (doc->format) {
     case GW_FORMAT_LETTER: /* the mark and its double rule are in page 1's header */
-        if (has(&doc->doc_number)) {
-            struct para_props pp = {.style = "GwDocNumber", .jc = "right"};
+        if (plan->letter_number_top_mm <= 0) { /* no layout: the header's height decides */
+            *height_tw = -1;
+            if (has(&doc->doc_number)) {
+                struct para_props pp = {.style = "GwDocNumber", .jc = "right"};
+                write_para(x, &pp, NULL, doc->doc_number.s);
+            }
+            return true;
+        }
+        if (n_above == 0 && has(&doc->doc_number)) {
+            /* its line centred on where the layout set it, under the double rule */
+            double line_top = plan->letter_number_top_mm -
+                              (GW_LINE_PITCH_MM - GW_SIZE_BODY_PT * GW_MM_PER_PT) / 2;
+            int before = MM(fmax(line_top - GW_MARGIN_TOP_MM, 0));
+            struct para_props pp = {
+                .style = "GwDocNumber", .jc = "right", .before = before, .set_before = true};
             write_para(x, &pp, NULL, doc->doc_number.s);
+            *height_tw = before + LINE_PITCH;
+        } else {
+            *height_tw = -1;
+            if (has(&doc->doc_number)) {
+                struct para_props pp = {.style = "GwDocNumber", .jc = "right"};
+                write_para(x, &pp, NULL, doc->doc_number.s);
+            }
         }
         return true;
     case GW_FORMAT_ORDER:
-        write_issuer_mark(x, doc, 20.0, n_above);
-        if (has(&doc->doc_number))
+    case GW_FORMAT_MINUTES: /* the 标志 and the 令号/期号 two lines below, no rule */
+        h = write_issuer_mark(x, doc, doc->format == GW_FORMAT_ORDER ? 20.0 : 35.0, n_above,
+                              plan->mark_sz);
+        if (has(&doc->doc_number)) {
             write_para(x, &number, NULL, doc->doc_number.s);
-        return true;
-    case GW_FORMAT_MINUTES:
+            h = add_height(h, number.before + LINE_PITCH);
+        }
+        break;
     case GW_FORMAT_ORDINARY:
-        write_issuer_mark(x, doc, 35.0, n_above);
-        if (doc->format == GW_FORMAT_ORDINARY && gw_kind_is_upward(doc->kind) && doc->n_signers > 0)
+        h = write_issuer_mark(x, doc, 35.0, n_above, plan->mark_sz);
+        if (gw_kind_is_upward(doc->kind) && doc->n_signers > 0) {
             write_signers_and_number(x, doc);
-        else if (has(&doc->doc_number))
+            h = add_height(h, 2 * LINE_PITCH + (doc->n_signers + 1) / 2 * LINE_PITCH);
+        } else if (has(&doc->doc_number)) {
             write_para(x, &number, NULL, doc->doc_number.s);
+            h = add_height(h, number.before + LINE_PITCH);
+        }
         write_red_rule(x);
-        return true;
+        h = add_height(h, MM(4) + RULE_RED.sz * PT / 8);
+        break;
     }
+    *height_tw = add_height(h, *height_tw);
     return true;
+}
+
+/* Whether the title is drawn as the 标志 (纪要, 命令) rather than under it. */
+static bool title_in_mark(const struct gw_doc *doc)
+{
+    if (!has(&doc->title) || doc->format == GW_FORMAT_LETTER)
+        return false;
+    char *mark = issuer_mark_text(doc);
+    bool same = mark && strcmp(mark, doc->title.s) == 0;
+    free(mark);
+    return same;
 }
 
 static const char *block_style(enum gw_block_type type)
@@ -755,11 +1065,43 @@ static const char *block_style(enum gw_block_type type)
     }
 }
 
-static void write_blocks(struct xw *x, const struct gw_block *blocks, int n)
+/* The heading part of a level-1 or level-2 heading: up to its first "。"
+ * (the text after it is run-in body text, as gw-layout.c draws it). */
+static size_t heading_len(const char *s)
 {
+    const char *stop = strstr(s, "。");
+    return stop ? (size_t)(stop - s) + strlen("。") : strlen(s);
+}
+
+/* Body blocks, the first first_before twips below the paragraph before it
+ * (-1: its style's spacing). A level-1/2 heading with run-in text ("（一）加强领导。各单位
+ * ……") has its heading in the heading's face and the rest in 仿宋, and is not
+ * kept with the next paragraph; a heading alone is (the style's keepNext). */
+static void write_blocks(struct xw *x, const struct gw_block *blocks, int n, int first_before)
+{
+    static const struct run_props body = {.font = FONT_FANGSONG};
     for (int i = 0; i < n; i++) {
+        const char *s = blocks[i].text.s;
         struct para_props pp = {.style = block_style(blocks[i].type)};
-        write_para(x, &pp, NULL, blocks[i].text.s);
+        if (i == 0 && first_before >= 0) {
+            pp.before = first_before;
+            pp.set_before = true;
+        }
+        bool run_in_type =
+            blocks[i].type == GW_BLOCK_HEADING1 || blocks[i].type == GW_BLOCK_HEADING2;
+        size_t head = run_in_type ? heading_len(s) : strlen(s);
+        if (!s[head]) {
+            write_para(x, &pp, NULL, s);
+            continue;
+        }
+        char *heading = strndup(s, head);
+        if (!heading) {
+            x->ok = false;
+            return;
+        }
+        pp.no_keep_next = true;
+        write_para2(x, &pp, NULL, heading, &body, s + head);
+        free(heading);
     }
 }
 
@@ -881,21 +1223,105 @@ static void write_attachment_pages(struct xw *x, const struct gw_doc *doc)
             struct para_props tp = {.style = "Title", .before = LINE_PITCH};
             write_para(x, &tp, NULL, a->title.s);
         }
-        write_blocks(x, a->blocks, a->n_blocks);
+        write_blocks(x, a->blocks, a->n_blocks, -1);
     }
 }
 
-static bool has_colophon(const struct gw_doc *doc)
+/* ---- the 版记 ---------------------------------------------------------------------- */
+
+static void write_cell_margins_zero(struct xw *x, const char *element)
 {
-    return has(&doc->cc) || has(&doc->printer) || has(&doc->print_date);
+    static const char *const sides[] = {"w:top", "w:left", "w:bottom", "w:right"};
+    start(x, element);
+    for (int i = 0; i < 4; i++) {
+        start(x, sides[i]);
+        attr_int(x, "w:w", 0);
+        attr(x, "w:type", "dxa");
+        end(x);
+    }
+    end(x);
 }
 
-/* The 版记: 抄送 between a thick rule and a thin one, then 印发机关 (left, one
- * character in) and 印发日期 (right, one character in) above the last thick
- * rule. The section puts it at the foot of an even page. */
+/* A table border line: "nil" when b is NULL. */
+static void write_table_border(struct xw *x, const char *side, const struct border *b)
+{
+    start(x, side);
+    attr(x, "w:val", b ? b->val : "nil");
+    if (b) {
+        attr_int(x, "w:sz", b->sz);
+        attr_int(x, "w:space", 0);
+        attr(x, "w:color", b->color);
+    }
+    end(x);
+}
+
+/* One row of the 版记 table: at least `height` twips (exact: no more). */
+static void start_colophon_row(struct xw *x, int height, bool exact)
+{
+    start(x, "w:tr");
+    start(x, "w:trPr");
+    el(x, "w:cantSplit");
+    start(x, "w:trHeight");
+    attr_int(x, "w:val", height);
+    attr(x, "w:hRule", exact ? "exact" : "atLeast");
+    end(x);
+    end(x);
+    start(x, "w:tc");
+    start(x, "w:tcPr");
+    start(x, "w:tcW");
+    attr_int(x, "w:w", TEXT_W);
+    attr(x, "w:type", "dxa");
+    end(x);
+    el_val(x, "w:vAlign", "center");
+    end(x);
+}
+
+/* The 版记 as a floating table at the foot of the type area (vertAnchor
+ * margin, tblpYSpec bottom), as wide as the type area: 抄送 in one row, 印发机关
+ * (left, one character in) and 印发日期 (right, one character in) in the last
+ * row of one grid line. The rules are the table's borders: thick first and
+ * last, thin between. A 信函 has the 抄送 only, without rules. The empty
+ * paragraph after the table anchors it to its page. */
 static void write_colophon(struct xw *x, const struct gw_doc *doc)
 {
+    bool letter = doc->format == GW_FORMAT_LETTER;
     bool cc = has(&doc->cc);
+    bool printer = !letter && (has(&doc->printer) || has(&doc->print_date));
+    start(x, "w:tbl");
+    start(x, "w:tblPr");
+    start(x, "w:tblpPr");
+    attr_int(x, "w:leftFromText", 0);
+    attr_int(x, "w:rightFromText", 0);
+    attr_int(x, "w:topFromText", 0);
+    attr_int(x, "w:bottomFromText", 0);
+    attr(x, "w:vertAnchor", "margin");
+    /* from the page's edge: LibreOffice floats a table as wide as the type
+     * area only when it is placed relative to the page */
+    attr(x, "w:horzAnchor", "page");
+    attr(x, "w:tblpYSpec", "bottom");
+    attr_int(x, "w:tblpX", MM(GW_MARGIN_LEFT_MM));
+    end(x);
+    el_val(x, "w:tblOverlap", "never");
+    start(x, "w:tblW");
+    attr_int(x, "w:w", TEXT_W);
+    attr(x, "w:type", "dxa");
+    end(x);
+    start(x, "w:tblBorders");
+    write_table_border(x, "w:top", letter ? NULL : &RULE_THICK);
+    write_table_border(x, "w:left", NULL);
+    write_table_border(x, "w:bottom", letter ? NULL : &RULE_THICK);
+    write_table_border(x, "w:right", NULL);
+    write_table_border(x, "w:insideH", letter ? NULL : &RULE_THIN);
+    write_table_border(x, "w:insideV", NULL);
+    end(x);
+    el_val(x, "w:tblLayout", "fixed");
+    write_cell_margins_zero(x, "w:tblCellMar");
+    end(x);
+    start(x, "w:tblGrid");
+    start(x, "w:gridCol");
+    attr_int(x, "w:w", TEXT_W);
+    end(x);
+    end(x);
     if (cc) {
         size_t n = strlen(doc->cc.s) + 16;
         char *line = malloc(n); /* [n] "抄送：" cc "。" */
@@ -904,81 +1330,113 @@ static void write_colophon(struct xw *x, const struct gw_doc *doc)
             return;
         }
         snprintf(line, n, "抄送：%s。", doc->cc.s);
+        start_colophon_row(x, LINE_PITCH, false);
         struct para_props pp = {.style = "GwColophon",
-                                .top = &RULE_THICK,
-                                .bottom = &RULE_THIN,
                                 .set_ind = true,
                                 .ind_left = CHAR_4HAO + 3 * CHAR_4HAO,
                                 .ind_right = CHAR_4HAO,
                                 .hanging = 3 * CHAR_4HAO};
         write_para(x, &pp, NULL, line);
         free(line);
+        end(x); /* w:tc */
+        end(x); /* w:tr */
     }
-    if (has(&doc->printer) || has(&doc->print_date)) {
+    if (printer) {
         char date[256] = "";
         if (has(&doc->print_date))
             snprintf(date, sizeof date, "\t%s印发", doc->print_date.s);
-        struct para_props pp = {.style = "GwColophon",
-                                .top = cc ? NULL : &RULE_THICK,
-                                .bottom = &RULE_THICK,
-                                .tab_right = TEXT_W - CHAR_4HAO};
+        start_colophon_row(x, LINE_PITCH, true);
+        struct para_props pp = {.style = "GwColophon", .tab_right = TEXT_W - CHAR_4HAO};
         write_para2(x, &pp, NULL, has(&doc->printer) ? doc->printer.s : "", NULL, date);
-    } else {
-        /* only 抄送: its lower rule is the last one, thick */
-        struct para_props pp = {.style = "GwRule", .top = &RULE_THICK};
-        write_para(x, &pp, NULL, NULL);
+        end(x);
+        end(x);
     }
+    end(x); /* w:tbl */
+    struct para_props anchor = {.style = "GwRule", .line_exact = SECTION_END_TW};
+    write_para(x, &anchor, NULL, NULL);
 }
 
-/* An empty, 1 pt paragraph that ends the main section. */
-static void write_section_break(struct xw *x, const struct gw_doc *doc)
+/* The 版记 where the plan puts it, and the last section's properties. */
+static void write_colophon_and_end(struct xw *x, const struct gw_doc *doc,
+                                   const struct page_plan *plan)
 {
-    struct para_props pp = {.style = "GwRule", .line_exact = PT};
-    start(x, "w:p");
-    start(x, "w:pPr");
-    write_ppr_body(x, &pp);
-    write_sectpr(x, SECTION_MAIN, doc->format == GW_FORMAT_LETTER);
-    end(x);
-    end(x);
+    bool letter = doc->format == GW_FORMAT_LETTER;
+    enum section_kind last = SECTION_MAIN;
+    switch (plan->colophon) {
+    case COLOPHON_NONE:
+        write_sectpr(x, SECTION_MAIN, letter);
+        return;
+    case COLOPHON_ON_LAST_PAGE:
+        break;
+    case COLOPHON_AFTER_BLANK:
+        write_section_end(x, SECTION_MAIN, letter);
+        write_section_end(x, SECTION_UNNUMBERED, letter); /* the blank page */
+        last = SECTION_UNNUMBERED;
+        break;
+    case COLOPHON_OWN_PAGE:
+        write_section_end(x, SECTION_MAIN, letter);
+        last = plan->colophon_numbered ? SECTION_NUMBERED : SECTION_UNNUMBERED;
+        break;
+    case COLOPHON_EVEN_PAGE:
+        write_section_end(x, SECTION_MAIN, letter);
+        last = SECTION_EVEN_PAGE;
+        break;
+    }
+    if (last != SECTION_MAIN) {
+        /* LibreOffice starts a section's page style at its first paragraph,
+         * which must not be one a floating table takes away */
+        struct para_props first = {.style = "GwRule", .line_exact = SECTION_END_TW};
+        write_para(x, &first, NULL, NULL);
+    }
+    write_colophon(x, doc);
+    write_sectpr(x, last, letter);
 }
 
-static bool build_document(const struct gw_doc *doc, char **data, size_t *len)
+static bool build_document(const struct gw_doc *doc, const struct page_plan *plan, char **data,
+                           size_t *len)
 {
     struct xw x;
     xw_begin(&x);
     start_w_root(&x, "w:document");
     start(&x, "w:body");
-    bool head = write_head(&x, doc);
-    if (has(&doc->title)) {
+    int head_tw = 0; /* the height of the 版头 written, in twips; -1: not known */
+    bool head = write_head(&x, doc, plan, &head_tw);
+    /* The space above the first paragraph after the 版头, so that it starts on
+     * the grid line the layout chose (when the 版头's height is known); -1:
+     * the paragraph's own. */
+    int first_before = -1;
+    if (head && head_tw >= 0 && plan->text_slot >= 0 && plan->text_slot * LINE_PITCH > head_tw)
+        first_before = plan->text_slot * LINE_PITCH - head_tw;
+    if (has(&doc->title) && !title_in_mark(doc)) {
         int before = doc->format == GW_FORMAT_LETTER ? LINE_PITCH : 2 * LINE_PITCH;
-        before = head ? before : 0;
-        struct para_props pp = {.style = "Title", .before = before, .set_before = true};
-        write_para(&x, &pp, NULL, doc->title.s);
+        before = first_before >= 0 ? first_before : head ? before : 0;
+        first_before = -1;
+        /* one blank line under the title: the 主送机关's space before, or here */
+        struct para_props pp = {.style = "Title",
+                                .before = before,
+                                .set_before = true,
+                                .after = has(&doc->recipients) ? 0 : LINE_PITCH};
+        write_para(&x, &pp, NULL, plan->title_lines ? plan->title_lines : doc->title.s);
     }
     if (has(&doc->recipients)) {
         size_t n = strlen(doc->recipients.s) + 4;
         char *line = malloc(n); /* [n] recipients "：" */
         if (line) {
             snprintf(line, n, "%s：", doc->recipients.s);
-            struct para_props pp = {.style = "GwRecipients", .before = LINE_PITCH};
+            struct para_props pp = {.style = "GwRecipients",
+                                    .before = first_before >= 0 ? first_before : LINE_PITCH};
             write_para(&x, &pp, NULL, line);
         }
+        first_before = -1;
         x.ok = x.ok && line;
         free(line);
     }
-    write_blocks(&x, doc->body, doc->n_body);
+    write_blocks(&x, doc->body, doc->n_body, first_before);
     write_attachment_list(&x, doc);
     write_minutes_people(&x, doc);
     write_signature(&x, doc);
     write_attachment_pages(&x, doc);
-    bool letter = doc->format == GW_FORMAT_LETTER;
-    if (has_colophon(doc)) {
-        write_section_break(&x, doc);
-        write_colophon(&x, doc);
-        write_sectpr(&x, SECTION_COLOPHON, letter);
-    } else {
-        write_sectpr(&x, SECTION_MAIN, letter);
-    }
+    write_colophon_and_end(&x, doc, plan);
     end(&x);
     end(&x);
     return xw_finish(&x, data, len);
@@ -1083,6 +1541,7 @@ static bool build_styles(char **data, size_t *len)
     start(&x, "w:rPrDefault");
     start(&x, "w:rPr");
     write_fonts(&x, FONT_FANGSONG);
+    el_val_int(&x, "w:spacing", -5);
     el_val_int(&x, "w:sz", SZ_3HAO);
     el_val_int(&x, "w:szCs", SZ_3HAO);
     start(&x, "w:lang");
@@ -1094,6 +1553,13 @@ static bool build_styles(char **data, size_t *len)
     end(&x);
     start(&x, "w:pPrDefault");
     start(&x, "w:pPr");
+    /* no punctuation hanging into the margin: the layout keeps every line
+     * inside the type area and wraps one character earlier instead */
+    el_val(&x, "w:overflowPunct", "0");
+    /* and no extra space between Chinese and Latin letters or digits, which
+     * the layout does not add either */
+    el_val(&x, "w:autoSpaceDE", "0");
+    el_val(&x, "w:autoSpaceDN", "0");
     start(&x, "w:spacing");
     attr_int(&x, "w:after", 0);
     attr_int(&x, "w:line", LINE_PITCH);
@@ -1202,9 +1668,77 @@ static bool build_footer(bool odd, bool empty, char **data, size_t *len)
     return xw_finish(&x, data, len);
 }
 
+/* 信函格式, page 1's 标志 as the layout draws it: a floating table (it takes no
+ * room in the header, so the text still starts at the 37 mm margin) from 30
+ * mm below the page's top to the first double rule, 170 mm wide and centred,
+ * whose red thick-over-thin bottom border is that rule; an empty paragraph
+ * after it anchors it. */
+static void write_letter_mark_table(struct xw *x, const char *mark, int sz, double rule_top_mm)
+{
+    const int top = MM(GW_LETTER_MARK_TOP_MM) - 2 * PT; /* the face's box starts above its ink */
+    const int width = MM(GW_LETTER_RULE_W_MM);
+    static const struct border dbl = {"thickThinSmallGap", 24, RED, 0};
+    start(x, "w:tbl");
+    start(x, "w:tblPr");
+    start(x, "w:tblpPr");
+    attr_int(x, "w:leftFromText", 0);
+    attr_int(x, "w:rightFromText", 0);
+    attr_int(x, "w:topFromText", 0);
+    attr_int(x, "w:bottomFromText", 0);
+    attr(x, "w:vertAnchor", "page");
+    attr(x, "w:horzAnchor", "page");
+    attr_int(x, "w:tblpX", MM((GW_PAGE_W_MM - GW_LETTER_RULE_W_MM) / 2));
+    attr_int(x, "w:tblpY", top);
+    end(x);
+    el_val(x, "w:tblOverlap", "never");
+    start(x, "w:tblW");
+    attr_int(x, "w:w", width);
+    attr(x, "w:type", "dxa");
+    end(x);
+    start(x, "w:tblBorders");
+    write_table_border(x, "w:top", NULL);
+    write_table_border(x, "w:left", NULL);
+    write_table_border(x, "w:bottom", &dbl);
+    write_table_border(x, "w:right", NULL);
+    write_table_border(x, "w:insideH", NULL);
+    write_table_border(x, "w:insideV", NULL);
+    end(x);
+    el_val(x, "w:tblLayout", "fixed");
+    write_cell_margins_zero(x, "w:tblCellMar");
+    end(x);
+    start(x, "w:tblGrid");
+    start(x, "w:gridCol");
+    attr_int(x, "w:w", width);
+    end(x);
+    end(x);
+    start(x, "w:tr");
+    start(x, "w:trPr");
+    start(x, "w:trHeight");
+    attr_int(x, "w:val", MM(rule_top_mm) - top);
+    attr(x, "w:hRule", "exact");
+    end(x);
+    end(x);
+    start(x, "w:tc");
+    start(x, "w:tcPr");
+    start(x, "w:tcW");
+    attr_int(x, "w:w", width);
+    attr(x, "w:type", "dxa");
+    end(x);
+    end(x);
+    struct para_props pp = {.style = "GwIssuerMark", .line_exact = sz * PT / 2 + 2 * PT};
+    struct run_props rp = {.sz = sz};
+    write_para(x, &pp, &rp, mark);
+    end(x); /* w:tc */
+    end(x); /* w:tr */
+    end(x); /* w:tbl */
+    struct para_props anchor = {.style = "GwRule", .line_exact = SECTION_END_TW};
+    write_para(x, &anchor, NULL, NULL);
+}
+
 /* 信函格式, page 1's header: the mark 30 mm from the top of the paper (the
  * header distance) and a red double rule (thick over thin) 170 mm long. */
-static bool build_letter_header(const struct gw_doc *doc, char **data, size_t *len)
+static bool build_letter_header(const struct gw_doc *doc, const struct page_plan *plan,
+                                char **data, size_t *len)
 {
     struct xw x;
     xw_begin(&x);
@@ -1213,15 +1747,19 @@ static bool build_letter_header(const struct gw_doc *doc, char **data, size_t *l
     x.ok = x.ok && mark;
     const int overhang = (MM(170) - TEXT_W) / 2; /* the rule is wider than the type area */
     static const struct border dbl = {"thickThinSmallGap", 24, RED, 4};
-    int sz = mark ? issuer_mark_size(mark) : 72;
-    struct para_props pp = {.style = "GwIssuerMark",
-                            .bottom = &dbl,
-                            .set_ind = true,
-                            .ind_left = -overhang,
-                            .ind_right = -overhang,
-                            .line_exact = sz * PT / 2 + 2 * PT};
+    int sz = mark ? issuer_mark_size(mark, plan->mark_sz) : 72;
     struct run_props rp = {.sz = sz};
-    write_para(&x, &pp, &rp, mark ? mark : "");
+    if (plan->letter_rule_top_mm > GW_LETTER_MARK_TOP_MM) {
+        write_letter_mark_table(&x, mark ? mark : "", sz, plan->letter_rule_top_mm);
+    } else {
+        struct para_props pp = {.style = "GwIssuerMark",
+                                .bottom = &dbl,
+                                .set_ind = true,
+                                .ind_left = -overhang,
+                                .ind_right = -overhang,
+                                .line_exact = sz * PT / 2 + 2 * PT};
+        write_para(&x, &pp, &rp, mark ? mark : "");
+    }
     free(mark);
     end(&x);
     return xw_finish(&x, data, len);
@@ -1438,7 +1976,8 @@ static void package_free(struct package *pkg)
 }
 
 /* Build every XML part in memory. */
-static bool package_build(const struct gw_doc *doc, struct package *pkg)
+static bool package_build(const struct gw_doc *doc, const struct page_plan *plan,
+                          struct package *pkg)
 {
     char ct_doc[128], ct_styles[128], ct_settings[128], ct_fonts[128], ct_ftr[128], ct_hdr[128];
     snprintf(ct_doc, sizeof ct_doc, "%sdocument.main+xml", CT_WML);
@@ -1451,7 +1990,7 @@ static bool package_build(const struct gw_doc *doc, struct package *pkg)
     struct part *p;
     bool ok = true;
     p = package_add(pkg, "word/document.xml", ct_doc, NULL, NULL);
-    ok = ok && build_document(doc, &p->data, &p->len);
+    ok = ok && build_document(doc, plan, &p->data, &p->len);
     p = package_add(pkg, "word/styles.xml", ct_styles, "styles", RID_STYLES);
     ok = ok && build_styles(&p->data, &p->len);
     p = package_add(pkg, "word/settings.xml", ct_settings, "settings", RID_SETTINGS);
@@ -1466,7 +2005,7 @@ static bool package_build(const struct gw_doc *doc, struct package *pkg)
     ok = ok && build_footer(true, true, &p->data, &p->len);
     if (letter) {
         p = package_add(pkg, "word/header1.xml", ct_hdr, "header", RID_HEADER_LETTER);
-        ok = ok && build_letter_header(doc, &p->data, &p->len);
+        ok = ok && build_letter_header(doc, plan, &p->data, &p->len);
         p = package_add(pkg, "word/footer4.xml", ct_ftr, "footer", RID_FOOTER_LETTER);
         ok = ok && build_letter_footer(&p->data, &p->len);
     }
@@ -1503,7 +2042,8 @@ static bool package_build(const struct gw_doc *doc, struct package *pkg)
 bool gw_export_docx(const struct gw_doc *doc, const struct gw_export_opts *opts, const char *path,
                     struct gw_err *err)
 {
-    (void)opts; /* Word resolves the standard font names itself */
+    /* Word resolves the standard font names itself; opts->fonts only serves
+     * the layout that decides the page breaks. */
     static atomic_uint counter;
     char tmp[4096];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u", path, (long)getpid(),
@@ -1511,8 +2051,12 @@ bool gw_export_docx(const struct gw_doc *doc, const struct gw_export_opts *opts,
     if (n < 0 || (size_t)n >= sizeof tmp)
         return gw_fail(err, "%s: path too long", path);
 
+    struct page_plan plan;
+    plan_pages(doc, opts, &plan);
     struct package pkg = {0};
-    if (!package_build(doc, &pkg)) {
+    bool built = package_build(doc, &plan, &pkg);
+    page_plan_free(&plan);
+    if (!built) {
         package_free(&pkg);
         return gw_fail(err, "%s: cannot write the document's XML (out of memory?)", path);
     }

@@ -2,12 +2,14 @@
 """The GB/T 9704-2012 layout of the PDF and PNG exports, read back.
 
 Each draft in tests/data/gongwen/layout/ is rendered with
-`wenshu-cli format DRAFT --pdf OUT.pdf` and `--png PREFIX --dpi 200`. The
+`wenshu-cli format DRAFT --pdf OUT.pdf` and `--png PREFIX --dpi 200`; the joint
+draft (lianhe.md) and the 请示 also with --sealed. The
 PDF is read back with poppler (`pdftotext -bbox-layout`: word and line boxes
 in points; a box's top is the font's ascent line, which is where the layout
 puts the top of a text line), the PNG by a pixel scan for rules (red and
 black) and for the page number's dash. Every expected number below comes
-from shared/specs/gongwen-gbt9704.md, never from the code under test:
+from shared/specs/gongwen-gbt9704.md (the joint 落款 from GB/T 9704-2012
+7.3.5 itself), never from the code under test:
 
   A4 210 x 297 mm; type area 156 x 225 mm at 28 mm left / 37 mm top;
   22 lines of 28 characters: pitch 225/22 mm, one character 156/28 mm.
@@ -31,6 +33,18 @@ from shared/specs/gongwen-gbt9704.md, never from the code under test:
   bottom edge (262 mm), thick / thin / thick rules, "印发" line above it.
   Attachments: "附件N" flush left on line 1 of a new page, title centred on
   line 3.
+  落款 and 成文日期 (GB/T 9704-2012 7.3.5): unsealed (7.3.5.2), the issuer one
+  blank line below the text, right-indented two characters, the date on the
+  next line starting two characters right of the issuer (a longer date two
+  characters in, the issuer moved left); a joint issue stacks the names one a
+  line, lead agency first, right-aligned, the date under the last. Sealed
+  (7.3.5.1), the date right-indented four characters with the (last) issuer
+  centred over it; a joint issue sets the names side by side in issuing
+  order, in rows of seals (one seal centred on each name, the last pressing
+  the last name and the date) that neither cross nor touch, stay inside the
+  type area's width, and whose first row's top is within one line of the
+  text. The seal's size is not in the standard: 42 mm, the common size of a
+  机关's seal.
 """
 import os
 import re
@@ -50,6 +64,7 @@ RIGHT, BOTTOM = LEFT + AREA_W, TOP + AREA_H
 PITCH = AREA_H / 22
 CELL = AREA_W / 28
 EM16 = 16 * MM  # a 三号 character's height
+SEAL_D = 42.0  # a 机关's seal, mm (not given by the standard; see above)
 DPI = 200
 PX = 25.4 / DPI  # mm per pixel
 
@@ -71,7 +86,11 @@ class Line:
     def __init__(self, el):
         self.x0, self.y0 = float(el.get("xMin")) * MM, float(el.get("yMin")) * MM
         self.x1, self.y1 = float(el.get("xMax")) * MM, float(el.get("yMax")) * MM
-        self.text = "".join(w.text or "" for w in el.iter() if w.tag.endswith("word"))
+        words = [w for w in el.iter() if w.tag.endswith("word")]
+        self.text = "".join(w.text or "" for w in words)
+        # (text, x0 mm, x1 mm) of each word: names side by side share a line
+        self.words = [(w.text or "", float(w.get("xMin")) * MM, float(w.get("xMax")) * MM)
+                      for w in words]
 
     def __repr__(self):
         return f"<{self.text} x {self.x0:.1f}-{self.x1:.1f} y {self.y0:.1f}-{self.y1:.1f}>"
@@ -95,6 +114,7 @@ def read_pdf(path):
             if merged and abs(merged[-1].y0 - ln.y0) < 0.3 and ln.x0 - merged[-1].x1 < CELL * 0.6:
                 m = merged[-1]
                 m.text += ln.text
+                m.words += ln.words
                 m.x1, m.y1 = max(m.x1, ln.x1), max(m.y1, ln.y1)
             else:
                 merged.append(ln)
@@ -123,14 +143,16 @@ def is_title(ln):
     return ln.text.startswith(TITLE_STARTS) and abs((ln.x0 + ln.x1) / 2 - (LEFT + AREA_W / 2)) < 1.0
 
 
-def render(cli, draft, tmp):
-    name = os.path.splitext(os.path.basename(draft))[0]
+def render(cli, draft, tmp, extra=(), name=None):
+    """Render draft (with extra options, e.g. --sealed) as tmp/NAME.pdf and PNGs."""
+    name = name or os.path.splitext(os.path.basename(draft))[0]
     pdf = os.path.join(tmp, name + ".pdf")
     png = os.path.join(tmp, name)
-    r = subprocess.run([cli, "format", draft, "--pdf", pdf], capture_output=True, text=True)
+    r = subprocess.run([cli, "format", draft, "--pdf", pdf, *extra], capture_output=True,
+                       text=True)
     check(r.returncode == 0, f"{name}: format --pdf exit {r.returncode}: {r.stderr.strip()}")
     m = re.search(r"pages (\d+)", r.stdout)
-    r2 = subprocess.run([cli, "format", draft, "--png", png, "--dpi", str(DPI)],
+    r2 = subprocess.run([cli, "format", draft, "--png", png, "--dpi", str(DPI), *extra],
                         capture_output=True, text=True)
     check(r2.returncode == 0, f"{name}: format --png exit {r2.returncode}: {r2.stderr.strip()}")
     pages = read_pdf(pdf)
@@ -533,6 +555,163 @@ def doc_baogao(pages, images):
     check_colophon(name, pages, images, "市委办公室")
 
 
+# 联合行文: three agencies, the lead one first (tests/data/gongwen/layout/lianhe.md)
+JOINT_ISSUERS = ["临江市人力资源和社会保障局", "临江市教育局", "临江市财政局"]
+JOINT_DATE = "2025年6月10日"
+
+
+def signature_page(name, pages, date):
+    """(page index, the date's line) of the last line reading date, or (None, None)."""
+    hits = [(i, ln) for i, p in enumerate(pages) for ln in p[2] if ln.text == date]
+    if not check(hits, f"{name}: no date line {date}"):
+        return None, None
+    return hits[-1]
+
+
+def text_above(lines, y):
+    """The lowest line whose top is above y (the end of the text before the 落款)."""
+    above = [ln for ln in lines if ln.y0 < y - 0.5]
+    return max(above, key=lambda ln: ln.y0) if above else None
+
+
+def joint_exempt():
+    """The joint 标志 (the names stacked, 文件 beside them) is placed in mm, off the grid."""
+    return lambda i, ln: i == 0 and ln.y0 < TOP + 35.0 + 3 * 15 and (
+        ln.text.startswith("临江市") or ln.text == "文件")
+
+
+def doc_lianhe(pages, images):
+    """Unsealed joint 落款 (7.3.5.2): the lead agency first, the others below it, one a
+    line, right-aligned; the date on the next line."""
+    name = "联合行文"
+    check_common(name, pages, images, [True] * len(pages), joint_exempt())
+    i, d = signature_page(name, pages, JOINT_DATE)
+    if d is None:
+        return
+    lines = pages[i][2]
+    names = []
+    for k, issuer in enumerate(JOINT_ISSUERS):
+        hits = [ln for ln in lines if ln.text == issuer and ln.y0 < d.y0]
+        if not check(hits, f"{name}: no 落款 line {issuer!r} above the date on page {i + 1}"):
+            return
+        names.append(max(hits, key=lambda ln: ln.y0))
+    n = len(names)
+    # one a line, in issuing order, the date on the line after the last
+    for k, ln in enumerate(names):
+        near(ln.y0, d.y0 - (n - k) * PITCH, 0.5, f"{name} 落款 {ln.text} on line {k + 1} of {n}")
+    body = text_above(lines, names[0].y0)
+    if check(body, f"{name}: no text above the 落款 on page {i + 1}"):
+        near(names[0].y0 - body.y0, 2 * PITCH, 0.5, f"{name} 落款 one blank line below the text")
+    # the names right-aligned; the lead name (13 characters) is far longer than the date
+    # (6.5) plus two, so it is the names, not the date, that sit two characters in
+    for ln in names:
+        near(ln.x1, RIGHT - 2 * CELL, 1.0, f"{name} 落款 {ln.text} right-indented 2")
+    near(d.x0, min(ln.x0 for ln in names) + 2 * CELL, 1.0,
+         f"{name} date starts 2 characters right of the names")
+    check(d.x1 <= RIGHT - 2 * CELL + 1.0, f"{name}: date {d} passes the 2-character indent")
+
+
+def check_seals(name, names, date, text_bottom):
+    """The seals a sealed 落款 must leave room for (7.3.5.1), one SEAL_D circle for each name
+    box (x0, x1, y0, y1), names in issuing order. The model: each seal centred on its name
+    across; the first row of seals as low as the rule lets it, its top one line below the
+    text; every later row the same height above its names (rows aligned). Then: each seal
+    presses its name (the name's centre within half a radius of the seal's), the last one
+    the last name and the date too, with them at or below its centre (居印章中心偏下); no
+    two seals cross or touch; every seal inside the type area's width."""
+    r = SEAL_D / 2
+    first_row = min(n[2] for n in names)
+    seal_y = text_bottom + PITCH + r - first_row  # seal centre below its names' top line
+    seals = []
+    for k, (x0, x1, y0, y1) in enumerate(names):
+        x, y = (x0 + x1) / 2, y0 + seal_y
+        seals.append((x, y))
+        label = f"{name}: seal {k + 1} (at {x:.1f}, {y:.1f} mm)"
+        check(x - r >= LEFT - 0.5 and x + r <= RIGHT + 0.5, f"{label} passes the type area")
+        check(abs((y0 + y1) / 2 - y) <= r / 2, f"{label} does not press its name {y0:.1f} mm")
+        if k == len(names) - 1 and date is not None:
+            pressed = ((y0 + y1) / 2 + (date.y0 + date.y1) / 2) / 2
+            check(y <= pressed <= y + r / 2, f"{label}: name and date centred at {pressed:.1f} "
+                  "mm, want them at or a little below the seal's centre")
+            check(date.y1 <= y + r, f"{label} does not reach the date")
+    for a in range(len(seals)):
+        for b in range(a + 1, len(seals)):
+            dist = ((seals[a][0] - seals[b][0]) ** 2 + (seals[a][1] - seals[b][1]) ** 2) ** 0.5
+            check(dist > SEAL_D, f"{name}: seals {a + 1} and {b + 1} {dist:.1f} mm apart, they "
+                  f"cross or touch (diameter {SEAL_D})")
+
+
+def doc_lianhe_sealed(pages, images):
+    """Sealed joint 落款 (7.3.5.1): the names side by side in issuing order, in aligned rows
+    of seals; the date right-indented 4 with the last name centred over it."""
+    name = "联合行文（盖章）"
+    check_common(name, pages, images, [True] * len(pages), joint_exempt())
+    i, d = signature_page(name, pages, JOINT_DATE)
+    if d is None:
+        return
+    lines = pages[i][2]
+    found = {}  # issuer -> (x0, x1, y0, y1): the lowest word reading it above the date
+    for ln in lines:
+        for text, x0, x1 in ln.words:
+            if text in JOINT_ISSUERS and ln.y0 < d.y0 and (
+                    text not in found or ln.y0 > found[text][2]):
+                found[text] = (x0, x1, ln.y0, ln.y1)
+    if not check(len(found) == len(JOINT_ISSUERS),
+                 f"{name}: 落款 names found {sorted(found)}, want {JOINT_ISSUERS}"):
+        return
+    names = [found[t] for t in JOINT_ISSUERS]
+    for t, (x0, x1, y0, y1) in zip(JOINT_ISSUERS, names):
+        check(on_grid(y0), f"{name}: 落款 {t} at {y0:.1f} mm is off the grid")
+        check(x0 >= LEFT - 0.5 and x1 <= RIGHT + 0.5, f"{name}: 落款 {t} outside the type area")
+    # issuing order: row by row from the top, left to right in a row
+    rows = []
+    for n in sorted(names, key=lambda b: (round(b[2], 0), b[0])):
+        if rows and abs(rows[-1][0][2] - n[2]) < 0.5:
+            rows[-1].append(n)
+        else:
+            rows.append([n])
+    check([n for row in rows for n in row] == names,
+          f"{name}: 落款 not in issuing order row by row: {[[round(n[0]) for n in r] for r in rows]}")
+    for row in rows:
+        for a, b in zip(row, row[1:]):
+            check(a[1] + CELL - 0.5 <= b[0], f"{name}: names at {a[0]:.1f} and {b[0]:.1f} mm "
+                  "less than a character apart")
+    # 整齐排列: the names of a shorter row stand in the columns of the fullest row
+    full = max(rows, key=len)
+    columns = [(n[0] + n[1]) / 2 for n in full]
+    for row in rows:
+        for n in row:
+            c = (n[0] + n[1]) / 2
+            check(min(abs(c - x) for x in columns) <= 1.0,
+                  f"{name}: name centred at {c:.1f} mm is not in a column {columns}")
+    # the date right-indented 4, on the line after the last name, which is centred over it
+    last = names[-1]
+    near(d.x1, RIGHT - 4 * CELL, 1.0, f"{name} sealed date right-indented 4")
+    near(d.y0 - last[2], PITCH, 0.5, f"{name} date on the line after the last name")
+    near((last[0] + last[1]) / 2, (d.x0 + d.x1) / 2, 1.0,
+         f"{name} last name centred over the date")
+    body = text_above(lines, min(n[2] for n in names))
+    if check(body, f"{name}: no text above the 落款 on page {i + 1}"):
+        check_seals(name, names, d, body.y1)
+
+
+def doc_qingshi_sealed(pages, images):
+    """The single-agency sealed 落款 (7.3.5.1) of the 请示."""
+    name = "请示（盖章）"
+    check_common(name, pages, images, [True] * len(pages),
+                 lambda i, ln: i == 0 and ln.text == "XX县人民政府文件")
+    i, d = signature_page(name, pages, "2025年3月20日")
+    if d is None:
+        return
+    lines = pages[i][2]
+    check_signature(name, lines, "XX县人民政府", "2025年3月20日", sealed=True)
+    issuer = [ln for ln in lines if ln.text == "XX县人民政府" and ln.y0 < d.y0]
+    body = text_above(lines, issuer[-1].y0) if issuer else None
+    if check(body, f"{name}: no text above the 落款 on page {i + 1}"):
+        box = (issuer[-1].x0, issuer[-1].x1, issuer[-1].y0, issuer[-1].y1)
+        check_seals(name, [box], d, body.y1)
+
+
 def main():
     global TMP
     cli = os.environ.get("WENSHU_CLI")
@@ -546,18 +725,21 @@ def main():
     data = os.path.join(tests_dir, "data", "gongwen", "layout")
     with tempfile.TemporaryDirectory() as tmp:
         TMP = tmp
-        for draft, fn in [("tongzhi.md", doc_tongzhi), ("qingshi.md", doc_qingshi),
-                          ("han.md", doc_han), ("jiyao.md", doc_jiyao),
-                          ("baogao.md", doc_baogao)]:
+        for draft, fn, extra in [("tongzhi.md", doc_tongzhi, ()), ("qingshi.md", doc_qingshi, ()),
+                                 ("han.md", doc_han, ()), ("jiyao.md", doc_jiyao, ()),
+                                 ("baogao.md", doc_baogao, ()), ("lianhe.md", doc_lianhe, ()),
+                                 ("lianhe.md", doc_lianhe_sealed, ("--sealed",)),
+                                 ("qingshi.md", doc_qingshi_sealed, ("--sealed",))]:
             n_before = len(failures)
-            pages, images, stderr = render(cli, os.path.join(data, draft), tmp)
+            stem = os.path.splitext(draft)[0] + ("-sealed" if extra else "")
+            pages, images, stderr = render(cli, os.path.join(data, draft), tmp, extra, stem)
             if not pages or len(images) != len(pages):
                 continue
             if fn is doc_jiyao:
                 fn(pages, images, stderr)
             else:
                 fn(pages, images)
-            print(f"{draft}: {len(pages)} pages, {len(failures) - n_before} failures")
+            print(f"{stem}: {len(pages)} pages, {len(failures) - n_before} failures")
         # an output path that cannot be written: a clear error naming it, and
         # nothing left behind
         bad = os.path.join(tmp, "no-such-dir", "out.pdf")

@@ -797,41 +797,161 @@ static void flow_minutes_people(struct lay *L, const struct gw_doc *doc)
     }
 }
 
-/* 落款 and 成文日期. Sealed: the date right-indented four characters, the
- * issuer centred over it, two blank lines for the seal above. Unsealed: the
- * issuer one line below the body right-indented two characters, the date on
- * the next line starting two characters right of the issuer (the issuer
- * moves left when a long date would pass the two-character indent). */
-static void flow_signature(struct lay *L, const struct gw_doc *doc)
+/* 落款 and 成文日期 (GB/T 9704-2012 7.3.5). The 落款 holds one agency a line,
+ * the lead agency first (the parser's doc->signature). */
+
+/* The most seals a row can hold: the type area is 156 mm, a seal with its
+ * gap 44 mm. */
+#define SEAL_MAX_COLS 4
+
+/* One agency of the 落款 and where a sealed layout puts it. */
+struct sig_name {
+    const char *s; /* into the split copy of doc->signature */
+    double w;      /* its width, mm */
+    int row, col;  /* sealed: its row and column of seals */
+};
+
+/* Split a copy of sig at "\n" into names (blank lines dropped). Returns the
+ * copy, which the names point into (caller frees it and *names), or NULL
+ * when out of memory. */
+static char *split_signature(struct lay *L, const char *sig, struct sig_name **names, int *n)
 {
-    const char *issuer = doc->signature.s && *doc->signature.s ? doc->signature.s : NULL;
-    const char *date = doc->date.s && *doc->date.s ? doc->date.s : NULL;
-    if (!issuer && !date)
-        return;
-    double iw = issuer ? text_width(L, issuer, GW_FACE_FANGSONG, GW_SIZE_BODY_PT) : 0;
-    double dw = date ? text_width(L, date, GW_FACE_FANGSONG, GW_SIZE_BODY_PT) : 0;
-    double ix, dx;
-    if (doc->sealed && doc->format != GW_FORMAT_MINUTES) {
-        dx = AREA_RIGHT - 4 * GW_CELL_MM - dw;
-        ix = dx + (dw - iw) / 2;
-        skip_lines(L, 2);
-    } else {
-        double right = AREA_RIGHT - 2 * GW_CELL_MM;
-        ix = right - iw;
-        dx = ix + 2 * GW_CELL_MM;
-        if (dx + dw > right + 1e-6) {
-            dx = right - dw;
-            ix = dx - 2 * GW_CELL_MM;
-        }
-        skip_lines(L, 1);
+    *names = NULL;
+    *n = 0;
+    char *copy = strdup(sig);
+    int max = 1;
+    for (const char *p = sig; *p; p++)
+        max += *p == '\n';
+    struct sig_name *a = copy ? calloc((size_t)max, sizeof *a) : NULL; /* [max] */
+    if (!a) {
+        free(copy);
+        L->failed = true;
+        return NULL;
     }
-    keep_lines(L, (issuer ? 1 : 0) + (date ? 1 : 0));
-    if (issuer)
-        place_text(L, issuer, GW_FACE_FANGSONG, GW_SIZE_BODY_PT, ix, slot_top(L->slot++),
-                   GW_BLACK_RGB);
+    for (char *line = copy, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (*line)
+            a[(*n)++] = (struct sig_name){line,
+                                          text_width(L, line, GW_FACE_FANGSONG, GW_SIZE_BODY_PT),
+                                          0, 0};
+    }
+    *names = a;
+    return copy;
+}
+
+/* Unsealed (7.3.5.2): the names one a line, lead agency first, one blank
+ * line below the text, right-aligned two characters in from the right; the
+ * date on the next line, its first character two characters right of the
+ * names' first character (the widest name's). A date that would then pass
+ * the two-character indent is set two characters in, and the names move
+ * left with it. */
+static void flow_signature_unsealed(struct lay *L, const struct sig_name *names, int n,
+                                    const char *date, double dw)
+{
+    double right = AREA_RIGHT - 2 * GW_CELL_MM;
+    double widest = 0;
+    for (int i = 0; i < n; i++)
+        widest = fmax(widest, names[i].w);
+    double names_right = right; /* the names' common right edge */
+    double dx = right - widest + 2 * GW_CELL_MM;
+    if (dx + dw > right + 1e-6) {
+        dx = right - dw;
+        names_right = dx - 2 * GW_CELL_MM + widest;
+    }
+    skip_lines(L, 1);
+    keep_lines(L, n + (date ? 1 : 0));
+    for (int i = 0; i < n; i++)
+        place_text(L, names[i].s, GW_FACE_FANGSONG, GW_SIZE_BODY_PT, names_right - names[i].w,
+                   slot_top(L->slot++), GW_BLACK_RGB);
     if (date)
         place_text(L, date, GW_FACE_FANGSONG, GW_SIZE_BODY_PT, dx, slot_top(L->slot++),
                    GW_BLACK_RGB);
+}
+
+/* Put n names in rows of seals: rows of cols columns in order, the last row
+ * (which may hold fewer) right-aligned so that its last name is the
+ * rightmost. Columns are as far apart as a seal and a gap, or as half of
+ * each neighbour's widest name and a character. centre[cols] receives the
+ * columns' centres, the rightmost at right_centre (moved left if its names or
+ * seal would pass the type area). Returns whether every seal and name stays
+ * inside the type area's left edge. */
+static bool seal_grid(struct sig_name *names, int n, int rows, int cols, double right_centre,
+                      double *centre)
+{
+    double col_w[SEAL_MAX_COLS] = {0}; /* [cols] the widest name in each column */
+    int in_last = n - (rows - 1) * cols;
+    for (int i = 0; i < n; i++) {
+        names[i].row = i / cols;
+        names[i].col = names[i].row < rows - 1 ? i % cols : cols - in_last + i % cols;
+        col_w[names[i].col] = fmax(col_w[names[i].col], names[i].w);
+    }
+    double r = GW_SEAL_D_MM / 2;
+    centre[cols - 1] = fmin(right_centre, AREA_RIGHT - fmax(col_w[cols - 1] / 2, r));
+    for (int c = cols - 2; c >= 0; c--)
+        centre[c] = centre[c + 1] - fmax(GW_SEAL_D_MM + GW_SEAL_GAP_MM,
+                                         (col_w[c] + col_w[c + 1]) / 2 + GW_CELL_MM);
+    return centre[0] - fmax(col_w[0] / 2, r) >= AREA_LEFT - 1e-6;
+}
+
+/* Sealed (7.3.5.1): the date right-indented four characters; one agency:
+ * its name centred over the date. Joint: the names in issuing order side by
+ * side, in as few rows as keep each row of seals inside the type area (the
+ * rows balanced), a seal's diameter and a gap apart so that seals neither
+ * cross nor touch; the last name centred over the date, so that the last
+ * seal presses both. Two blank lines above the first row leave room for its
+ * seals, whose tops stay within a line of the text. */
+static void flow_signature_sealed(struct lay *L, struct sig_name *names, int n, const char *date,
+                                  double dw)
+{
+    double centre[SEAL_MAX_COLS]; /* [cols] the columns' centres, mm */
+    double date_centre = AREA_RIGHT - 4 * GW_CELL_MM - dw / 2;
+    int rows = 0, cols = 0;
+    for (int k = 1; k <= n; k++) {
+        cols = (n + k - 1) / k;
+        rows = (n + cols - 1) / cols;
+        if (rows != k || cols > SEAL_MAX_COLS)
+            continue; /* not a balanced grid, or too wide to fit anyway */
+        if (seal_grid(names, n, rows, cols, date_centre, centre) || cols == 1)
+            break;
+    }
+    int row_lines = (int)ceil((GW_SEAL_D_MM + GW_SEAL_GAP_MM) / GW_LINE_PITCH_MM);
+    int n_lines = n > 0 ? (rows - 1) * row_lines + 1 : 0;
+    skip_lines(L, 2);
+    keep_lines(L, n_lines + (date ? 1 : 0));
+    int first = L->slot;
+    for (int i = 0; i < n; i++)
+        place_text(L, names[i].s, GW_FACE_FANGSONG, GW_SIZE_BODY_PT,
+                   centre[names[i].col] - names[i].w / 2,
+                   slot_top(first + names[i].row * row_lines), GW_BLACK_RGB);
+    L->slot = first + n_lines;
+    if (date)
+        place_text(L, date, GW_FACE_FANGSONG, GW_SIZE_BODY_PT,
+                   (n > 0 ? centre[cols - 1] : date_centre) - dw / 2, slot_top(L->slot++),
+                   GW_BLACK_RGB);
+}
+
+/* The 落款 and the date, sealed or not; a 纪要 carries no seal (10.3), so
+ * it is always set as unsealed. */
+static void flow_signature(struct lay *L, const struct gw_doc *doc)
+{
+    const char *sig = doc->signature.s && *doc->signature.s ? doc->signature.s : "";
+    const char *date = doc->date.s && *doc->date.s ? doc->date.s : NULL;
+    if (!*sig && !date)
+        return;
+    struct sig_name *names = NULL; /* [n] */
+    int n = 0;
+    char *copy = split_signature(L, sig, &names, &n);
+    if (!copy)
+        return;
+    double dw = date ? text_width(L, date, GW_FACE_FANGSONG, GW_SIZE_BODY_PT) : 0;
+    if (doc->sealed && doc->format != GW_FORMAT_MINUTES)
+        flow_signature_sealed(L, names, n, date, dw);
+    else
+        flow_signature_unsealed(L, names, n, date, dw);
+    free(names);
+    free(copy);
 }
 
 /* 附注 on the line after the date, indented two characters, in parentheses. */

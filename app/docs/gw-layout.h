@@ -1,8 +1,12 @@
 /* gw-layout.h (private to libwenshu-docs): the GB/T 9704-2012 page layout in
  * millimetres. gw_layout_build() turns a gw_doc into pages of positioned text
  * runs (face, size, colour, baseline) and rules; the PDF and PNG exports draw
- * them as they are (gw-pdf.c), and the DOCX export reads only the constants
- * below. Every number comes from shared/specs/gongwen-gbt9704.md.
+ * them as they are (gw-pdf.c). The DOCX export (gw-docx.c) uses the constants
+ * below and also calls gw_layout_build() to plan its pages: where the layout
+ * broke the title, which grid line the text starts on, the 标志's size and
+ * where the 版记 falls. Every number comes from shared/specs/gongwen-gbt9704.md
+ * or GB/T 9704-2012 itself (section numbers given), except those marked as
+ * not given by the standard.
  *
  * Coordinates: millimetres from the top-left corner of an A4 page, y down.
  * A text line on the grid has its font's ascent line at the top of its grid
@@ -57,6 +61,11 @@
 #define GW_DOUBLE_THICK_MM 0.8
 #define GW_DOUBLE_THIN_MM 0.3
 #define GW_DOUBLE_GAP_MM 0.8
+/* Not given by the standard: the seal's size. 7.3.5.1 wants the seals of a
+ * joint issue in rows that neither cross nor touch and stay inside the type
+ * area; a 机关's seal is commonly 42 mm across. */
+#define GW_SEAL_D_MM 42.0
+#define GW_SEAL_GAP_MM 2.0 /* between two seals side by side or one row and the next */
 /* Red ink: Y80 % M80 % (CMYK 0/80/80/0), as RGB. */
 #define GW_RED_RGB 0xFF3333u
 #define GW_BLACK_RGB 0x000000u

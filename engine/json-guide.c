@@ -1,4 +1,4 @@
-/* json-guide.c: the JSON automaton (json-shape.c) applied to a model's vocab
+/* json-guide.c: the JSON automaton (json-schema.c) applied to a model's vocab
  * while generating: disallowed tokens are masked to -inf before the
  * sampler draws, and a budget keeps room for the shortest ending.
  *
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "engine-internal.h"
-#include "json-shape.h"
+#include "json-schema.h"
 #include "sampler.h"
 #include "tokenizer.h"
 
@@ -34,12 +34,12 @@ static bool eligible_type(enum tok_token_type type)
            type == TOK_TYPE_UNDEFINED;
 }
 
-enum eng_status json_guide_new(const struct eng_json_shape *shape, const struct tokenizer *tok,
+enum eng_status json_guide_new(const struct eng_schema *schema, const struct tokenizer *tok,
                                struct json_guide **out, struct eng_err *err)
 {
     *out = NULL;
     struct json_matcher *matcher = NULL;
-    enum eng_status st = json_matcher_new(shape, &matcher, err);
+    enum eng_status st = json_matcher_new(schema, &matcher, err);
     if (st)
         return st;
     struct json_guide *g = calloc(1, sizeof(*g));

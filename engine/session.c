@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 
 #include "engine-internal.h"
-#include "json-shape.h"
+#include "json-schema.h"
 #include "model.h"
 #include "sampler.h"
 #ifdef WENSHU_HAVE_VULKAN
@@ -503,8 +503,8 @@ enum eng_status eng_session_generate(struct eng_session *s, const int32_t *promp
         return eng_set_err(err, ENG_STATUS_ERR_ARG, "nothing to generate from: empty prompt");
     int max_new = p.n_predict < 0 ? s->n_ctx : p.n_predict;
     struct json_guide *guide = NULL;
-    if (p.json) {
-        if ((st = json_guide_new(p.json, m->tok, &guide, err)))
+    if (p.schema) {
+        if ((st = json_guide_new(p.schema, m->tok, &guide, err)))
             return st;
         /* the object must close within the context, too */
         if (max_new > s->n_ctx - s->n_past + 1)
@@ -548,7 +548,7 @@ enum eng_status eng_session_generate(struct eng_session *s, const int32_t *promp
     }
     if (guide && st == ENG_STATUS_OK && !json_guide_done(guide) && n_gen == max_new)
         st = eng_set_err(err, ENG_STATUS_ERR_CONTEXT,
-                         "JSON output: %d tokens are too few for the shape", max_new);
+                         "JSON output: %d tokens are too few for the schema", max_new);
     json_guide_free(&guide);
     char tail[16];
     size_t n_tail = utf8_stream_flush(&utf8, tail, sizeof tail);

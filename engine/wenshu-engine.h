@@ -239,33 +239,48 @@ const float *eng_session_logits(const struct eng_session *session);
  * Return false to stop. */
 typedef bool (*eng_token_callback)(int32_t token, const char *text, size_t len, void *user_data);
 
-/* ---- constrained output: one JSON object of a fixed shape -------------- */
+/* ---- constrained output: JSON that follows a schema -------------------- */
 
-/* A field of the object. Values are JSON strings without escapes: no '"',
- * no '\\' and no control characters, valid UTF-8 only. */
-enum eng_json_kind {
-    ENG_JSON_STRING,       /* "key":"value" */
-    ENG_JSON_STRING_ARRAY, /* "key":["value",...] */
+/* What a schema node accepts. Output is compact JSON: no whitespace, object
+ * properties all present and in the schema's order, strings without
+ * escapes ('"', '\\' and control characters cannot occur; valid UTF-8 only). */
+enum eng_schema_type {
+    ENG_SCHEMA_STRING,  /* "..." */
+    ENG_SCHEMA_INTEGER, /* minimum..maximum, no sign, no leading zeros */
+    ENG_SCHEMA_NUMBER,  /* minimum..maximum, up to max_decimals digits after the '.' */
+    ENG_SCHEMA_BOOLEAN, /* true or false */
+    ENG_SCHEMA_ARRAY,   /* [item,...] */
+    ENG_SCHEMA_OBJECT,  /* {"name":value,...} */
 };
 
-struct eng_json_field {
-    const char *name;            /* the key (no '"' or '\\') */
-    enum eng_json_kind kind;
+struct eng_schema;
+
+struct eng_schema_property {
+    const char *name;                /* the key (no '"', '\\' or control characters) */
+    const struct eng_schema *schema; /* its value */
+};
+
+/* One node of a schema; unused fields stay zero. At most 8 containers deep;
+ * the root is an object or an array. */
+struct eng_schema {
+    enum eng_schema_type type;
+    /* STRING */
     const char *const *choices;  /* NULL: free text; else [n_choices] (at most 32) the only
-                                  * values allowed ("" may be one of them) */
+                                  * values allowed (an enum; "" may be one) */
     int n_choices;
     const char *prefix;          /* free text: every value starts with this, written by the
                                   * sampler, not the model; NULL: none */
-    int min_chars, max_chars;    /* characters (code points) of a free-text value, the prefix
-                                  * included; max_chars 0: 64 */
-    int min_items, max_items;    /* arrays: the number of values; max_items 0: 8 */
-};
-
-/* The object: the fields in this order, written without whitespace:
- * {"title":"关于…","recipients":["…","…"],"urgency":""}. */
-struct eng_json_shape {
-    const struct eng_json_field *fields; /* [n_fields] */
-    int n_fields;
+    int min_chars, max_chars;    /* code points of a free-text value, the prefix included;
+                                  * max_chars 0: 64 */
+    /* INTEGER, NUMBER: 0 <= minimum <= maximum <= 1e15 */
+    double minimum, maximum;
+    int max_decimals;            /* NUMBER: 0: 2 */
+    /* ARRAY */
+    const struct eng_schema *items;
+    int min_items, max_items;    /* max_items 0: 8 */
+    /* OBJECT */
+    const struct eng_schema_property *properties; /* [n_properties], all required */
+    int n_properties;
 };
 
 struct eng_generate_params {
@@ -275,12 +290,13 @@ struct eng_generate_params {
     void *user_data;                 /* passed to on_token */
     const volatile int *cancel;      /* may be NULL; non-zero stops between tokens */
     bool stop_at_end;                /* stop on the family's end tokens */
-    const struct eng_json_shape *json; /* NULL: free text. Else the output is exactly one
-                                      * JSON object of this shape: each step samples only
-                                      * among tokens that keep it valid, generation stops
-                                      * after the closing brace, and when n_predict or the
+    const struct eng_schema *schema; /* NULL: free text. Else the output is exactly one JSON
+                                      * value of this schema: each step samples only among
+                                      * tokens that keep it valid, generation stops after
+                                      * the closing bracket, and when n_predict or the
                                       * context would run out first, the shortest valid
-                                      * ending is written instead (values cut short). */
+                                      * ending is written instead (values cut short).
+                                      * Errors: ENG_STATUS_ERR_ARG for a malformed schema. */
 };
 struct eng_generate_params eng_generate_params_default(void);
 

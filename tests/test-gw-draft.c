@@ -505,77 +505,87 @@ static void test_header_parse(void)
     }
 }
 
-/* ---- the JSON shape --------------------------------------------------------------------- */
+/* ---- the JSON schema --------------------------------------------------------------------- */
 
-static const struct eng_json_field *field_named(const struct eng_json_field *f, int n,
-                                                const char *name)
+static const struct eng_schema *prop_named(const struct eng_schema *root, const char *name)
 {
-    for (int i = 0; i < n; i++)
-        if (str_eq(f[i].name, name))
-            return &f[i];
+    for (int i = 0; i < root->n_properties; i++)
+        if (str_eq(root->properties[i].name, name))
+            return root->properties[i].schema;
     return NULL;
 }
 
-static void test_header_shape(void)
+static void test_header_schema(void)
 {
-    struct eng_json_field f[8];
-    int n = gw_draft_header_shape(GW_KIND_QINGSHI, f, 8);
-    CHECK_INT(n, 4);
-    CHECK_STR(f[0].name, "title");
-    CHECK_STR(f[1].name, "recipients");
-    CHECK_STR(f[2].name, "urgency");
-    CHECK_STR(f[3].name, "cc");
-    CHECK_INT(f[0].kind, ENG_JSON_STRING);
-    CHECK_STR(f[0].prefix, "关于");
-    CHECK_INT(f[0].min_chars, 6);
-    CHECK_INT(f[0].max_chars, 50);
-    CHECK(f[0].choices == NULL, "title has choices");
-    CHECK_INT(f[1].kind, ENG_JSON_STRING_ARRAY);
-    CHECK_INT(f[1].min_items, 1);
-    CHECK_INT(f[1].max_items, 1); /* 请示: one 主送 */
-    CHECK_INT(f[2].kind, ENG_JSON_STRING);
-    CHECK_INT(f[2].n_choices, 3);
-    for (int i = 0; i < f[2].n_choices; i++)
-        CHECK(str_eq(f[2].choices[i], "") || str_eq(f[2].choices[i], "特急") ||
-                  str_eq(f[2].choices[i], "加急"),
-              "urgency choice %s", f[2].choices[i]);
-    CHECK_INT(f[3].kind, ENG_JSON_STRING_ARRAY);
-    CHECK_INT(f[3].min_items, 0);
-    CHECK_INT(f[3].max_items, 5);
-    CHECK_INT(f[3].max_chars, 30);
+    struct gw_draft_schema s;
+    gw_draft_header_schema(GW_KIND_QINGSHI, &s);
+    const struct eng_schema *root = &s.root;
+    CHECK_INT(root->type, ENG_SCHEMA_OBJECT);
+    CHECK_INT(root->n_properties, 4);
+    CHECK_STR(root->properties[0].name, "title");
+    CHECK_STR(root->properties[1].name, "recipients");
+    CHECK_STR(root->properties[2].name, "urgency");
+    CHECK_STR(root->properties[3].name, "cc");
+    const struct eng_schema *t = prop_named(root, "title");
+    CHECK_INT(t->type, ENG_SCHEMA_STRING);
+    CHECK_STR(t->prefix, "关于");
+    CHECK_INT(t->min_chars, 6);
+    CHECK_INT(t->max_chars, 50);
+    CHECK(t->choices == NULL, "title has choices");
+    const struct eng_schema *r = prop_named(root, "recipients");
+    CHECK_INT(r->type, ENG_SCHEMA_ARRAY);
+    CHECK_INT(r->items->type, ENG_SCHEMA_STRING);
+    CHECK_INT(r->min_items, 1);
+    CHECK_INT(r->max_items, 1); /* 请示: one 主送 */
+    const struct eng_schema *u = prop_named(root, "urgency");
+    CHECK_INT(u->type, ENG_SCHEMA_STRING);
+    CHECK_INT(u->n_choices, 3);
+    for (int i = 0; i < u->n_choices; i++)
+        CHECK(str_eq(u->choices[i], "") || str_eq(u->choices[i], "特急") ||
+                  str_eq(u->choices[i], "加急"),
+              "urgency choice %s", u->choices[i]);
+    const struct eng_schema *cc = prop_named(root, "cc");
+    CHECK_INT(cc->type, ENG_SCHEMA_ARRAY);
+    CHECK_INT(cc->min_items, 0);
+    CHECK_INT(cc->max_items, 5);
+    CHECK_INT(cc->items->max_chars, 30);
 
-    n = gw_draft_header_shape(GW_KIND_TONGZHI, f, 8);
-    const struct eng_json_field *r = field_named(f, n, "recipients");
+    gw_draft_header_schema(GW_KIND_TONGZHI, &s);
+    r = prop_named(&s.root, "recipients");
     CHECK(r && r->max_items >= 2, "通知 takes several 主送");
 
     /* Kinds without 主送 have no recipients key. */
     static const enum gw_kind none[] = {GW_KIND_GONGGAO, GW_KIND_TONGGAO, GW_KIND_JIYAO,
                                         GW_KIND_GONGBAO, GW_KIND_MINGLING};
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
-        n = gw_draft_header_shape(none[i], f, 8);
-        CHECK_INT(n, 3);
-        CHECK(!field_named(f, n, "recipients"), "%s has recipients", gw_kind_name(none[i]));
-        CHECK(field_named(f, n, "title") && field_named(f, n, "cc"), "%s lacks a field",
+        gw_draft_header_schema(none[i], &s);
+        CHECK_INT(s.root.n_properties, 3);
+        CHECK(!prop_named(&s.root, "recipients"), "%s has recipients", gw_kind_name(none[i]));
+        CHECK(prop_named(&s.root, "title") && prop_named(&s.root, "cc"), "%s lacks a field",
               gw_kind_name(none[i]));
     }
-    n = gw_draft_header_shape(GW_KIND_JIYAO, f, 8);
-    CHECK(f[0].prefix == NULL, "纪要 title has a prefix");
-    n = gw_draft_header_shape(GW_KIND_GONGGAO, f, 8);
-    CHECK_STR(f[0].prefix, "关于");
+    gw_draft_header_schema(GW_KIND_JIYAO, &s);
+    CHECK(prop_named(&s.root, "title")->prefix == NULL, "纪要 title has a prefix");
+    gw_draft_header_schema(GW_KIND_GONGGAO, &s);
+    CHECK_STR(prop_named(&s.root, "title")->prefix, "关于");
 
-    /* What the engine requires of every shape. */
+    /* What the engine requires of every schema. */
     for (int k = 0; k <= GW_KIND_COUNT; k++) {
-        n = gw_draft_header_shape((enum gw_kind)k, f, 8);
-        CHECK(n >= 3 && n <= 4, "kind %d: %d fields", k, n);
-        for (int i = 0; i < n; i++) {
-            if (f[i].kind == ENG_JSON_STRING_ARRAY)
-                CHECK(f[i].max_items >= f[i].min_items && f[i].max_items > 0,
-                      "kind %d %s: items %d..%d", k, f[i].name, f[i].min_items, f[i].max_items);
-            CHECK(f[i].n_choices <= 32, "kind %d: too many choices", k);
-            CHECK(f[i].max_chars == 0 || f[i].max_chars >= f[i].min_chars, "kind %d: chars", k);
+        gw_draft_header_schema((enum gw_kind)k, &s);
+        CHECK(s.root.n_properties >= 3 && s.root.n_properties <= 4, "kind %d: %d properties", k,
+              s.root.n_properties);
+        for (int i = 0; i < s.root.n_properties; i++) {
+            const struct eng_schema *p = s.root.properties[i].schema;
+            if (p->type == ENG_SCHEMA_ARRAY) {
+                CHECK(p->max_items >= p->min_items && p->max_items > 0,
+                      "kind %d %s: items %d..%d", k, s.root.properties[i].name, p->min_items,
+                      p->max_items);
+                p = p->items;
+            }
+            CHECK(p->n_choices <= 32, "kind %d: too many choices", k);
+            CHECK(p->max_chars == 0 || p->max_chars >= p->min_chars, "kind %d: chars", k);
         }
     }
-    CHECK_INT(gw_draft_header_shape(GW_KIND_QINGSHI, f, 2), 2);
 }
 
 /* ---- recipes and prompts ---------------------------------------------------------------- */
@@ -674,7 +684,7 @@ static void test_prompts(void)
 int main(void)
 {
     test_recipes();
-    test_header_shape();
+    test_header_schema();
     test_header_parse();
     test_prompts();
     test_compose();

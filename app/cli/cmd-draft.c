@@ -225,7 +225,7 @@ static char *render(struct draft_run *r, const struct eng_chat_message *msgs, si
 }
 
 static int generate(struct draft_run *r, const int32_t *prompt, size_t n_prompt, int n_predict,
-                    const struct eng_json_shape *json, struct text_sink *sink)
+                    const struct eng_schema *schema, struct text_sink *sink)
 {
     struct eng_generate_params gp = eng_generate_params_default();
     gp.n_predict = n_predict;
@@ -233,7 +233,7 @@ static int generate(struct draft_run *r, const int32_t *prompt, size_t n_prompt,
     gp.on_token = sink_piece;
     gp.user_data = sink;
     gp.cancel = &cancel_flag;
-    gp.json = json;
+    gp.schema = schema;
     struct eng_err err;
     enum eng_status st = eng_session_generate(r->session, prompt, n_prompt, &gp, NULL, NULL,
                                               &err);
@@ -258,11 +258,11 @@ static int draft_header(struct draft_run *r, const struct gw_draft_facts *facts,
     if (!*prompt1 || cli_eval_with_media(r->model, r->session, *prompt1, &r->media, &cancel_flag))
         return 1;
     *n_prompt1 = eng_session_n_past(r->session);
-    struct eng_json_field fields[8];
-    struct eng_json_shape shape = {fields, gw_draft_header_shape(facts->kind, fields, 8)};
+    struct gw_draft_schema schema;
+    gw_draft_header_schema(facts->kind, &schema);
     fprintf(stderr, "wenshu-cli: 版头（%d 个提示词元）：", *n_prompt1);
     json->echo = stderr;
-    int status = generate(r, NULL, 0, 600, &shape, json);
+    int status = generate(r, NULL, 0, 600, &schema.root, json);
     fprintf(stderr, "\n");
     return status;
 }

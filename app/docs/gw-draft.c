@@ -359,36 +359,35 @@ static bool is_date_line(const char *s)
     return h >= 12 && starts_with(s + h, "年") && ends_with(s, "日") && n <= 14;
 }
 
-/* ---- the header's JSON shape ---------------------------------------------------------------- */
+/* ---- the header's JSON schema ---------------------------------------------------------------- */
 
 static const char *const urgency_choices[] = {"", "特急", "加急"};
 
-int gw_draft_header_shape(enum gw_kind kind, struct eng_json_field *fields, int max)
+void gw_draft_header_schema(enum gw_kind kind, struct gw_draft_schema *s)
 {
-    int n_recipients = max_recipients_of(kind);
-    struct eng_json_field all[4];
-    int n = 0;
-    all[n++] = (struct eng_json_field){
-        .name = "title", .kind = ENG_JSON_STRING,
-        .prefix = title_starts_with_guanyu(kind) ? "关于" : NULL,
-        .min_chars = 6, .max_chars = 50};
-    /* A kind without 主送 (公告, 通告, 纪要, 公报, 命令, 决议) has no recipients
-     * key: the engine wants max_items >= min_items, and 0 means 8. */
-    if (n_recipients > 0)
-        all[n++] = (struct eng_json_field){
-            .name = "recipients", .kind = ENG_JSON_STRING_ARRAY, .min_chars = 2,
-            .max_chars = 40, .min_items = 1, .max_items = n_recipients};
-    all[n++] = (struct eng_json_field){
-        .name = "urgency", .kind = ENG_JSON_STRING, .choices = urgency_choices,
+    memset(s, 0, sizeof *s);
+    s->title = (struct eng_schema){.type = ENG_SCHEMA_STRING,
+                                   .prefix = title_starts_with_guanyu(kind) ? "关于" : NULL,
+                                   .min_chars = 6, .max_chars = 50};
+    s->recipient = (struct eng_schema){.type = ENG_SCHEMA_STRING, .min_chars = 2,
+                                       .max_chars = 40};
+    s->recipients = (struct eng_schema){.type = ENG_SCHEMA_ARRAY, .items = &s->recipient,
+                                        .min_items = 1, .max_items = max_recipients_of(kind)};
+    s->urgency = (struct eng_schema){
+        .type = ENG_SCHEMA_STRING, .choices = urgency_choices,
         .n_choices = (int)(sizeof urgency_choices / sizeof urgency_choices[0])};
-    all[n++] = (struct eng_json_field){
-        .name = "cc", .kind = ENG_JSON_STRING_ARRAY, .min_chars = 2, .max_chars = 30,
-        .min_items = 0, .max_items = 5};
-    if (n > max)
-        n = max;
-    for (int i = 0; i < n; i++)
-        fields[i] = all[i];
-    return n;
+    s->cc_item = (struct eng_schema){.type = ENG_SCHEMA_STRING, .min_chars = 2, .max_chars = 30};
+    s->cc = (struct eng_schema){.type = ENG_SCHEMA_ARRAY, .items = &s->cc_item, .min_items = 0,
+                                .max_items = 5};
+    int n = 0;
+    s->props[n++] = (struct eng_schema_property){"title", &s->title};
+    /* A kind without 主送 (公告, 通告, 纪要, 公报, 命令, 决议) has no recipients key. */
+    if (max_recipients_of(kind) > 0)
+        s->props[n++] = (struct eng_schema_property){"recipients", &s->recipients};
+    s->props[n++] = (struct eng_schema_property){"urgency", &s->urgency};
+    s->props[n++] = (struct eng_schema_property){"cc", &s->cc};
+    s->root = (struct eng_schema){.type = ENG_SCHEMA_OBJECT, .properties = s->props,
+                                  .n_properties = n};
 }
 
 /* ---- prompts -------------------------------------------------------------------------------- */

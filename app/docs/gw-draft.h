@@ -5,8 +5,8 @@
  * model; this file only builds text and reads it back):
  *  1. The header. The chat is [system, user = gw_draft_header_prompt()];
  *     the model answers with one JSON object of the shape
- *     gw_draft_header_shape() describes, which the sampler enforces
- *     (eng_generate_params.json), so that even a small model cannot break it.
+ *     gw_draft_header_schema() describes, which the sampler enforces
+ *     (eng_generate_params.schema), so that even a small model cannot break it.
  *     gw_draft_header_parse() reads it back with json-glib.
  *  2. The body. The chat goes on with [assistant = the JSON, user =
  *     gw_draft_body_prompt()]; the model writes the body as free text, which
@@ -70,10 +70,15 @@ struct gw_draft_header {
     int n_cc;
 };
 
-/* The JSON shape of step 1 for the kind, into fields[max] (max >= 8);
- * returns the field count. The field names are title, recipients, urgency
- * and cc; the strings point at static data. */
-int gw_draft_header_shape(enum gw_kind kind, struct eng_json_field *fields, int max);
+/* The JSON schema of step 1: an object with title, recipients (only for
+ * kinds that have a 主送), urgency and cc. Every node lives in the struct,
+ * which must not move while the schema is in use; strings are static. */
+struct gw_draft_schema {
+    struct eng_schema root;                /* the object */
+    struct eng_schema_property props[4];   /* [root.n_properties] */
+    struct eng_schema title, recipients, recipient, urgency, cc, cc_item;
+};
+void gw_draft_header_schema(enum gw_kind kind, struct gw_draft_schema *schema);
 
 /* The system message (the drafting rules, common to every kind). */
 char *gw_draft_system_prompt(const struct gw_draft_facts *facts);

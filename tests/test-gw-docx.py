@@ -19,8 +19,10 @@ data/gongwen/layout (and one generated draft that needs a blank page before its
 the DOCX files in one call, and its PDFs are compared with wenshu's: page count,
 text on the 28 mm margin, the first line of each later page in the first grid
 line, page numbers, the 标志's place on page 1, the 版记's page and its last rule
-on the type area's bottom edge (pixel scan). Without them that part prints a
-skip line.
+on the type area's bottom edge (pixel scan); for the joint-issue draft (lianhe,
+also exported --sealed) each 落款 name and the date: whole on one line, at the
+PDF's x (±2 mm) and on its grid line. Without them that part prints a skip
+line.
 
 usage: test-gw-docx.py DRIVER
 """
@@ -111,6 +113,18 @@ JOINT = [
     ("title", "关于做好征兵工作的通知"), ("recipients", "各区县人民政府"),
     ("para", "现就做好征兵工作通知如下。"), ("signature", "XX市人民政府"),
     ("date", "2025年7月1日"),
+]
+
+
+# A joint 落款: three agencies, one a line ("\\n" in a spec value is a newline); Chinese
+# characters only, so that the names' widths are whole grid cells whatever the font. One
+# issuer in the 标志 and no 主送, so that the sealed 落款 (seven lines and two blank ones
+# above) fits on page 1 without the layout closing its gap (7.3.5.5).
+JOINT_SIGNATURE = [
+    ("kind", "通知"), ("issuer", "临江市人力资源和社会保障局"), ("doc_number", "临人社发〔2025〕41号"),
+    ("title", "关于做好就业见习工作的通知"), ("para", "现就做好就业见习工作通知如下。"),
+    ("signature", "临江市人力资源和社会保障局\\n临江市教育局\\n临江市财政局"),
+    ("date", "2025年6月10日"),
 ]
 
 
@@ -565,10 +579,19 @@ def check_request(d, items):
         char = 8845 / 28
         end = int(tabs[0].get(W + "pos")) + (4 + 5) * char  # 签发人： + 张三　李四
         near(end / char, 27, 0.1, f"{name}: widest 签发人 line ends at char")
-    # sealed: the date four characters in from the right
-    date = paras[texts.index("2025年4月1日")]
-    near(int(date.find(f"{W}pPr/{W}ind").get(W + "right")) / (8845 / 28), 4, 0.05,
-         f"{name}: sealed date right indent in chars")
+    # sealed: the date ends four characters in from the right (a right tab stop there), the
+    # agency centred over it
+    lines = signature_lines(d)
+    check([l["texts"] for l in lines] == [["XX县人民政府"], ["2025年4月1日"]],
+          f"{name}: 落款 lines {[l['texts'] for l in lines]}")
+    if len(lines) == 2:
+        check_signature_common(lines, name)
+        check(lines[1]["anchors"][0][0] == "right", f"{name}: sealed date not right-aligned")
+        near(lines[1]["anchors"][0][1] / CHAR, 28 - 4, 0.02, f"{name}: sealed date's end in chars")
+        check(lines[0]["anchors"][0][0] == "center", f"{name}: sealed agency not centred")
+        centre = lines[1]["anchors"][0][1] - nominal_width("2025年4月1日") / 2
+        near(lines[0]["anchors"][0][1] / CHAR, centre / CHAR, 0.5,
+             f"{name}: sealed agency's centre in chars (the date's centre)")
     secs = sections(d)
     check(len(secs) == 1, f"{name}: {len(secs)} sections, want 1 (no 版记)")
     check(secs[-1][1].find(W + "type") is None, f"{name}: a section break without a 版记")
@@ -715,6 +738,163 @@ def check_joint(d, items):
     near(mm(line), 35, 0.5, f"{name}: joint mark top below the type area mm")
 
 
+CHAR = 8845 / 28  # one grid character of the 156 mm type area, twips
+LINE = 12756 // 22  # the grid's line pitch, twips
+
+
+def nominal_width(text):
+    """A text's width in twips on the grid: a Chinese character one cell, a digit or Latin
+    letter about half of one (the fonts' own widths decide the last digit)."""
+    return sum(CHAR if ord(c) > 0x7F else CHAR / 2 for c in text)
+
+
+def first_anchor(p):
+    """Where a paragraph's alignment and indents hold its first text, as a tab stop would:
+    (val, twips from the type area's left edge); right: the end, left: the start, center:
+    the middle of the measure the indents leave."""
+    ind = p.find(f"{W}pPr/{W}ind")
+    jc = p.find(f"{W}pPr/{W}jc")
+    left = int(ind.get(W + "left", 0)) if ind is not None else 0
+    right = int(ind.get(W + "right", 0)) if ind is not None else 0
+    val = jc.get(W + "val") if jc is not None else "left"
+    pos = {"right": 8845 - right, "center": (left + 8845 - right) / 2}.get(val, left)
+    return val, pos
+
+
+def signature_lines(d):
+    """The 落款's paragraphs (style 发文机关署名): for each, its texts between tabs, where
+    each text is held [(val, twips)] (the first by the paragraph's alignment and indents,
+    the others by its tab stops), its space before (twips), keepNext, and whether its text
+    holds a leading tab or a break."""
+    sid = d.style_by_name("发文机关署名")
+    out = []
+    for p in d.doc.iter(W + "p"):
+        if para_style(p) != sid:
+            continue
+        text = para_text(p)
+        sp = p.find(f"{W}pPr/{W}spacing")
+        keep = p.find(f"{W}pPr/{W}keepNext")
+        tabs = [(t.get(W + "val"), int(t.get(W + "pos"))) for t in p.findall(f"{W}pPr/{W}tabs/{W}tab")]
+        out.append({"texts": [t for t in text.split("\t") if t],
+                    "anchors": [first_anchor(p)] + tabs,
+                    "before": int(sp.get(W + "before", 0)) if sp is not None else 0,
+                    "keep": keep is not None and keep.get(W + "val", "1") not in ("0", "false"),
+                    "stray": text.startswith("\t") or "\n" in text})
+    return out
+
+
+def check_signature_common(lines, name):
+    """Every 落款 line: no leading tab nor break (read back, it is the 落款 itself), a
+    place for each text, the places in order inside the type area; the lines kept
+    together, the last not kept with what follows."""
+    for l in lines:
+        check(not l["stray"], f"{name}: a leading tab or a break in the 落款 line {l['texts']}")
+        check(len(l["anchors"]) == len(l["texts"]),
+              f"{name}: 落款 line {l['texts']} placed at {l['anchors']}")
+        pos = [t[1] for t in l["anchors"]]
+        check(pos == sorted(pos) and all(0 <= p <= 8845 for p in pos),
+              f"{name}: 落款 places {pos} out of order or outside the type area")
+    check(all(l["keep"] for l in lines[:-1]) and not lines[-1]["keep"],
+          f"{name}: 落款 lines not kept together: {[l['keep'] for l in lines]}")
+
+
+def check_joint_signature(d, items):
+    """Unsealed joint 落款 (GB/T 9704 7.3.5.2): one agency a line in issuing order, one blank
+    line below the text, right-aligned two characters in from the right; the date on the
+    next line, its first character two characters right of the widest name's first."""
+    name = "joint-signature"
+    check_package(d, name)
+    check_text_order(d, [(k, v) for k, v in items if k != "signature"], name)
+    keys = dict(items)
+    agencies = keys["signature"].split("\\n")
+    lines = signature_lines(d)
+    check([l["texts"] for l in lines] == [[a] for a in agencies] + [[keys["date"]]],
+          f"{name}: 落款 lines {[l['texts'] for l in lines]}, want one agency a line, then the date")
+    if len(lines) != len(agencies) + 1:
+        return
+    check_signature_common(lines, name)
+    right = 8845 - 2 * CHAR
+    for l in lines[:-1]:
+        check(l["anchors"][0][0] == "right", f"{name}: {l['texts']} not right-aligned")
+        near(l["anchors"][0][1], right, 3, f"{name}: {l['texts']} right end, twips")
+    widest = max(nominal_width(a) for a in agencies)  # the agencies are Chinese only
+    check(lines[-1]["anchors"][0][0] == "left", f"{name}: the date not left-aligned")
+    near(lines[-1]["anchors"][0][1], right - widest + 2 * CHAR, 3, f"{name}: the date's start, twips")
+    near(lines[0]["before"], LINE, 2, f"{name}: space above the 落款, twips (one blank line)")
+    check(all(l["before"] == 0 for l in lines[1:]), f"{name}: blank lines inside the 落款")
+
+
+def check_joint_signature_sealed(d, items):
+    """Sealed joint 落款 (GB/T 9704 7.3.5.1): the agencies side by side in issuing order, in
+    rows; seals (about 42 mm, a gap between) neither cross nor touch, side by side or row
+    above row; the date four characters in from the right, the last agency centred over it,
+    all inside the type area."""
+    name = "joint-signature-sealed"
+    check_package(d, name)
+    keys = dict(items)
+    agencies = keys["signature"].split("\\n")
+    lines = signature_lines(d)
+    rows = [l["texts"] for l in lines[:-1]]
+    check([a for r in rows for a in r] == agencies and lines[-1]["texts"] == [keys["date"]],
+          f"{name}: 落款 lines {[l['texts'] for l in lines]}")
+    if [a for r in rows for a in r] != agencies:
+        return
+    check_signature_common(lines, name)
+    check(len(rows) < len(agencies), f"{name}: no two agencies side by side: rows {rows}")
+    seal = 42 * TWIPS_PER_MM
+    for l in lines[:-1]:
+        # each name centred on its seal's column; the first of a row starts at its left
+        # edge, which for a name of Chinese characters is its centre less half its width
+        centres = [pos + (nominal_width(t) / 2 if val == "left" else 0)
+                   for t, (val, pos) in zip(l["texts"], l["anchors"])]
+        check(all(val == "center" for val, _ in l["anchors"][1:]) and
+              (len(l["anchors"]) > 1 or l["anchors"][0][0] == "center"),
+              f"{name}: {l['texts']} not centred on their columns: {l['anchors']}")
+        for a, b in zip(centres, centres[1:]):
+            check(b - a > seal, f"{name}: seals side by side {mm(b - a):.1f} mm apart, touching")
+        for text, c in zip(l["texts"], centres):
+            half = max(nominal_width(text), seal) / 2
+            check(c - half >= -3 and c + half <= 8845 + 3,
+                  f"{name}: {text} or its seal passes the type area (centre {mm(c):.1f} mm)")
+        l["centres"] = centres
+    for l in lines[1:-1]:
+        check(l["before"] + LINE > seal, f"{name}: rows of seals {mm(l['before'] + LINE):.1f} mm "
+              "apart, touching")
+    near(lines[0]["before"], 2 * LINE, 2, f"{name}: space above the 落款, twips (two blank lines)")
+    check(lines[-1]["before"] == 0, f"{name}: a blank line above the date")
+    check(lines[-1]["anchors"][0][0] == "right", f"{name}: the date not right-aligned")
+    near(lines[-1]["anchors"][0][1], 8845 - 4 * CHAR, 3, f"{name}: the date's end, twips")
+    centre = lines[-1]["anchors"][0][1] - nominal_width(keys["date"]) / 2
+    near(lines[-2]["centres"][-1] / CHAR, centre / CHAR, 0.5,
+         f"{name}: the last agency's centre in chars (the date's centre)")
+
+
+# A date longer than the agency's name: GB/T 9704 7.3.5.2 sets the date two characters in
+# from the right and moves the name left (its first character two left of the date's).
+LONG_DATE = [
+    ("kind", "通知"), ("issuer", "临江市教育局"), ("title", "关于放假安排的通知"),
+    ("para", "现将放假安排通知如下。"), ("signature", "临江市教育局"), ("date", "2025年12月31日"),
+]
+
+
+def check_long_date(d, items):
+    name = "long-date"
+    keys = dict(items)
+    lines = signature_lines(d)
+    check([l["texts"] for l in lines] == [[keys["signature"]], [keys["date"]]],
+          f"{name}: 落款 lines {[l['texts'] for l in lines]}")
+    if len(lines) != 2:
+        return
+    check_signature_common(lines, name)
+    date, agency = lines[1]["anchors"][0], lines[0]["anchors"][0]
+    check(date[0] == "right" and agency[0] == "right", f"{name}: not right-aligned: {date}, {agency}")
+    near(date[1], 8845 - 2 * CHAR, 3, f"{name}: the date's end, twips (two characters in)")
+    # the name's first character two characters left of the date's first; the date's width
+    # depends on the font's digits (half a cell each, nominally)
+    want = date[1] - nominal_width(keys["date"]) - 2 * CHAR + nominal_width(keys["signature"])
+    near(agency[1] / CHAR, want / CHAR, 0.75, f"{name}: the name's end in chars")
+
+
 def check_failure(driver, tmp):
     """A failed export leaves nothing at the output path nor beside it."""
     spec = os.path.join(tmp, "fail.spec")
@@ -749,7 +929,14 @@ PITCH = AREA_H / 22                # one grid line, 10.23 mm
 EM3 = 16 * 25.4 / 72               # a 三号 (16 pt) character, 5.64 mm
 EM4 = 14 * 25.4 / 72               # a 四号 (14 pt) character, 4.94 mm
 NUMBER_ZONE = FOOT + 2             # below this: the page number's line
-LAYOUT_FIXTURES = ["tongzhi", "qingshi", "han", "jiyao", "baogao"]
+LAYOUT_FIXTURES = ["tongzhi", "qingshi", "han", "jiyao", "baogao", "lianhe"]
+# Fixtures exported again with wenshu-cli options: name -> (fixture, options).
+LAYOUT_VARIANTS = {"lianhe-sealed": ("lianhe", ["--sealed"])}
+# The 落款 of fixtures whose 落款 is compared line by line: its names, then the date
+# (from the draft's last lines).
+SIGNATURES = {
+    "lianhe": ["临江市人力资源和社会保障局", "临江市教育局", "临江市财政局", "2025年6月10日"],
+}
 
 
 def lo_convert(soffice, tmp, docxs):
@@ -903,6 +1090,71 @@ def compare_fixture(name, lo_pages, our_pages, lo_pdf, our_pdf, letter):
             print(f"{name}: {who} last 版记 rule at {rule and round(rule, 1)} mm")
 
 
+def text_pieces(pages, gap=3.0):
+    """Words joined into pieces of one line: words on one line (box tops within 0.5 mm) less
+    than gap mm apart. LibreOffice writes a date as several words ("2025" "年" "6" ...) a
+    millimetre apart; names side by side under seals lie a character (5.6 mm) or more
+    apart. [(text, page, x0, y0, x1, y1)] in reading order."""
+    out = []
+    for n, words in enumerate(pages, 1):
+        for w in sorted(text_words(words), key=lambda w: (round(w[2], 0), w[1])):
+            last = out[-1] if out else None
+            if last and last[1] == n and abs(last[3] - w[2]) < 0.5 and 0 <= w[1] - last[4] < gap:
+                out[-1] = (last[0] + w[0], n, last[2], last[3], w[3], max(last[5], w[4]))
+            else:
+                out.append((w[0], n, w[1], w[2], w[3], w[4]))
+    return out
+
+
+def compare_signature(name, lo_pages, our_pages, want, sealed):
+    """The 落款 in LibreOffice's PDF of the DOCX against wenshu's PDF: each name and the date
+    whole on one line (not wrapped), on the same page, at the same x within 2 mm (names:
+    both ends; the date: the end its tab stop holds, the start unsealed, the end sealed, as
+    LibreOffice's substitute for 仿宋 is not the layout's and its digits are wider), and
+    on the same grid line: the boxes' tops differ by the same amount (within 1 mm) as
+    those of the text line just above the 落款, set in the same face (the two PDFs use
+    different fonts with different ascents, so their boxes' tops differ by about 2 mm),
+    and that line itself lies on the PDF's grid line (within 3 mm, a grid line being
+    10.2 mm): the same text goes to the 落款's page in both."""
+    found = {}
+    for who, pages in (("LibreOffice", lo_pages), ("PDF", our_pages)):
+        pieces = text_pieces(pages)
+        at = [max((i for i, p in enumerate(pieces) if p[0] == t), default=None) for t in want]
+        check(None not in at, f"{name}: {who}: 落款 pieces {[t for t, i in zip(want, at) if i is None]} "
+              "not found whole on one line (wrapped?)")
+        if None in at:
+            return
+        above = [p for p in pieces[:min(at)] if p[1] == pieces[at[0]][1] and p[3] < pieces[at[0]][3] - 1]
+        check(bool(above), f"{name}: {who}: no text line above the 落款 on its page")
+        if not above:
+            return
+        found[who] = ([pieces[i] for i in at], above[-1])
+        # nothing else on the 落款's lines (a wrapped piece would start a line of its own)
+        rows = {(pieces[i][1], round(pieces[i][3])) for i in at}
+        stray = [p[0] for p in pieces if (p[1], round(p[3])) in rows and p[0] not in want]
+        check(not stray, f"{name}: {who}: stray text on the 落款's lines: {stray}")
+    lo, ours = found["LibreOffice"], found["PDF"]
+    check(lo[1][0] == ours[1][0], f"{name}: the line above the 落款 differs: {lo[1][0]!r}, {ours[1][0]!r}")
+    offset = lo[1][3] - ours[1][3]
+    check(abs(offset) <= 3, f"{name}: the line above the 落款 ({ours[1][0][:12]}…) is {offset:.1f} mm "
+          "lower in LibreOffice: not on the PDF's grid line (the fonts' boxes differ by ~2 mm)")
+    for text, l, o in zip(want, lo[0], ours[0]):
+        is_date = text == want[-1]
+        check(l[1] == o[1], f"{name}: {text} on page {l[1]} in LibreOffice, {o[1]} in the PDF")
+        # the date's held end: its start unsealed, unless it is set two characters in
+        # from the right (longer than the names); its end sealed
+        date_two_in = abs(o[4] - (LEFT + AREA_W - 2 * AREA_W / 28)) < 0.1
+        if not is_date or not (sealed or date_two_in):
+            near(l[2], o[2], 2, f"{name}: {text} start, LibreOffice against the PDF, mm")
+        if not is_date or sealed or date_two_in:
+            near(l[4], o[4], 2, f"{name}: {text} end, LibreOffice against the PDF, mm")
+        near(l[3] - o[3], offset, 1, f"{name}: {text} top, LibreOffice less the PDF, against the "
+             f"line above's {offset:.2f} mm")
+        print(f"{name}: {text} LibreOffice x {l[2]:.2f}-{l[4]:.2f} top {l[3]:.2f} mm; "
+              f"PDF x {o[2]:.2f}-{o[4]:.2f} top {o[3]:.2f} mm")
+    print(f"{name}: the line above the 落款: top LibreOffice {lo[1][3]:.2f}, PDF {ours[1][3]:.2f} mm")
+
+
 def lines_grid_copy(src, dst):
     """A copy whose document grid is lines only. LibreOffice does not narrow a character to
     Word's character pitch (linesAndChars): a character that does not fit one cell takes
@@ -934,10 +1186,14 @@ def soffice_compare(tmp):
     drafts["blank-page"] = os.path.join(tmp, "blank-page.md")
     with open(drafts["blank-page"], "w", encoding="utf-8") as f:
         f.write(BLANK_PAGE_DRAFT)
+    options = {name: [] for name in drafts}
+    for name, (fixture, opts) in LAYOUT_VARIANTS.items():
+        drafts[name], options[name] = drafts[fixture], opts
     made = {}
     for name, draft in drafts.items():
         docx, pdf = os.path.join(tmp, name + ".docx"), os.path.join(tmp, name + ".pdf")
-        r = subprocess.run([cli, "format", draft, "-o", docx, "--pdf", pdf], capture_output=True, text=True)
+        r = subprocess.run([cli, "format", draft, "-o", docx, "--pdf", pdf] + options[name],
+                           capture_output=True, text=True)
         check(r.returncode == 0, f"{name}: wenshu-cli format failed: {r.stderr.strip()[-300:]}")
         if r.returncode == 0:
             lines = os.path.join(tmp, "lines", name + ".docx")
@@ -958,7 +1214,12 @@ def soffice_compare(tmp):
             check(len(our_pages) == 4 and not text_words(our_pages[2]),
                   f"{name}: the PDF has {len(our_pages)} pages and no blank page 3: the draft no "
                   "longer ends on an even page without room for the 版记")
-        compare_fixture(name, pdf_pages(lo_pdf), our_pages, lo_pdf, pdf, letter)
+        lo_pages = pdf_pages(lo_pdf)
+        compare_fixture(name, lo_pages, our_pages, lo_pdf, pdf, letter)
+        fixture = LAYOUT_VARIANTS.get(name, (name, []))[0]
+        if fixture in SIGNATURES:
+            compare_signature(name, lo_pages, our_pages, SIGNATURES[fixture],
+                              "--sealed" in options[name])
 
 
 # A 通知 whose text ends low on page 2, an even page without room for the 版记:
@@ -992,6 +1253,15 @@ def main():
         path = export(driver, tmp, "joint", JOINT)
         if os.path.exists(path):
             check_joint(Docx(path), JOINT)
+        path = export(driver, tmp, "joint-signature", JOINT_SIGNATURE)
+        if os.path.exists(path):
+            check_joint_signature(Docx(path), JOINT_SIGNATURE)
+        path = export(driver, tmp, "joint-signature-sealed", JOINT_SIGNATURE + [("sealed", "1")])
+        if os.path.exists(path):
+            check_joint_signature_sealed(Docx(path), JOINT_SIGNATURE)
+        path = export(driver, tmp, "long-date", LONG_DATE)
+        if os.path.exists(path):
+            check_long_date(Docx(path), LONG_DATE)
         check_failure(driver, tmp)
         soffice_compare(tmp)
     if failures:

@@ -712,6 +712,159 @@ def doc_qingshi_sealed(pages, images):
         check_seals(name, [box], d, body.y1)
 
 
+# ---- 落款 at the foot of a page (GB/T 9704-2012 7.3.5.5) ------------------------------
+# When the space left after the text cannot hold the 落款, the spacing is adjusted so
+# that the 落款 never stands alone on a page: luokuan-jinzou.md (a copy of
+# clean/jueding-lianhe-biaozhang.md, whose text ends three lines above the page's foot)
+# must fit on page 1 with its text; luokuan-daihang.md (the same with a longer last
+# paragraph, ending on the last line) must carry text to the 落款's page.
+
+LUOKUAN_ISSUERS = ["临江市人力资源和社会保障局", "临江市教育局"]
+LUOKUAN_DATE = "2025年9月5日"
+
+
+def draft_body(path):
+    """The body paragraphs of a fixture: the lines after the 主送 (the first line ending
+    in ：) up to the 落款, read from the draft itself."""
+    with open(path, encoding="utf-8") as f:
+        lines = [ln.strip() for ln in f if ln.strip() and not ln.startswith(("<!--", "#"))]
+    start = next(k for k, ln in enumerate(lines) if ln.endswith("：")) + 1
+    end = lines.index(LUOKUAN_ISSUERS[0])
+    return lines[start:end]
+
+
+def luokuan_names(lines, date, sealed):
+    """The 落款 name boxes (x0, x1, y0, y1) above the date, in issuing order, or None."""
+    found = {}
+    for ln in lines:
+        if ln.y0 >= date.y0 - 0.5 or ln.y0 < date.y0 - 4 * PITCH:
+            continue
+        for text, x0, x1 in (ln.words if sealed else [(ln.text, ln.x0, ln.x1)]):
+            if text in LUOKUAN_ISSUERS:
+                found[text] = (x0, x1, ln.y0, ln.y1)
+    return [found[t] for t in LUOKUAN_ISSUERS] if len(found) == len(LUOKUAN_ISSUERS) else None
+
+
+def doc_luokuan(name, pages, images, draft, sealed, carried):
+    check_common(name, pages, images, [True] * len(pages), joint_exempt())
+    paras = draft_body(draft)
+    body_text = "".join(paras)
+    i, d = signature_page(name, pages, LUOKUAN_DATE)
+    if d is None:
+        return
+    names = luokuan_names(pages[i][2], d, sealed)
+    if not check(names, f"{name}: 落款 names not found above the date on page {i + 1}"):
+        return
+    top = min(n[2] for n in names)
+    # body lines: long enough not to be confused with a name, part of the drafted text
+    body = [[ln for ln in p[2] if len(ln.text) >= 4 and ln.text.replace(" ", "") in body_text]
+            for p in pages]
+    above = [ln for ln in body[i] if ln.y0 < top - 0.5]
+    check(len(above) >= (2 if carried else 1),
+          f"{name}: the 落款's page {i + 1} holds {len(above)} lines of text above it")
+    # nothing lost or doubled when lines move: the text reads as drafted, page after page
+    read = "".join(ln.text.replace(" ", "") for p in body for ln in sorted(p, key=lambda l: l.y0))
+    check(read == body_text, f"{name}: the text reads {read!r}, want {body_text!r}")
+    if carried:
+        check(i >= 1, f"{name}: the 落款 is on page {i + 1}, its text was meant to fill page 1")
+        prev = body[i - 1]
+        if check(prev, f"{name}: no text on page {i}"):
+            last = max(ln.y0 for ln in prev)
+            check(last >= TOP + 18 * PITCH - 0.5,
+                  f"{name}: page {i}'s text ends at {last:.1f} mm, more than two lines were moved")
+    else:
+        check(len(pages) == 1, f"{name}: {len(pages)} pages, want the 落款 on page 1 with its text")
+    text = max(above, key=lambda ln: ln.y0) if above else None
+    if text is None:
+        return
+    gap = (top - text.y0) / PITCH
+    if not sealed:
+        check(abs(gap - round(gap)) < 0.1 and round(gap) in (1, 2),
+              f"{name}: 落款 {gap:.2f} lines below the text, want the next line or one blank line")
+        for n in names:
+            near(n[1], RIGHT - 2 * CELL, 1.0, f"{name} 落款 right-indented 2")
+        return
+    # sealed: some place for the last seal must exist that presses the last name and the
+    # date at or a little below its centre, whose top is within one line of the text and
+    # does not cover it (7.3.5.1)
+    r = SEAL_D / 2
+    last = names[-1]
+    mid = ((last[2] + last[3]) / 2 + (d.y0 + d.y1) / 2) / 2
+    lo = max(text.y1 + r, mid - r / 2, d.y1 - r)
+    hi = min(text.y1 + PITCH + r, mid)
+    check(lo <= hi + 1e-6, f"{name}: no place for the seal between {lo:.1f} and {hi:.1f} mm")
+    near(d.x1, RIGHT - 4 * CELL, 1.0, f"{name} sealed date right-indented 4")
+
+
+# ---- title lines (GB/T 9704-2012 7.3.3) -----------------------------------------------
+# 「标题回行时，要做到词意完整，排列对称，长短适宜，间距恰当」. Each title below needs two
+# lines; the breaks listed were chosen by hand as keeping words whole, with the lines
+# about equal or the upper one longer. A break inside a run of Latin letters or digits,
+# or right after 关于, is never acceptable.
+TITLE_CASES = [
+    ("关于做好2025年高校毕业生就业见习工作的通知",
+     ["关于做好2025年高校毕业生|就业见习工作的通知"]),
+    ("关于加强和改进新时代城市社区治理工作的实施意见",
+     ["关于加强和改进新时代城市|社区治理工作的实施意见",
+      "关于加强和改进新时代城市社区|治理工作的实施意见"]),
+    ("临江市人力资源和社会保障局关于做好高校毕业生就业见习工作的通知",
+     ["临江市人力资源和社会保障局关于做好|高校毕业生就业见习工作的通知",
+      "临江市人力资源和社会保障局|关于做好高校毕业生就业见习工作的通知"]),
+    ("关于加快推进5G基站和IPv6规模部署工作的实施意见",
+     ["关于加快推进5G基站和IPv6|规模部署工作的实施意见",
+      "关于加快推进5G基站和|IPv6规模部署工作的实施意见"]),
+    ("关于表扬防汛抢险先进集体和先进个人及优秀志愿者的通报",
+     ["关于表扬防汛抢险先进集体和|先进个人及优秀志愿者的通报",
+      "关于表扬防汛抢险先进集体|和先进个人及优秀志愿者的通报"]),
+    ("关于印发《临江市城市更新与历史文化街区保护管理办法》的通知",
+     ["关于印发《临江市城市更新与|历史文化街区保护管理办法》的通知",
+      "关于印发《临江市城市更新与历史|文化街区保护管理办法》的通知",
+      "关于印发《临江市城市更新与历史文化|街区保护管理办法》的通知"]),
+]
+
+
+def title_lines(pages, title):
+    """The lines of page 1 that spell the title, in order."""
+    out, acc = [], ""
+    for ln in sorted(pages[0][2], key=lambda l: l.y0):
+        t = ln.text.replace(" ", "")
+        if t and title.startswith(acc + t) and (acc or t[:2] == title[:2]):
+            out.append(ln)
+            acc += t
+            if acc == title:
+                return out
+        elif acc:
+            break
+    return out if acc == title else None
+
+
+def check_titles(cli, tmp):
+    for k, (title, wanted) in enumerate(TITLE_CASES):
+        draft = os.path.join(tmp, f"title-{k}.md")
+        with open(draft, "w", encoding="utf-8") as f:
+            f.write(f"发文机关：临江市人民政府\n发文字号：临政发〔2025〕{k + 1}号\n# {title}\n"
+                    "各区县人民政府：\n请认真贯彻执行。\n临江市人民政府\n2025年6月1日\n")
+        pdf = os.path.join(tmp, f"title-{k}.pdf")
+        r = subprocess.run([cli, "format", draft, "--pdf", pdf], capture_output=True, text=True)
+        if not check(r.returncode == 0, f"title {k}: format exit {r.returncode}: {r.stderr.strip()}"):
+            continue
+        lines = title_lines(read_pdf(pdf), title)
+        if not check(lines, f"title {title}: not found on page 1"):
+            continue
+        got = "|".join(ln.text.replace(" ", "") for ln in lines)
+        check(got in wanted, f"title broken as {got!r}, want one of {wanted}")
+        for a, b in zip(lines, lines[1:]):
+            ta, tb = a.text.replace(" ", ""), b.text.replace(" ", "")
+            check(not (ta[-1].isascii() and ta[-1].isalnum() and tb[0].isascii() and tb[0].isalnum()),
+                  f"title {got!r}: a Latin or digit run broken")
+            check(not ta.endswith("关于"), f"title {got!r}: a line ends with 关于")
+            # 1.5 mm: a line that starts with Latin letters has a taller box (their ascent)
+            near(b.y0 - a.y0, PITCH, 1.5, f"title {got!r}: line pitch")
+        for ln in lines:
+            near((ln.x0 + ln.x1) / 2, LEFT + AREA_W / 2, 1.0, f"title {got!r}: line centred")
+        print(f"title: {got}")
+
+
 def main():
     global TMP
     cli = os.environ.get("WENSHU_CLI")
@@ -740,6 +893,19 @@ def main():
             else:
                 fn(pages, images)
             print(f"{stem}: {len(pages)} pages, {len(failures) - n_before} failures")
+        for draft, extra, carried in [("luokuan-jinzou.md", (), False),
+                                      ("luokuan-jinzou.md", ("--sealed",), False),
+                                      ("luokuan-daihang.md", (), True),
+                                      ("luokuan-daihang.md", ("--sealed",), True)]:
+            n_before = len(failures)
+            stem = os.path.splitext(draft)[0] + ("-sealed" if extra else "")
+            path = os.path.join(data, draft)
+            pages, images, _ = render(cli, path, tmp, extra, stem)
+            if not pages or len(images) != len(pages):
+                continue
+            doc_luokuan(stem, pages, images, path, bool(extra), carried)
+            print(f"{stem}: {len(pages)} pages, {len(failures) - n_before} failures")
+        check_titles(cli, tmp)
         # an output path that cannot be written: a clear error naming it, and
         # nothing left behind
         bad = os.path.join(tmp, "no-such-dir", "out.pdf")

@@ -300,6 +300,51 @@ static void test_minutes_and_format(void)
     gw_doc_free(&d);
 }
 
+/* A first line ending in ： that introduces the text ("…如下：") is body, and
+ * kinds without 主送 take only a bare list of names as one. */
+static void test_colon_line_not_recipients(void)
+{
+    static const struct {
+        const char *text;
+        const char *recipients; /* the 主送 wanted, NULL for none */
+        int n_body;             /* body blocks wanted */
+    } cases[] = {
+        {"# 关于春节期间禁止燃放烟花爆竹的通告\n现就有关事项通告如下：\n一、全市禁放。\n"
+         "特此通告。\n", NULL, 3},
+        {"# 关于发布城市更新条例的公告\n现予公告：\n《临江市城市更新条例》已经通过。\n", NULL, 2},
+        {"# 临江市人民政府令\n现发布命令：\n本办法自公布之日起施行。\n", NULL, 2},
+        {"文种：决议\n# 临江市人民代表大会关于城市总体规划的决议\n会议审议了规划草案，决议如下：\n"
+         "批准该规划。\n", NULL, 2},
+        {"# 临江市第七次全国人口普查公报\n普查登记的主要数据：\n全市常住人口为150万人。\n",
+         NULL, 2},
+        {"# 市政府常务会议纪要\n会议议定：\n一、同意方案。\n", NULL, 2},
+        /* 如下 marks a body line in any kind, a 通知 included. */
+        {"# 关于开展安全检查的通知\n现将有关事项通知如下：\n一、检查范围。\n", NULL, 2},
+        /* A real 主送 stays one: in a 通知, and (for the check to flag) in a 通告. */
+        {"# 关于开展安全检查的通知\n各县（市、区）人民政府，市政府各部门：\n请认真执行。\n",
+         "各县（市、区）人民政府，市政府各部门", 1},
+        {"# 关于禁止燃放烟花爆竹的通告\n全市各单位、广大市民：\n请遵守。\n",
+         "全市各单位、广大市民", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct gw_doc *d = parse(cases[i].text);
+        CHECK(d != NULL, "case %zu did not parse", i);
+        if (!d)
+            continue;
+        CHECK(str_eq(d->recipients.s, cases[i].recipients), "case %zu: 主送 \"%s\", want \"%s\"",
+              i, d->recipients.s ? d->recipients.s : "(null)",
+              cases[i].recipients ? cases[i].recipients : "(null)");
+        CHECK(d->n_body == cases[i].n_body, "case %zu: %d body blocks, want %d", i, d->n_body,
+              cases[i].n_body);
+        if (!cases[i].recipients && d->n_body > 0) {
+            /* The colon line is the first body block. */
+            CHECK(d->body[0].text.line == d->title.line + 1, "case %zu: first body line %d",
+                  i, d->body[0].text.line);
+        }
+        gw_doc_free(&d);
+    }
+}
+
 /* CRLF line ends, Markdown bold, a title wrapped after "…关于…". */
 static void test_line_forms(void)
 {
@@ -629,6 +674,7 @@ int main(int argc, char **argv)
     test_labelled_draft();
     test_plain_draft();
     test_minutes_and_format();
+    test_colon_line_not_recipients();
     test_line_forms();
     test_heading_shapes();
     test_refusals();

@@ -11,9 +11,13 @@
  * anchored to the foot of the type area, with its rules as table borders, on
  * the text's last page when the layout put it there, else after a nextPage
  * section break (and a blank page's section) whose footers carry no number.
- * The layout also gives the 标志's size and the grid line where the text
- * after the 版头 starts. Without a CJK font (no layout) the 版记 falls back
- * to an evenPage section. Paragraph defaults match the layout's typesetting:
+ * The layout also gives the 标志's size, the grid line where the text
+ * after the 版头 starts, and where each name of the 落款 and the date stand
+ * (one agency a line, or side by side in rows of seals): this export holds
+ * each at that edge or centre by alignment, indents and tab stops, on the
+ * same grid lines. Without a CJK font (no layout) the 版记 falls back to an
+ * evenPage section and the 落款 to nominal widths. Paragraph defaults match
+ * the layout's typesetting:
  * characters condensed 0.25 pt (the layout sets 28 a line, 15.8 pt apart),
  * no punctuation hanging into the margin, no extra space between Chinese and
  * Latin text.
@@ -232,6 +236,14 @@ struct border {
     int space; /* points between text and line */
 };
 
+/* A tab stop: val is "left", "center" or "right"; pos in twips from the
+ * type area's left edge (Word, and LibreOffice in a .docx, measure tab stops
+ * from the margin, not from the paragraph's indent). */
+struct tab_stop {
+    const char *val;
+    int pos;
+};
+
 /* Paragraph formatting; zero fields are left to the style. */
 struct para_props {
     const char *style;
@@ -241,6 +253,8 @@ struct para_props {
     const struct border *top, *bottom;
     int tab_right;   /* a right-aligned tab stop at this position (twips), 0: none */
     int tab_left;    /* a left-aligned tab stop at this position (twips), 0: none */
+    const struct tab_stop *tabs; /* [n_tabs] more tab stops, by position; NULL: none */
+    int n_tabs;
     bool no_snap;    /* do not snap to the document grid */
     int before;      /* twips */
     int after;       /* twips */
@@ -282,12 +296,20 @@ static void write_ppr_body(struct xw *x, const struct para_props *pp)
             write_border(x, "w:bottom", pp->bottom);
         end(x);
     }
-    if (pp->tab_right || pp->tab_left) {
+    if (pp->tab_right || pp->tab_left || pp->n_tabs > 0) {
         start(x, "w:tabs");
-        start(x, "w:tab");
-        attr(x, "w:val", pp->tab_right ? "right" : "left");
-        attr_int(x, "w:pos", pp->tab_right ? pp->tab_right : pp->tab_left);
-        end(x);
+        if (pp->tab_right || pp->tab_left) {
+            start(x, "w:tab");
+            attr(x, "w:val", pp->tab_right ? "right" : "left");
+            attr_int(x, "w:pos", pp->tab_right ? pp->tab_right : pp->tab_left);
+            end(x);
+        }
+        for (int i = 0; i < pp->n_tabs; i++) {
+            start(x, "w:tab");
+            attr(x, "w:val", pp->tabs[i].val);
+            attr_int(x, "w:pos", pp->tabs[i].pos);
+            end(x);
+        }
         end(x);
     }
     if (pp->no_snap)
@@ -511,6 +533,20 @@ enum colophon_place {
     COLOPHON_EVEN_PAGE,    /* no layout (no CJK font here): Word's even page */
 };
 
+/* The most pieces of the 落款 on one line: the layout puts at most four seals
+ * side by side (gw-layout.c, SEAL_MAX_COLS); a longer line is split. */
+#define SIG_MAX_PER_LINE 8
+
+/* One piece of the 落款 as the layout set it: an agency's name or the date. */
+struct sig_piece {
+    char *text;    /* owned UTF-8 */
+    double x_mm;   /* the left edge of its advance, from the page's left edge */
+    double w_mm;   /* its advance */
+    int slot;      /* its grid line, counted over the pages: page * GW_GRID_LINES + line */
+    bool in_area;  /* on a grid line of the type area (not the page number below it) */
+    bool is_date;
+};
+
 /* What the DOCX takes from the PDF's layout, so that both break the same way. */
 struct page_plan {
     enum colophon_place colophon;
@@ -524,12 +560,32 @@ struct page_plan {
     double letter_number_top_mm; /* 信函: the 发文字号's top under it; 0: unknown */
     char *title_lines;      /* owned: the title with "\n" where the layout broke its
                              * lines (balanced, GB/T 9704 7.3.1), or NULL */
+    struct sig_piece *sig;  /* [n_sig] owned: the 落款's names in issuing order, then
+                             * the date; NULL when the layout's were not found */
+    int n_sig;
+    int sig_skip;           /* blank grid lines between the text and the 落款, or
+                             * above it on a new page; -1: unknown */
+    bool sig_new_page;      /* the layout moved the 落款 to a page of its own */
+    size_t sig_company_len; /* bytes of text on the 落款's page above it, when the
+                             * layout carried at most two lines there with it
+                             * (GB/T 9704 7.3.5.5); 0: none */
 };
+
+/* Free n pieces and their array. Accepts NULL. */
+static void sig_pieces_free(struct sig_piece *pieces, int n)
+{
+    for (int i = 0; pieces && i < n; i++)
+        free(pieces[i].text);
+    free(pieces);
+}
 
 static void page_plan_free(struct page_plan *plan)
 {
     free(plan->title_lines);
     plan->title_lines = NULL;
+    sig_pieces_free(plan->sig, plan->n_sig);
+    plan->sig = NULL;
+    plan->n_sig = 0;
 }
 
 /* The title as the layout set it on page 1, its lines joined by "\n", when
@@ -656,18 +712,216 @@ static void layout_letter_rule(const struct gw_layout *lay, struct page_plan *pl
     plan->letter_number_top_mm = bottom + GW_SIZE_BODY_PT * GW_MM_PER_PT * 7 / 8;
 }
 
+/* The 落款's lines as the parser gives them: doc->signature split at "\n",
+ * blank lines dropped, then the date; each owned (sig_pieces_free). Positions
+ * are left zero. Returns the count, or -1 when out of memory. */
+static int signature_texts(const struct gw_doc *doc, struct sig_piece **out)
+{
+    const char *sig = has(&doc->signature) ? doc->signature.s : "";
+    int max = 2; /* the names (one more than the "\n"s) and the date */
+    for (const char *p = sig; *p; p++)
+        max += *p == '\n';
+    struct sig_piece *a = calloc((size_t)max, sizeof *a); /* [max] */
+    if (!a)
+        return -1;
+    int n = 0;
+    for (const char *line = sig; *line;) {
+        size_t len = strcspn(line, "\n");
+        if (len > 0 && !(a[n++].text = strndup(line, len)))
+            goto out_nomem;
+        line += len + (line[len] == '\n');
+    }
+    if (has(&doc->date)) {
+        a[n].is_date = true;
+        if (!(a[n++].text = strdup(doc->date.s)))
+            goto out_nomem;
+    }
+    *out = a;
+    return n;
+out_nomem:
+    sig_pieces_free(a, n);
+    return -1;
+}
+
+/* The layout's runs joined into pieces of text: runs on one baseline that
+ * follow each other (a gap under half a character: a space between Latin
+ * words) make one piece; a wider gap (the names side by side under seals, a
+ * character or more apart) or another baseline starts the next. */
+static int layout_pieces(const struct gw_layout *lay, struct sig_piece **out)
+{
+    int total = 0;
+    for (int p = 0; p < lay->n_pages; p++)
+        total += lay->pages[p].n_runs;
+    struct sig_piece *a = calloc((size_t)total + 1, sizeof *a); /* [total] at most */
+    if (!a)
+        return -1;
+    int n = 0;
+    for (int p = 0; p < lay->n_pages; p++) {
+        const struct gw_page *pg = &lay->pages[p];
+        double baseline = 0;
+        for (int i = 0; i < pg->n_runs; i++) {
+            const struct gw_run *r = &pg->runs[i];
+            struct sig_piece *last = n > 0 ? &a[n - 1] : NULL;
+            double gap = last ? r->x_mm - (last->x_mm + last->w_mm) : 0;
+            bool joins = i > 0 && fabs(r->baseline_mm - baseline) < 0.01 && gap > -0.01 &&
+                         gap < GW_CELL_MM / 2;
+            if (!joins) {
+                int line = slot_of_baseline(r->baseline_mm);
+                a[n++] = (struct sig_piece){strdup(r->text), r->x_mm, r->width_mm,
+                                            p * GW_GRID_LINES + line,
+                                            line >= 0 && line < GW_GRID_LINES, false};
+                baseline = r->baseline_mm;
+                if (!a[n - 1].text)
+                    goto out_nomem;
+                continue;
+            }
+            size_t len = strlen(last->text);
+            char *joined = malloc(len + strlen(r->text) + 2); /* [len + run + " " + NUL] */
+            if (!joined)
+                goto out_nomem;
+            snprintf(joined, len + strlen(r->text) + 2, "%s%s%s", last->text,
+                     gap > 0.05 ? " " : "", r->text);
+            free(last->text);
+            last->text = joined;
+            last->w_mm = r->x_mm + r->width_mm - last->x_mm;
+        }
+    }
+    *out = a;
+    return n;
+out_nomem:
+    sig_pieces_free(a, n);
+    return -1;
+}
+
+/* The bytes of text in the pieces [0, end) that lie above grid line first on
+ * its page, when they fill at most max_lines lines from the top of a page
+ * after the first; else 0. */
+static size_t text_above_on_page(const struct sig_piece *pieces, int end, int first,
+                                 int max_lines)
+{
+    int page = first / GW_GRID_LINES;
+    size_t len = 0;
+    int top = first;
+    for (int i = 0; i < end; i++) {
+        if (!pieces[i].in_area || pieces[i].slot / GW_GRID_LINES != page ||
+            pieces[i].slot >= first)
+            continue;
+        len += strlen(pieces[i].text);
+        top = pieces[i].slot < top ? pieces[i].slot : top;
+    }
+    bool company = page > 0 && len > 0 && top == page * GW_GRID_LINES && first - top <= max_lines + 1;
+    return company ? len : 0;
+}
+
+/* The 落款 as the layout set it: the last run of pieces that reads the names
+ * in order and then the date. Fills plan->sig (taking want's texts) and the
+ * blank lines above it; leaves plan->sig NULL when not found. */
+static void layout_signature(const struct gw_layout *lay, const struct gw_doc *doc,
+                             struct page_plan *plan)
+{
+    struct sig_piece *want = NULL, *got = NULL; /* [n_want], [n_got] */
+    int n_want = signature_texts(doc, &want);
+    int n_got = n_want > 0 ? layout_pieces(lay, &got) : -1;
+    int found = -1;
+    for (int i = 0; i + n_want <= n_got; i++) {
+        int k = 0;
+        while (k < n_want && strcmp(got[i + k].text, want[k].text) == 0)
+            k++;
+        if (k == n_want)
+            found = i;
+    }
+    if (found >= 0) {
+        for (int k = 0; k < n_want; k++) {
+            want[k].x_mm = got[found + k].x_mm;
+            want[k].w_mm = got[found + k].w_mm;
+            want[k].slot = got[found + k].slot;
+        }
+        /* the blank lines above: down from the text's last line on the same page,
+         * or from the top of the page when the text ended on an earlier one */
+        int first = want[0].slot;
+        plan->sig_skip = -1;
+        for (int i = found - 1; i >= 0 && plan->sig_skip < 0; i--)
+            if (!got[i].in_area)
+                continue;
+            else if (got[i].slot / GW_GRID_LINES != first / GW_GRID_LINES)
+                break;
+            else if (got[i].slot < first)
+                plan->sig_skip = first - got[i].slot - 1;
+        if (plan->sig_skip < 0 && found > 0) {
+            plan->sig_new_page = true;
+            plan->sig_skip = first % GW_GRID_LINES;
+        }
+        plan->sig_company_len = text_above_on_page(got, found, first, 2);
+        plan->sig = want;
+        plan->n_sig = n_want;
+        want = NULL;
+    }
+    sig_pieces_free(want, n_want > 0 ? n_want : 0);
+    sig_pieces_free(got, n_got > 0 ? n_got : 0);
+}
+
+/* Whether the 落款 is set for seals (GB/T 9704 7.3.5.1); a 纪要 carries none
+ * (10.3). */
+static bool signature_sealed(const struct gw_doc *doc)
+{
+    return doc->sealed && doc->format != GW_FORMAT_MINUTES;
+}
+
+/* Without a layout (no CJK font here), the 落款 placed by the grid's nominal
+ * widths: unsealed, the names right-aligned two characters in from the right,
+ * the date starting two characters right of the widest name's first
+ * character (or two in, the names moved left); sealed, the date four
+ * characters in and the names stacked, each centred over it. */
+static void nominal_signature(const struct gw_doc *doc, struct page_plan *plan)
+{
+    struct sig_piece *a = NULL; /* [n] */
+    int n = signature_texts(doc, &a);
+    if (n <= 0) {
+        sig_pieces_free(a, n > 0 ? n : 0);
+        return;
+    }
+    const double left = GW_MARGIN_LEFT_MM, cell = GW_CELL_MM;
+    double widest = 0, dw = 0;
+    for (int i = 0; i < n; i++) {
+        a[i].w_mm = text_width(a[i].text) / TWIPS_PER_MM;
+        if (a[i].is_date)
+            dw = a[i].w_mm;
+        else
+            widest = fmax(widest, a[i].w_mm);
+        a[i].slot = i;
+        a[i].in_area = true;
+    }
+    double right = left + GW_AREA_W_MM - 2 * cell;
+    double names_right = right, date_x = right - widest + 2 * cell;
+    if (signature_sealed(doc)) {
+        date_x = left + GW_AREA_W_MM - 4 * cell - dw;
+        names_right = date_x + dw / 2 + widest / 2;
+    } else if (date_x + dw > right) {
+        date_x = right - dw;
+        names_right = date_x - 2 * cell + widest;
+    }
+    for (int i = 0; i < n; i++)
+        a[i].x_mm = a[i].is_date ? date_x
+                    : signature_sealed(doc) ? names_right - widest / 2 - a[i].w_mm / 2
+                                            : names_right - a[i].w_mm;
+    plan->sig = a;
+    plan->n_sig = n;
+    plan->sig_skip = signature_sealed(doc) ? 2 : 1;
+}
+
 /* Lay the document out twice, with and without its 版记, and read off where
  * the 版记 went. Without a layout (no CJK font) the plan falls back to Word's
  * own even-page section and the nominal sizes and spacing. */
 static void plan_pages(const struct gw_doc *doc, const struct gw_export_opts *opts,
                        struct page_plan *plan)
 {
-    *plan = (struct page_plan){.colophon = COLOPHON_NONE, .text_slot = -1};
+    *plan = (struct page_plan){.colophon = COLOPHON_NONE, .text_slot = -1, .sig_skip = -1};
     const struct gw_fonts *fonts = opts ? opts->fonts : NULL;
     struct gw_layout *full = NULL, *text_only = NULL;
     struct gw_err err = {0};
     if (!gw_layout_build(doc, fonts, &full, &err)) {
         plan->colophon = has_colophon(doc) ? COLOPHON_EVEN_PAGE : COLOPHON_NONE;
+        nominal_signature(doc, plan);
         return;
     }
     plan->text_slot = layout_text_slot(full, doc);
@@ -675,6 +929,9 @@ static void plan_pages(const struct gw_doc *doc, const struct gw_export_opts *op
     if (doc->format == GW_FORMAT_LETTER)
         layout_letter_rule(full, plan);
     plan->title_lines = layout_title_lines(full, doc);
+    layout_signature(full, doc, plan);
+    if (!plan->sig)
+        nominal_signature(doc, plan);
     if (has_colophon(doc)) {
         struct gw_doc body = *doc; /* a shallow copy that shares every string */
         body.cc.s = body.printer.s = body.print_date.s = NULL;
@@ -1073,16 +1330,33 @@ static size_t heading_len(const char *s)
     return stop ? (size_t)(stop - s) + strlen("。") : strlen(s);
 }
 
+/* How many of the last blocks hold their last tail_len bytes of text; at
+ * least one. */
+static int blocks_holding_tail(const struct gw_block *blocks, int n, size_t tail_len)
+{
+    int k = 0;
+    size_t len = 0;
+    while (k < n && (k == 0 || len < tail_len)) {
+        const char *s = blocks[n - 1 - k].text.s;
+        len += s ? strlen(s) : 0;
+        k++;
+    }
+    return k;
+}
+
 /* Body blocks, the first first_before twips below the paragraph before it
- * (-1: its style's spacing). A level-1/2 heading with run-in text ("（一）加强领导。各单位
+ * (-1: its style's spacing); the last n_keep kept with the next paragraph
+ * (the 落款, which never stands alone on a page, GB/T 9704 7.3.5.5). A level-1/2 heading with run-in text ("（一）加强领导。各单位
  * ……") has its heading in the heading's face and the rest in 仿宋, and is not
  * kept with the next paragraph; a heading alone is (the style's keepNext). */
-static void write_blocks(struct xw *x, const struct gw_block *blocks, int n, int first_before)
+static void write_blocks(struct xw *x, const struct gw_block *blocks, int n, int first_before,
+                         int n_keep)
 {
     static const struct run_props body = {.font = FONT_FANGSONG};
     for (int i = 0; i < n; i++) {
         const char *s = blocks[i].text.s;
-        struct para_props pp = {.style = block_style(blocks[i].type)};
+        struct para_props pp = {.style = block_style(blocks[i].type),
+                                .keep_next = i >= n - n_keep};
         if (i == 0 && first_before >= 0) {
             pp.before = first_before;
             pp.set_before = true;
@@ -1151,44 +1425,102 @@ static void write_minutes_people(struct xw *x, const struct gw_doc *doc)
     }
 }
 
-/* 落款 and 成文日期 (GB/T 9704 7.3.5), then the 附注. Unsealed: the agency
- * two characters in from the right, one line below the text; the date on the
- * next line starting two characters right of the agency's first character
- * (or, when the date is longer, the date two in and the agency moved left).
- * Sealed: the date four characters in, the agency centred over it, with room
- * for the seal above. */
-static void write_signature(struct xw *x, const struct gw_doc *doc)
+/* Where a piece of the 落款 is held, as a tab stop would hold it, in twips
+ * from the type area's left edge: sealed, a name centred on its seal's column
+ * and the date ending four characters in; unsealed, the names ending at their
+ * common right edge and the date starting at its place (or ending two
+ * characters in, when it is longer than the names). So the edge or centre
+ * that the standard fixes stays put when Word's font measures a little
+ * differently from the layout's. */
+static struct tab_stop signature_anchor(const struct sig_piece *piece, bool sealed)
 {
-    int w_sig = has(&doc->signature) ? text_width(doc->signature.s) : 0;
-    int w_date = has(&doc->date) ? text_width(doc->date.s) : 0;
-    int date_r, sig_r;
-    if (doc->sealed) {
-        date_r = 4 * CHAR_TW;
-        sig_r = date_r + (w_date - w_sig) / 2;
-        sig_r = sig_r < 0 ? 0 : sig_r;
-    } else {
-        date_r = w_sig - w_date > 2 * CHAR_TW ? w_sig - w_date : 2 * CHAR_TW;
-        sig_r = date_r + w_date + 2 * CHAR_TW - w_sig;
-        if (!w_sig)
-            date_r = 4 * CHAR_TW;
+    double left = fmax(piece->x_mm - GW_MARGIN_LEFT_MM, 0);
+    double right = fmax(piece->x_mm + piece->w_mm - GW_MARGIN_LEFT_MM, 0);
+    /* unsealed, a date longer than the names is set two characters in from the
+     * right instead (7.3.5.2), and held there */
+    bool date_two_in = right > GW_AREA_W_MM - 2 * GW_CELL_MM - 0.05;
+    if (sealed)
+        return piece->is_date ? (struct tab_stop){"right", MM(right)}
+                              : (struct tab_stop){"center", MM((left + right) / 2)};
+    return piece->is_date && !date_two_in ? (struct tab_stop){"left", MM(left)}
+                                          : (struct tab_stop){"right", MM(right)};
+}
+
+/* Set a line's first piece by the paragraph's alignment and indents, so that
+ * the line carries no leading tab (the text reads back as the 落款 itself). */
+static void anchor_by_indents(struct para_props *pp, struct tab_stop anchor)
+{
+    int pos = anchor.pos < TEXT_W ? anchor.pos : TEXT_W;
+    pp->set_ind = true;
+    pp->jc = anchor.val;
+    if (strcmp(anchor.val, "right") == 0) {
+        pp->ind_right = TEXT_W - pos;
+    } else if (strcmp(anchor.val, "left") == 0) {
+        pp->ind_left = pos;
+    } else { /* centred: a measure around pos, as wide as the type area allows */
+        pp->ind_left = 2 * pos > TEXT_W ? 2 * pos - TEXT_W : 0;
+        pp->ind_right = 2 * pos < TEXT_W ? TEXT_W - 2 * pos : 0;
     }
-    int before = (doc->sealed ? 2 : 1) * LINE_PITCH;
-    if (has(&doc->signature)) {
-        struct para_props pp = {.style = "GwSignature",
-                                .set_ind = true,
-                                .ind_right = sig_r,
-                                .before = before,
-                                .set_before = true};
-        write_para(x, &pp, NULL, doc->signature.s);
-        before = 0;
+}
+
+/* One line of the 落款: the pieces [a, b) of plan->sig that share a grid
+ * line. The first is set by the paragraph's alignment and indents; several
+ * names side by side (a row of seals) start at the first's left edge and
+ * the others follow at centre tab stops. before: twips above the line. */
+static void write_signature_line(struct xw *x, const struct page_plan *plan, int a, int b,
+                                 int before, bool sealed, bool keep_next)
+{
+    struct tab_stop tabs[SIG_MAX_PER_LINE]; /* [b - a - 1] the stops of pieces a+1 .. b-1 */
+    struct para_props pp = {.style = "GwSignature",
+                            .keep_next = keep_next,
+                            .page_break_before = a == 0 && plan->sig_new_page,
+                            .tabs = tabs,
+                            .n_tabs = b - a - 1,
+                            .before = before,
+                            .set_before = true};
+    struct tab_stop first = signature_anchor(&plan->sig[a], sealed);
+    if (b - a > 1)
+        first = (struct tab_stop){"left", MM(fmax(plan->sig[a].x_mm - GW_MARGIN_LEFT_MM, 0))};
+    anchor_by_indents(&pp, first);
+    size_t len = 1;
+    for (int i = a; i < b; i++) {
+        if (i > a)
+            tabs[i - a - 1] = signature_anchor(&plan->sig[i], sealed);
+        len += strlen(plan->sig[i].text) + 1;
     }
-    if (has(&doc->date)) {
-        struct para_props pp = {.style = "GwSignature",
-                                .set_ind = true,
-                                .ind_right = date_r,
-                                .before = before,
-                                .set_before = true};
-        write_para(x, &pp, NULL, doc->date.s);
+    char *line = malloc(len); /* [len] the pieces, "\t" between them, and NUL */
+    if (!line) {
+        x->ok = false;
+        return;
+    }
+    line[0] = '\0';
+    for (int i = a; i < b; i++) {
+        if (i > a)
+            strcat(line, "\t");
+        strcat(line, plan->sig[i].text);
+    }
+    write_para(x, &pp, NULL, line);
+    free(line);
+}
+
+/* 落款 and 成文日期 (GB/T 9704 7.3.5), then the 附注. Each name and the date
+ * sit where the layout (gw-layout.c, flow_signature) put them: unsealed, one
+ * agency a line; sealed, the agencies side by side in rows of seals, a row's
+ * names on one line at tab stops. The grid lines between them, and the blank
+ * lines above, are the layout's; the lines keep together, as there, and
+ * start a new page where the layout's did. */
+static void write_signature(struct xw *x, const struct gw_doc *doc, const struct page_plan *plan)
+{
+    bool sealed = signature_sealed(doc);
+    int skip = plan->sig_skip >= 0 ? plan->sig_skip : sealed ? 2 : 1;
+    for (int a = 0, b; a < plan->n_sig; a = b) {
+        b = a + 1;
+        while (b < plan->n_sig && b - a < SIG_MAX_PER_LINE &&
+               plan->sig[b].slot == plan->sig[a].slot)
+            b++;
+        int lines_above = a == 0 ? skip : plan->sig[a].slot - plan->sig[a - 1].slot - 1;
+        write_signature_line(x, plan, a, b, (lines_above > 0 ? lines_above : 0) * LINE_PITCH,
+                             sealed, b < plan->n_sig);
     }
     if (has(&doc->note)) {
         size_t n = strlen(doc->note.s) + 8;
@@ -1223,7 +1555,7 @@ static void write_attachment_pages(struct xw *x, const struct gw_doc *doc)
             struct para_props tp = {.style = "Title", .before = LINE_PITCH};
             write_para(x, &tp, NULL, a->title.s);
         }
-        write_blocks(x, a->blocks, a->n_blocks, -1);
+        write_blocks(x, a->blocks, a->n_blocks, -1, 0);
     }
 }
 
@@ -1431,10 +1763,17 @@ static bool build_document(const struct gw_doc *doc, const struct page_plan *pla
         x.ok = x.ok && line;
         free(line);
     }
-    write_blocks(&x, doc->body, doc->n_body, first_before);
+    /* the 落款 takes the body's last lines with it to a new page, as the
+     * layout does, when nothing else comes between (and the layout did not set
+     * it alone on a new page, when the text was too short to go along) */
+    bool keep_body = plan->n_sig > 0 && !plan->sig_new_page && doc->n_attachments == 0 &&
+                     !has(&doc->attendees) &&
+                     !has(&doc->absentees) && !has(&doc->observers);
+    write_blocks(&x, doc->body, doc->n_body, first_before,
+                 keep_body ? blocks_holding_tail(doc->body, doc->n_body, plan->sig_company_len) : 0);
     write_attachment_list(&x, doc);
     write_minutes_people(&x, doc);
-    write_signature(&x, doc);
+    write_signature(&x, doc, plan);
     write_attachment_pages(&x, doc);
     write_colophon_and_end(&x, doc, plan);
     end(&x);
@@ -1516,7 +1855,10 @@ static bool build_styles(char **data, size_t *len)
          {.no_snap = true, .line_exact = MM(4), .jc = "center"},
          {.sz = 2}},
         {"GwRecipients", "主送机关", "Normal", {.jc = "left"}, {0}},
-        {"GwSignature", "发文机关署名", "Normal", {.no_snap = true, .jc = "right"}, {0}},
+        /* The 落款 is placed by tab stops on lines that stay on the grid, so
+         * that LibreOffice sets them at the grid lines the layout chose (an
+         * unsnapped line sits about 1 mm lower in its exact line height). */
+        {"GwSignature", "发文机关署名", "Normal", {.jc = "left"}, {0}},
         /* Hanging indents: based on Normal, so that no firstLineChars is inherited
          * (Word lets a style's *Chars indent win over a paragraph's twips). */
         {"GwAttachmentList", "附件说明", "Normal", {.jc = "left"}, {0}},

@@ -71,6 +71,11 @@ struct lay {
     int slot;                  /* next free grid line on it, 0..GW_GRID_LINES */
     bool *no_number;           /* [cap_pages] pages that print no number */
     bool failed;               /* out of memory */
+    /* Where the body text (paragraphs, headings, 附件说明) ended: its last
+     * page, and the grid lines [body_first_slot, body_end_slot) it holds
+     * there. body_page is -1 before any body text. */
+    bool in_body;              /* flow_para is setting body text */
+    int body_page, body_first_slot, body_end_slot;
 };
 
 static double measure_mm(struct lay *L, const char *s, int len, enum gw_face face, double size_pt)
@@ -386,7 +391,6 @@ struct para_style {
     double indent_first, indent_rest, right_indent;
     enum align align;
     uint32_t rgb;
-    double max_line_w; /* 0: the type-area width; else a narrower measure (titles) */
 };
 
 static bool layout_para(struct lay *L, const struct span *sp, int n_sp,
@@ -394,8 +398,6 @@ static bool layout_para(struct lay *L, const struct span *sp, int n_sp,
 {
     double cell = st->size_pt == GW_SIZE_BODY_PT ? GW_CELL_MM : st->size_pt * GW_MM_PER_PT;
     double width = GW_AREA_W_MM - st->right_indent;
-    if (st->max_line_w > 0 && st->max_line_w < width)
-        width = st->max_line_w;
     ts->n = 0;
     ls->n = 0;
     return tokenize(L, sp, n_sp, st->size_pt, cell, width - st->indent_rest, ts) &&
@@ -413,24 +415,44 @@ static double line_x(const struct para_style *st, const struct line *ln, bool fi
     return AREA_LEFT + (first ? st->indent_first : st->indent_rest);
 }
 
+/* Record that the grid line L->slot of the current page holds body text. */
+static void note_body_line(struct lay *L)
+{
+    if (L->body_page != L->page) {
+        L->body_page = L->page;
+        L->body_first_slot = L->slot;
+    }
+    L->body_end_slot = L->slot + 1;
+}
+
+/* Set lines already broken on the grid from the current slot, one grid line
+ * per text line, turning pages as needed. face: the first span's (its
+ * ascent places a line that is not 三号). */
+static void flow_lines(struct lay *L, const struct toks *ts, const struct lines *ls,
+                       const struct para_style *st, enum gw_face face)
+{
+    double asc = ascent_mm(L, GW_FACE_FANGSONG, GW_SIZE_BODY_PT);
+    if (st->size_pt != GW_SIZE_BODY_PT)
+        asc = ascent_mm(L, face, st->size_pt);
+    for (int i = 0; i < ls->n && !L->failed; i++) {
+        if (L->slot >= GW_GRID_LINES && !new_page(L))
+            break;
+        emit_line(L, ts, &ls->l[i], line_x(st, &ls->l[i], i == 0), slot_top(L->slot) + asc,
+                  st->size_pt, st->rgb);
+        if (L->in_body)
+            note_body_line(L);
+        L->slot++;
+    }
+}
+
 /* Set a paragraph on the grid from the current slot, one grid line per text
  * line, turning pages as needed. */
 static void flow_para(struct lay *L, const struct span *sp, int n_sp, const struct para_style *st)
 {
     struct toks ts = {0};
     struct lines ls = {0};
-    if (layout_para(L, sp, n_sp, st, &ts, &ls)) {
-        double asc = ascent_mm(L, GW_FACE_FANGSONG, GW_SIZE_BODY_PT);
-        if (st->size_pt != GW_SIZE_BODY_PT)
-            asc = ascent_mm(L, sp[0].face, st->size_pt);
-        for (int i = 0; i < ls.n && !L->failed; i++) {
-            if (L->slot >= GW_GRID_LINES && !new_page(L))
-                break;
-            emit_line(L, &ts, &ls.l[i], line_x(st, &ls.l[i], i == 0), slot_top(L->slot) + asc,
-                      st->size_pt, st->rgb);
-            L->slot++;
-        }
-    }
+    if (layout_para(L, sp, n_sp, st, &ts, &ls))
+        flow_lines(L, &ts, &ls, st, sp[0].face);
     free(ts.t);
     free(ls.l);
 }
@@ -450,7 +472,7 @@ static void keep_lines(struct lay *L, int n)
 }
 
 static const struct para_style body_style = {GW_SIZE_BODY_PT, 2 * GW_CELL_MM, 0, 0, ALIGN_LEFT,
-                                             GW_BLACK_RGB, 0};
+                                             GW_BLACK_RGB};
 
 /* Place one line of text with its ascent line at top (mm); returns its width. */
 static double place_text(struct lay *L, const char *s, enum gw_face face, double size_pt,
@@ -702,19 +724,241 @@ static int header_mark_only(struct lay *L, const struct gw_doc *doc, const char 
 
 /* ---- the body ---------------------------------------------------------------------- */
 
-/* A title centred in 二号 小标宋, wrapped into lines of near-equal length
- * (the upper ones no shorter), from the current slot. */
+/* ---- title lines (GB/T 9704-2012 7.3.3) ----------------------------------------------
+ * 「标题回行时，要做到词意完整，排列对称，长短适宜，间距恰当」: without a
+ * dictionary, the break is chosen among all ways to set the title in the
+ * fewest lines by a cost: each break by what is on either side of it (after
+ * 、 or a structure word 的 和 与 及, before 关于 or the final "的通知" is good;
+ * right after 关于, between a number and what follows it, or inside one of a few
+ * words common in titles is bad; inside a run of Latin letters or digits
+ * never happens, such a run being one token), and the lines by how far they
+ * stray from equal length, a line shorter than the next costing more (the
+ * usual shape is the 梯形 with the longer line on top, or the 菱形). */
+
+#define TITLE_MAX_LINES 4
+/* A break's cost when nothing marks it: it may split a word. */
+#define TITLE_BREAK_PLAIN 2.0
+#define TITLE_BREAK_IN_WORD 8.0
+#define TITLE_BREAK_GOOD -3.0
+#define TITLE_BREAK_BAD 10.0
+/* The lines' cost, per em of a line's distance from the mean width, and per
+ * em by which a line is shorter than the next. */
+#define TITLE_UNEVEN_PER_EM 1.0
+#define TITLE_RISING_PER_EM 1.5
+
+/* Words common in 公文 titles that a break must not split. A heuristic,
+ * not a dictionary: a break inside one costs TITLE_BREAK_IN_WORD. */
+static const char *const title_words[] = {
+    "毕业生", "进一步", "工作", "管理", "治理", "建设", "发展", "服务", "就业", "见习",
+    "实施", "方案", "办法", "规定", "意见", "安全", "生产", "检查", "开展", "加强",
+    "做好", "推进", "落实", "高校", "社区", "改革", "创新", "经济", "社会", "城市",
+    "农村", "教育", "卫生", "环境", "保护", "项目", "资金", "经费", "申请", "支持",
+    "全面", "质量", "体系", "机制", "制度", "规划", "调整", "表彰", "先进", "集体",
+    "个人", "活动", "实践", "情况", "预算", "执行", "维修", "养护", "公路", "学校",
+    "干部", "人才", "企业", "产业", "科技", "文化", "医疗", "养老", "交通", "行政",
+    "区划", "政府", "人民", "防汛", "抢险", "应急", "监督", "考核", "评估", "培训",
+};
+
+/* Whether the tokens from i spell word (one token a character). */
+static bool toks_spell(const struct toks *ts, int i, const char *word)
+{
+    for (const char *p = word; *p; p += utf8_len((unsigned char)*p), i++) {
+        int n = utf8_len((unsigned char)*p);
+        if (i < 0 || i >= ts->n || ts->t[i].kind != TOK_CJK || ts->t[i].len != n ||
+            memcmp(ts->t[i].s, p, (size_t)n) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Whether a break before token k falls inside one of title_words. */
+static bool break_splits_word(const struct toks *ts, int k)
+{
+    for (size_t w = 0; w < sizeof title_words / sizeof *title_words; w++) {
+        int len = 0;
+        for (const char *p = title_words[w]; *p; p += utf8_len((unsigned char)*p))
+            len++;
+        for (int off = 1; off < len; off++)
+            if (toks_spell(ts, k - off, title_words[w]))
+                return true;
+    }
+    return false;
+}
+
+/* The index of the 的 that joins the kind name at the title's end ("…的通知",
+ * "…的实施意见": at most four characters after it), or -1. */
+static int kind_de(const struct toks *ts)
+{
+    for (int i = ts->n - 1; i >= 0 && i >= ts->n - 5; i--)
+        if (tok_is(&ts->t[i], "的"))
+            return i;
+    return -1;
+}
+
+/* The cost of breaking before token k (0 < k < n); INFINITY where the
+ * break is not allowed. de: kind_de(). */
+static double title_break_cost(const struct toks *ts, int k, int de)
+{
+    const struct tok *prev = &ts->t[k - 1], *next = &ts->t[k];
+    if (next->kind == TOK_SPACE || no_line_start(next) || no_line_end(prev))
+        return INFINITY;
+    if (prev->kind == TOK_LATIN && next->kind == TOK_LATIN)
+        return INFINITY; /* the pieces of a Latin run too long for a line */
+    if (prev->kind == TOK_SPACE)
+        return TITLE_BREAK_GOOD;
+    if (toks_spell(ts, k - 2, "关于"))
+        return TITLE_BREAK_BAD; /* 关于 stays with what follows */
+    if (prev->kind == TOK_LATIN && next->kind == TOK_CJK &&
+        prev->s[prev->len - 1] >= '0' && prev->s[prev->len - 1] <= '9')
+        return TITLE_BREAK_BAD; /* a number and its unit: "2025" + "年" */
+    if (toks_spell(ts, k, "关于") || k == de)
+        return TITLE_BREAK_GOOD; /* "XX市人民政府" | "关于…", "…" | "的通知" */
+    if (tok_is(prev, "、，；：》）") || tok_is(next, "《（"))
+        return TITLE_BREAK_GOOD;
+    if (tok_is(prev, "的和与及并暨"))
+        return k - 1 == de ? TITLE_BREAK_BAD : TITLE_BREAK_GOOD; /* not "…的" | "通知" */
+    if (break_splits_word(ts, k))
+        return TITLE_BREAK_IN_WORD;
+    return TITLE_BREAK_PLAIN;
+}
+
+/* The width of tokens [a, b) without trailing spaces. */
+static double toks_width(const struct toks *ts, int a, int b)
+{
+    while (b > a && ts->t[b - 1].kind == TOK_SPACE)
+        b--;
+    double w = 0;
+    for (int k = a; k < b; k++)
+        w += ts->t[k].w;
+    return w;
+}
+
+/* The search for the cheapest breaks: the title's tokens, the lines wanted,
+ * the best breaks so far and the ones being tried. */
+struct title_search {
+    const struct toks *ts;
+    const double *cost_before; /* [ts->n] cost of a break before token k */
+    int n_lines;
+    double mean, max_w, em, tolerance;
+    int trial[TITLE_MAX_LINES + 1]; /* line i is tokens [trial[i], trial[i + 1]) */
+    int best[TITLE_MAX_LINES + 1];
+    double best_cost;
+};
+
+static double title_lines_cost(const struct title_search *S, const int *at)
+{
+    double cost = 0, prev_w = INFINITY;
+    for (int i = 0; i < S->n_lines; i++) {
+        double w = toks_width(S->ts, at[i], at[i + 1]);
+        if (w > S->max_w + 1e-6 || fabs(w - S->mean) > S->tolerance)
+            return INFINITY;
+        cost += TITLE_UNEVEN_PER_EM * fabs(w - S->mean) / S->em;
+        if (w > prev_w + 1e-6)
+            cost += TITLE_RISING_PER_EM * (w - prev_w) / S->em;
+        if (i > 0)
+            cost += S->cost_before[at[i]];
+        prev_w = w;
+    }
+    return cost;
+}
+
+/* Try every break for line `line` onwards (its start is S->trial[line]). */
+static void title_search_from(struct title_search *S, int line)
+{
+    int n = S->ts->n;
+    if (line == S->n_lines - 1) {
+        S->trial[S->n_lines] = n;
+        double c = title_lines_cost(S, S->trial);
+        if (c < S->best_cost) {
+            S->best_cost = c;
+            memcpy(S->best, S->trial, sizeof S->best);
+        }
+        return;
+    }
+    for (int k = S->trial[line] + 1; k < n; k++) {
+        if (isinf(S->cost_before[k]))
+            continue;
+        double w = toks_width(S->ts, S->trial[line], k);
+        if (w > S->max_w + 1e-6)
+            break;
+        if (w < S->mean - S->tolerance)
+            continue;
+        S->trial[line + 1] = k;
+        title_search_from(S, line + 1);
+    }
+}
+
+/* Break a title's tokens into the fewest lines no wider than max_w at the
+ * cheapest breaks (ls receives them); false when no such breaks exist within
+ * TITLE_MAX_LINES lines (the caller falls back to greedy breaking). */
+static bool break_title(struct lay *L, const struct toks *ts, double max_w, double em,
+                        struct lines *ls)
+{
+    if (ts->n == 0)
+        return false;
+    double *cost_before = calloc((size_t)ts->n, sizeof *cost_before); /* [ts->n] */
+    if (!cost_before) {
+        L->failed = true;
+        return false;
+    }
+    int de = kind_de(ts);
+    for (int k = 1; k < ts->n; k++)
+        cost_before[k] = title_break_cost(ts, k, de);
+    double total = toks_width(ts, 0, ts->n);
+    struct title_search S = {.ts = ts, .cost_before = cost_before, .max_w = max_w, .em = em,
+                             .best_cost = INFINITY};
+    for (S.n_lines = (int)fmax(1, ceil(total / max_w - 1e-9));
+         S.n_lines <= TITLE_MAX_LINES && isinf(S.best_cost); S.n_lines++) {
+        S.mean = total / S.n_lines;
+        /* near the balanced point first; any breaks that fit when none is */
+        S.tolerance = fmax(3 * em, 0.25 * S.mean);
+        title_search_from(&S, 0);
+        if (isinf(S.best_cost)) {
+            S.tolerance = INFINITY;
+            title_search_from(&S, 0);
+        }
+        if (!isinf(S.best_cost))
+            break;
+    }
+    free(cost_before);
+    if (isinf(S.best_cost))
+        return false;
+    struct line *a = grow(ls->l, &ls->cap, S.n_lines, sizeof *a);
+    if (!a) {
+        L->failed = true;
+        return false;
+    }
+    ls->l = a;
+    ls->n = S.n_lines;
+    for (int i = 0; i < S.n_lines; i++) {
+        int b = S.best[i + 1];
+        while (b > S.best[i] && ts->t[b - 1].kind == TOK_SPACE)
+            b--;
+        a[i] = (struct line){S.best[i], b, toks_width(ts, S.best[i], b)};
+    }
+    return true;
+}
+
+/* A title centred in 二号 小标宋 from the current slot, broken as
+ * break_title() chooses. */
 static void flow_title(struct lay *L, const char *title)
 {
     double em = GW_SIZE_TITLE_PT * GW_MM_PER_PT;
-    double w = text_width(L, title, GW_FACE_XIAOBIAOSONG, GW_SIZE_TITLE_PT);
-    int n_lines = (int)ceil(w / GW_AREA_W_MM - 1e-9);
-    n_lines = n_lines < 1 ? 1 : n_lines;
-    double measure = ceil(w / n_lines / em - 1e-6) * em + 0.01;
     struct span sp = {title, GW_FACE_XIAOBIAOSONG};
-    struct para_style st = {GW_SIZE_TITLE_PT, 0, 0, 0, ALIGN_CENTRE, GW_BLACK_RGB,
-                            fmin(measure, GW_AREA_W_MM)};
-    flow_para(L, &sp, 1, &st);
+    struct para_style st = {GW_SIZE_TITLE_PT, 0, 0, 0, ALIGN_CENTRE, GW_BLACK_RGB};
+    struct toks ts = {0};
+    struct lines ls = {0};
+    if (tokenize(L, &sp, 1, GW_SIZE_TITLE_PT, em, GW_AREA_W_MM, &ts)) {
+        bool ok = break_title(L, &ts, GW_AREA_W_MM, em, &ls);
+        if (!ok && !L->failed) {
+            ls.n = 0;
+            ok = break_lines(L, &ts, GW_AREA_W_MM, GW_AREA_W_MM, &ls);
+        }
+        if (ok)
+            flow_lines(L, &ts, &ls, &st, GW_FACE_XIAOBIAOSONG);
+    }
+    free(ts.t);
+    free(ls.l);
 }
 
 /* The heading part of a block ("一、总体要求。" of "一、总体要求。各单位…"):
@@ -841,12 +1085,70 @@ static char *split_signature(struct lay *L, const char *sig, struct sig_name **n
     return copy;
 }
 
+/* Move the last n grid lines of body text on the current page to the top of
+ * a new page; the caller has checked that they are the page's last lines
+ * and that at least one body line stays behind. */
+static void carry_body_lines(struct lay *L, int n)
+{
+    int from_page = L->page, from = L->body_end_slot - n;
+    if (!new_page(L))
+        return;
+    struct gw_page *src = &L->out->pages[from_page], *dst = &L->out->pages[L->page];
+    double lift = from * GW_LINE_PITCH_MM;
+    int kept = 0;
+    for (int i = 0; i < src->n_runs; i++) {
+        struct gw_run r = src->runs[i];
+        int slot = (int)floor((r.baseline_mm - AREA_TOP) / GW_LINE_PITCH_MM);
+        if (slot < from || L->failed) {
+            src->runs[kept++] = r;
+            continue;
+        }
+        struct gw_run *runs = grow(dst->runs, &dst->cap_runs, dst->n_runs + 1, sizeof *runs);
+        if (!runs) {
+            L->failed = true;
+            src->runs[kept++] = r; /* stays owned by the source page */
+            continue;
+        }
+        dst->runs = runs;
+        r.baseline_mm -= lift;
+        runs[dst->n_runs++] = r;
+    }
+    src->n_runs = kept;
+    L->slot = n;
+    L->body_page = L->page;
+    L->body_first_slot = 0;
+    L->body_end_slot = n;
+}
+
+/* The blank lines to leave above a 落款 block of n_block grid lines, normally
+ * gap. GB/T 9704-2012 7.3.5.5: when the space left after the text cannot
+ * hold the 落款 (seal or signature and date), adjust the spacing rather
+ * than leave the 落款 alone on a page. So when the block would turn the
+ * page with body text ending on this one, the gap first shrinks towards
+ * min_gap; when even that does not fit, the body's last two lines go to the
+ * new page with it. */
+static int signature_gap(struct lay *L, int gap, int min_gap, int n_block)
+{
+    if (L->slot == 0 || L->slot + gap + n_block <= GW_GRID_LINES)
+        return gap;
+    if (L->body_page != L->page || L->body_end_slot != L->slot)
+        return gap; /* no body text ends this page: nothing to keep the 落款 company */
+    for (int g = gap - 1; g >= min_gap; g--)
+        if (L->slot + g + n_block <= GW_GRID_LINES)
+            return g;
+    enum { CARRIED_LINES = 2 }; /* a 落款 never goes alone: two lines of text go with it */
+    if (L->body_end_slot - L->body_first_slot > CARRIED_LINES &&
+        CARRIED_LINES + gap + n_block <= GW_GRID_LINES)
+        carry_body_lines(L, CARRIED_LINES);
+    return gap;
+}
+
 /* Unsealed (7.3.5.2): the names one a line, lead agency first, one blank
  * line below the text, right-aligned two characters in from the right; the
  * date on the next line, its first character two characters right of the
  * names' first character (the widest name's). A date that would then pass
  * the two-character indent is set two characters in, and the names move
- * left with it. */
+ * left with it. At a page's foot the blank line may go (signature_gap()). */
 static void flow_signature_unsealed(struct lay *L, const struct sig_name *names, int n,
                                     const char *date, double dw)
 {
@@ -860,8 +1162,9 @@ static void flow_signature_unsealed(struct lay *L, const struct sig_name *names,
         dx = right - dw;
         names_right = dx - 2 * GW_CELL_MM + widest;
     }
-    skip_lines(L, 1);
-    keep_lines(L, n + (date ? 1 : 0));
+    int n_block = n + (date ? 1 : 0);
+    skip_lines(L, signature_gap(L, 1, 0, n_block));
+    keep_lines(L, n_block);
     for (int i = 0; i < n; i++)
         place_text(L, names[i].s, GW_FACE_FANGSONG, GW_SIZE_BODY_PT, names_right - names[i].w,
                    slot_top(L->slot++), GW_BLACK_RGB);
@@ -901,7 +1204,8 @@ static bool seal_grid(struct sig_name *names, int n, int rows, int cols, double 
  * rows balanced), a seal's diameter and a gap apart so that seals neither
  * cross nor touch; the last name centred over the date, so that the last
  * seal presses both. Two blank lines above the first row leave room for its
- * seals, whose tops stay within a line of the text. */
+ * seals, whose tops stay within a line of the text (one blank line at a
+ * page's foot: signature_gap()). */
 static void flow_signature_sealed(struct lay *L, struct sig_name *names, int n, const char *date,
                                   double dw)
 {
@@ -918,7 +1222,7 @@ static void flow_signature_sealed(struct lay *L, struct sig_name *names, int n, 
     }
     int row_lines = (int)ceil((GW_SEAL_D_MM + GW_SEAL_GAP_MM) / GW_LINE_PITCH_MM);
     int n_lines = n > 0 ? (rows - 1) * row_lines + 1 : 0;
-    skip_lines(L, 2);
+    skip_lines(L, signature_gap(L, 2, 1, n_lines + (date ? 1 : 0)));
     keep_lines(L, n_lines + (date ? 1 : 0));
     int first = L->slot;
     for (int i = 0; i < n; i++)
@@ -1011,7 +1315,7 @@ static void flow_colophon(struct lay *L, const struct gw_doc *doc)
     const char *label = "抄送：";
     struct span sp[3] = {{label, GW_FACE_FANGSONG}, {has_cc ? doc->cc.s : "", GW_FACE_FANGSONG},
                          {"。", GW_FACE_FANGSONG}};
-    struct para_style st = {GW_SIZE_SMALL_PT, 0, 3 * em, 2 * em, ALIGN_LEFT, GW_BLACK_RGB, 0};
+    struct para_style st = {GW_SIZE_SMALL_PT, 0, 3 * em, 2 * em, ALIGN_LEFT, GW_BLACK_RGB};
     if (has_cc && !layout_para(L, sp, 3, &st, &ts, &ls))
         goto out_free;
     int rows = ls.n + (has_printer ? 1 : 0);
@@ -1131,12 +1435,14 @@ static void layout_document(struct lay *L, const struct gw_doc *doc)
         st.indent_first = 0;
         flow_para(L, sp, 2, &st);
     }
+    L->in_body = true;
     for (int i = 0; i < doc->n_body && !L->failed; i++)
         flow_block(L, &doc->body[i]);
     if (doc->n_attachments > 0)
         flow_attachment_note(L, doc);
     if (doc->format == GW_FORMAT_MINUTES)
         flow_minutes_people(L, doc);
+    L->in_body = false;
     flow_signature(L, doc);
     flow_note(L, doc);
     flow_attachment_pages(L, doc);
@@ -1157,7 +1463,7 @@ bool gw_layout_build(const struct gw_doc *doc, const struct gw_fonts *fonts,
         free(o);
         return false;
     }
-    struct lay L = {.out = o, .page = -1};
+    struct lay L = {.out = o, .page = -1, .body_page = -1};
     L.map = pango_cairo_font_map_new();
     L.ctx = pango_font_map_create_context(L.map);
     gw_layout_prepare_context(L.ctx);

@@ -8,7 +8,10 @@
  *   title    "# …", "标题：…", or the first line that starts with 关于 or ends
  *            in a kind name (a title wrapped over two lines, "…关于…" + "…的通知",
  *            is joined), or a short line followed by a line ending in ：;
- *   主送     the first line after the title ending in ：, or "主送：…";
+ *   主送     the first line after the title ending in ：, or "主送：…"; never a
+ *            line with "如下" ("现就有关事项通告如下：") nor in a 纪要, and in
+ *            the other kinds without 主送 (公告, 通告, 公报, 命令, 决议) only
+ *            a bare list of addressees ("全市各单位、广大市民：", for the check);
  *   body     paragraphs; headings by their number: 一、 （一） 1. （1）;
  *   附件说明 "附件：1.…" and the numbered lines after it;
  *   tail     the signature (up to three short lines without punctuation), the
@@ -1054,6 +1057,63 @@ static bool parse_body(struct parser *p, const struct src_line **rest, int n)
     return true;
 }
 
+/* Kinds that address no one in particular and so carry no 主送 (公告, 通告,
+ * 纪要, 公报, 命令, 决议); the kind comes from 文种： or else from the title. */
+static bool kind_has_no_recipients(const struct gw_doc *d)
+{
+    enum gw_kind k = d->kind != GW_KIND_UNKNOWN ? d->kind : kind_of_line(d->title.s);
+    switch (k) {
+    case GW_KIND_GONGGAO:
+    case GW_KIND_TONGGAO:
+    case GW_KIND_JIYAO:
+    case GW_KIND_GONGBAO:
+    case GW_KIND_MINGLING:
+    case GW_KIND_JUEYI:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A bare list of addressees ending in ：, "全市各单位、广大市民：": nothing before
+ * the colon but names, 、 and brackets ("各县（市、区）"), no 的 ("普查的主要数据："
+ * introduces text), and the shape of addressees: a list (、), "各…", or a
+ * name ending like a body or a public (单位, 政府, 市民...). */
+static bool is_bare_name_list(const char *s)
+{
+    static const char *const marks[] = {"，", "；", "！", "？", ",", ";", "“", "\"", "的"};
+    static const char *const ends[] = {"单位", "部门", "政府", "机关", "机构", "市民", "居民",
+                                       "群众", "同志", "委员会", "企业", "学校", "局", "厅",
+                                       "委", "办", "院", "公司"};
+    char *t = strip_final_punct(s);
+    if (!t)
+        return false;
+    bool bare = u8_count(t) <= 60;
+    for (size_t i = 0; bare && i < sizeof marks / sizeof *marks; i++)
+        bare = !strstr(t, marks[i]);
+    bool addressed = starts_with(t, "各") || strstr(t, "、");
+    for (size_t i = 0; !addressed && i < sizeof ends / sizeof *ends; i++)
+        addressed = ends_with(t, ends[i]);
+    free(t);
+    return bare && addressed;
+}
+
+/* The first line after the title is the 主送 when it ends in ： and is not a
+ * body sentence that introduces a list: never with "如下" ("现就有关事项通知如下："),
+ * never in a 纪要 ("会议议定事项："), and in the other kinds without 主送 only
+ * when it is a bare list of names, so that the check can still flag a 通告
+ * written with a 主送. */
+static bool is_recipient_line(const struct gw_doc *d, const char *s)
+{
+    if (!ends_in_colon(s) || heading_level(s) > 0 || strstr(s, "。") || strstr(s, "如下") ||
+        starts_with(s, "附件"))
+        return false;
+    bool minutes = d->kind == GW_KIND_JIYAO || kind_of_line(d->title.s) == GW_KIND_JIYAO;
+    if (minutes)
+        return false;
+    return !kind_has_no_recipients(d) || is_bare_name_list(s);
+}
+
 /* The main part between the title and the first attachment page. */
 static bool parse_main(struct parser *p, int from, int to)
 {
@@ -1069,12 +1129,8 @@ static bool parse_main(struct parser *p, int from, int to)
         if (ok && !taken)
             rest[n++] = &p->lines[i];
     }
-    /* 纪要 have no 主送 unless labelled: "会议议定事项如下：" is body text. */
-    bool minutes = d->kind == GW_KIND_JIYAO || kind_of_line(d->title.s) == GW_KIND_JIYAO;
     int skip = 0;
-    if (ok && n > 0 && !minutes && !d->recipients.s && ends_in_colon(rest[0]->s) &&
-        heading_level(rest[0]->s) == 0 && !strstr(rest[0]->s, "。") &&
-        !starts_with(rest[0]->s, "附件")) {
+    if (ok && n > 0 && !d->recipients.s && is_recipient_line(d, rest[0]->s)) {
         ok = apply_label(p, F_RECIP, rest[0]->s, rest[0]->no);
         skip = 1;
     }

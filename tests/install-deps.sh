@@ -22,8 +22,8 @@ build_pkgs="$build_pkgs libcairo2-dev libpango1.0-dev libpoppler-glib-dev libzip
 build_pkgs="$build_pkgs fonts-arphic-uming fonts-arphic-ukai fonts-wqy-zenhei"
 test_pkgs="$test_pkgs poppler-utils"
 # LibreOffice (headless, no GUI) renders the DOCX export for the comparison
-# with the PDF export in test-gw-docx.py.
-test_pkgs="$test_pkgs libreoffice-writer-nogui"
+# with the PDF export in test-gw-docx.py, and opens the PPTX decks.
+test_pkgs="$test_pkgs libreoffice-writer-nogui libreoffice-impress-nogui"
 
 want="$build_pkgs"
 [ "${1:-}" = "--tests" ] && want="$want $test_pkgs"

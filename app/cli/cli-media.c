@@ -206,14 +206,10 @@ char *cli_media_mark_text(const char *text, int n_media)
     return out;
 }
 
-int cli_eval_with_media(struct eng_model *model, struct eng_session *session, const char *prompt,
-                        const struct cli_media_set *set, const volatile int *cancel)
+int cli_eval_media_list(struct eng_model *model, struct eng_session *session, const char *prompt,
+                        struct eng_media *const *media, const char *const *names, int n_media,
+                        const volatile int *cancel)
 {
-    struct eng_media *const *media = set->media;
-    int n_media = set->n_media;
-    const char *names[CLI_MAX_MEDIA];
-    for (int i = 0; i < n_media; i++)
-        names[i] = set->options->items[i].path;
     size_t marker = strlen(ENG_MEDIA_MARKER);
     int n_marks = 0;
     for (const char *p = strstr(prompt, ENG_MEDIA_MARKER); p; p = strstr(p + marker,
@@ -239,6 +235,15 @@ int cli_eval_with_media(struct eng_model *model, struct eng_session *session, co
         text = end + marker;
     }
     return 0;
+}
+
+int cli_eval_with_media(struct eng_model *model, struct eng_session *session, const char *prompt,
+                        const struct cli_media_set *set, const volatile int *cancel)
+{
+    const char *names[CLI_MAX_MEDIA];
+    for (int i = 0; i < set->n_media; i++)
+        names[i] = set->options->items[i].path;
+    return cli_eval_media_list(model, session, prompt, set->media, names, set->n_media, cancel);
 }
 
 /* ---- wenshu-cli encode ------------------------------------------------------------ */

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "wenshu-engine.h"
 
@@ -107,6 +108,10 @@ char *cli_media_mark_text(const char *text, int n_media);
  * or 1 after printing why (naming the file of a medium that fails). */
 int cli_eval_with_media(struct eng_model *model, struct eng_session *session, const char *prompt,
                         const struct cli_media_set *set, const volatile int *cancel);
+/* The same for media[n_media] named names[] (for messages). */
+int cli_eval_media_list(struct eng_model *model, struct eng_session *session, const char *prompt,
+                        struct eng_media *const *media, const char *const *names, int n_media,
+                        const volatile int *cancel);
 int cmd_encode(int argc, char **argv);
 
 /* Load a text model (printing the CPU-fallback notice); NULL after printing why. */
@@ -123,12 +128,65 @@ struct eng_model *cli_load_model_and_media(const char *path, int n_threads, int 
 int cmd_check(int argc, char **argv);
 int cmd_format(int argc, char **argv);
 int cmd_draft(int argc, char **argv);
+/* Slide decks (cmd-slides.c): load the theme, check the pictures and write
+ * whichever of pptx, pdf, png (a file prefix, at dpi) is not NULL; prints
+ * "slides N". Returns 0, 2 for a bad theme or picture, 1 when an output
+ * cannot be written (then none of this call's outputs is left). */
+int cmd_slides(int argc, char **argv);
+struct deck;
+int cli_export_deck(const struct deck *d, const char *theme, const char *pptx, const char *pdf,
+                    const char *png, double dpi);
+int cmd_clip(int argc, char **argv);
 struct gw_doc;
 /* Lay out doc and write whichever of docx, pdf, png (a file prefix, at dpi)
  * is not NULL; font substitutions go to stderr, "pages N" to stdout.
  * Returns 0, or 1 after printing why. */
 int cli_export_gongwen(const struct gw_doc *doc, const char *docx, const char *pdf,
                        const char *png, double dpi);
+
+/* ---- generation steps (cli-gen.c) ---- */
+
+/* Collects streamed text (an eng_token_callback), optionally echoing it. */
+struct cli_text_sink {
+    char *text;  /* malloc'd, NUL-terminated; NULL until the first piece */
+    size_t len, cap;
+    FILE *echo;  /* NULL: silent */
+};
+bool cli_sink_piece(int32_t token, const char *text, size_t len, void *user_data);
+
+/* A model and session answering one JSON turn after another; text-only
+ * prompts reuse the longest cached prefix of the previous one. */
+struct cli_gen {
+    struct eng_model *model;
+    struct eng_session *session;
+    struct eng_sampler_params sampler;
+    const volatile int *cancel;
+    int32_t *cached;   /* [n_cached] the last prompt's tokens, in the KV cache */
+    size_t n_cached;
+};
+/* Render [system, user] (user holds one ENG_MEDIA_MARKER per medium), then
+ * generate at most max_tokens of JSON that follows schema, echoed to echo
+ * (may be NULL). Returns the malloc'd JSON, or NULL after printing why. */
+char *cli_gen_json(struct cli_gen *g, const char *system, const char *user,
+                   struct eng_media *const *media, const char *const *names, int n_media,
+                   const struct eng_schema *schema, int max_tokens, FILE *echo);
+void cli_gen_free(struct cli_gen *g); /* the cached tokens; not the model or session */
+
+/* ---- slides with the model (cli-slides-gen.c) ---- */
+
+struct slides_gen_options {
+    const char *model;        /* the text model */
+    const char *input;        /* the source document (.docx, .pdf, .md, .txt), or NULL */
+    const char *topic;        /* or NULL */
+    const char *outline;      /* an edited outline JSON: skips the outline step; or NULL */
+    const char *outline_out;  /* write the generated outline here, or NULL */
+    bool outline_only;        /* stop after the outline (the deck gets its points) */
+    int n_slides, n_ctx, n_threads, device;
+    struct eng_sampler_params sampler;
+};
+/* The outline, then each slide; *deck_json is the deck JSON for
+ * deck_from_json() (malloc'd). Returns 0, 1 or 2 (bad input) after printing why. */
+int cli_slides_generate(const struct slides_gen_options *o, char **deck_json);
 
 /* Read a whole file into a malloc'd buffer (NUL-terminated). NULL + message on failure. */
 char *cli_read_file(const char *path, size_t *len);

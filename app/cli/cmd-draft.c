@@ -184,35 +184,6 @@ struct draft_run {
     const struct draft_options *o;
 };
 
-/* Collects generated text, optionally echoing it. */
-struct text_sink {
-    char *text;
-    size_t len, cap;
-    FILE *echo; /* NULL: silent */
-};
-
-static bool sink_piece(int32_t token, const char *text, size_t len, void *user_data)
-{
-    (void)token;
-    struct text_sink *s = user_data;
-    if (s->len + len + 1 > s->cap) {
-        size_t cap = (s->cap ? s->cap * 2 : 4096) + len;
-        char *grown = realloc(s->text, cap);
-        if (!grown)
-            return false;
-        s->text = grown;
-        s->cap = cap;
-    }
-    memcpy(s->text + s->len, text, len);
-    s->len += len;
-    s->text[s->len] = '\0';
-    if (s->echo) {
-        fwrite(text, 1, len, s->echo);
-        fflush(s->echo);
-    }
-    return true;
-}
-
 static char *render(struct draft_run *r, const struct eng_chat_message *msgs, size_t n)
 {
     struct eng_chat_params cp = eng_chat_params_default();
@@ -225,12 +196,12 @@ static char *render(struct draft_run *r, const struct eng_chat_message *msgs, si
 }
 
 static int generate(struct draft_run *r, const int32_t *prompt, size_t n_prompt, int n_predict,
-                    const struct eng_schema *schema, struct text_sink *sink)
+                    const struct eng_schema *schema, struct cli_text_sink *sink)
 {
     struct eng_generate_params gp = eng_generate_params_default();
     gp.n_predict = n_predict;
     gp.sampler = r->o->sampler;
-    gp.on_token = sink_piece;
+    gp.on_token = cli_sink_piece;
     gp.user_data = sink;
     gp.cancel = &cancel_flag;
     gp.schema = schema;
@@ -247,7 +218,7 @@ static int generate(struct draft_run *r, const int32_t *prompt, size_t n_prompt,
 /* Step 1: the header. *prompt1 keeps the rendered prompt, *n_prompt1 the
  * cache rows it took, for step 2. */
 static int draft_header(struct draft_run *r, const struct gw_draft_facts *facts, char **prompt1,
-                        int *n_prompt1, struct text_sink *json)
+                        int *n_prompt1, struct cli_text_sink *json)
 {
     char *system = gw_draft_system_prompt(facts);
     char *user = gw_draft_header_prompt(facts);
@@ -270,7 +241,7 @@ static int draft_header(struct draft_run *r, const struct gw_draft_facts *facts,
 /* Step 2: the body, after the header's JSON as the assistant's turn. */
 static int draft_body(struct draft_run *r, const struct gw_draft_facts *facts,
                       const struct gw_draft_header *header, const char *prompt1, int n_prompt1,
-                      const char *json, struct text_sink *body)
+                      const char *json, struct cli_text_sink *body)
 {
     char *system = gw_draft_system_prompt(facts);
     char *user1 = gw_draft_header_prompt(facts);
@@ -354,7 +325,7 @@ static bool fill_facts(const struct draft_options *o, const struct draft_inputs 
 
 static int run_draft(struct draft_run *r, const struct gw_draft_facts *facts)
 {
-    struct text_sink json = {0}, body = {0};
+    struct cli_text_sink json = {0}, body = {0};
     struct gw_draft_header header = {0};
     struct gw_err err = {{0}};
     char *prompt1 = NULL, *markdown = NULL;

@@ -37,6 +37,10 @@ static const struct command commands[] = {
     {"check", cmd_check, "check DRAFT [--json]   the 公文 format check (exit 1 on errors)"},
     {"format", cmd_format, "format DRAFT [-o OUT.docx] [--pdf OUT.pdf] [--png PREFIX] [--dpi N] "
                            "[--kind K] [--format ordinary|letter|order|minutes] [--sealed]"},
+    {"clip", cmd_clip, "clip VIDEO [-m MODEL --mmproj PROJ] [-o summary.md] [--srt F] [--vtt F] "
+                       "[--sheet F.png] [--highlights F --chapters 1,3] [--fps 1] [--timings]"},
+    {"slides", cmd_slides, "slides --outline OUTLINE.json [--theme plain|red|dark] [-o OUT.pptx] "
+                           "[--pdf OUT.pdf] [--png PREFIX] [--dpi N]"},
     {"draft", cmd_draft, "draft -m MODEL --kind 通知 --issuer 机关 --facts NOTES [--attach F]... "
                          "[--mmproj P --image I]... [--to 主送] [--number 字号] [--signer 签发人] "
                          "[--date 日期] [--contact 附注] [-o OUT.docx] [--pdf OUT.pdf] "

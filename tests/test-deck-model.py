@@ -12,6 +12,9 @@ and the pipeline around it:
   - --outline-only writes the outline and nothing else;
   - an edited outline passed back with --outline keeps the user's titles and
     slide count, and the model fills the bullets;
+  - a scanned PDF (page images, no text layer) is read through the vision
+    model (a tiny qwen2vl model and projector) into a deck; without a
+    projector it is refused with a message naming the file and the way out;
   - bad requests (no source, a missing input file, --outline-only without
     --outline-out) exit 2 naming the problem, with nothing written.
 """
@@ -96,6 +99,37 @@ def check_deck(pptx, pdf, outline, label):
     check(pdf_pages(pdf) == n + 1, "%s: the PDF has %d pages" % (label, pdf_pages(pdf)))
 
 
+def scanned_pdf(tmp):
+    from PIL import Image, ImageDraw
+    scan = os.path.join(tmp, "scan.pdf")
+    pages = []
+    for k in range(2):
+        im = Image.new("RGB", (420, 594), "white")
+        ImageDraw.Draw(im).text((40, 40 + 20 * k), "Notice page %d" % (k + 1), fill="black")
+        pages.append(im)
+    pages[0].save(scan, save_all=True, append_images=pages[1:])
+    text_model = os.path.join(tmp, "tiny-qwen2vl.gguf")
+    proj = os.path.join(tmp, "tiny-proj.gguf")
+    for args in (["synth", "--arch", "qwen2vl", "--preset", "tiny", "-o", text_model],
+                 ["synth", "--mmproj", "qwen2vl_merger", "-o", proj]):
+        r = run(*args)
+        if r.returncode != 0:
+            raise SystemExit("synth failed: " + r.stderr)
+    out = os.path.join(tmp, "scan.pptx")
+    r = run("slides", "-m", text_model, "--mmproj", proj, "--input", scan, "--slides", "2",
+            "-c", "4096", "-o", out)
+    check(r.returncode == 0 and "transcribing page 2 of 2" in r.stderr,
+          "scanned PDF with a projector: exit %d: %s" % (r.returncode, r.stderr[-400:]))
+    if r.returncode == 0:
+        check(len(slide_texts(out)) == 3, "scanned PDF: %d slides" % len(slide_texts(out)))
+    out2 = os.path.join(tmp, "scan2.pptx")
+    r = run("slides", "-m", text_model, "--input", scan, "--slides", "2", "-c", "4096",
+            "-o", out2)
+    check(r.returncode == 2 and scan in r.stderr and "--mmproj" in r.stderr,
+          "scanned PDF without a projector: exit %d: %s" % (r.returncode, r.stderr[-300:]))
+    check(not os.path.exists(out2), "scanned PDF without a projector: the deck was written")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, "tiny-qwen-vocab.gguf")
@@ -137,6 +171,8 @@ def main():
             check(r.returncode == 0, "edited outline: exit %d: %s" % (r.returncode, r.stderr[-400:]))
             if r.returncode == 0:
                 check_deck(pptx2, pdf2, deck, "edited outline")
+
+        scanned_pdf(tmp)
 
         bad_out = os.path.join(tmp, "bad.pptx")
         for args, word, what in (

@@ -64,7 +64,7 @@ static int eval_cached(struct cli_gen *g, const char *prompt)
     return 0;
 }
 
-char *cli_gen_json(struct cli_gen *g, const char *system, const char *user,
+char *cli_gen_turn(struct cli_gen *g, const char *system, const char *user,
                    struct eng_media *const *media, const char *const *names, int n_media,
                    const struct eng_schema *schema, int max_tokens, FILE *echo)
 {

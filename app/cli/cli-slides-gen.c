@@ -1,6 +1,8 @@
 /* cli-slides-gen.c: the model's part of `wenshu-cli slides`: the outline,
  * then the slides one at a time (deck-gen.h), with progress on stderr.
  *
+ * A scanned PDF input (no text layer) is transcribed page by page by the
+ * vision model when --mmproj is given (cli-scan.c).
  * The outline is written to --outline-out when asked (to edit and pass back
  * with --outline); --outline-only stops there. A given outline skips the
  * outline step. Each slide's JSON is checked as it comes: a slide whose
@@ -38,6 +40,40 @@ static char *read_text(const char *path)
     return text;
 }
 
+/* The source document's text; a scanned PDF is read by the vision model
+ * when there is one. NULL after printing why. */
+static char *read_source(const struct slides_gen_options *o, struct cli_gen *g,
+                         struct eng_mmproj *proj)
+{
+    if (!proj || !cli_is_pdf(o->input)) {
+        char *text = read_text(o->input);
+        if (!text && cli_is_pdf(o->input))
+            fprintf(stderr, "wenshu-cli: to read a scanned PDF, give the model's vision "
+                            "projector (--mmproj)\n");
+        return text;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    struct gw_err err = {{0}};
+    if (gw_ingest_file(o->input, &text, &len, &err))
+        return text;
+    return cli_transcribe_pdf(g, proj, o->input, 20);
+}
+
+static int open_projector(const struct slides_gen_options *o, struct cli_gen *g,
+                          struct eng_mmproj **proj)
+{
+    struct eng_mmproj_params pp = eng_mmproj_params_default();
+    pp.path = o->mmproj;
+    pp.n_threads = o->n_threads;
+    pp.device = o->device;
+    struct eng_err err;
+    if (eng_mmproj_load(&pp, proj, &err) != ENG_STATUS_OK ||
+        eng_mmproj_check_pair(*proj, g->model, &err) != ENG_STATUS_OK)
+        return cli_fail("%s", err.msg);
+    return 0;
+}
+
 static int open_model(const struct slides_gen_options *o, struct cli_gen *g)
 {
     g->model = cli_load_model(o->model, o->n_threads, o->device, false, false);
@@ -62,7 +98,7 @@ static int make_outline(const struct slides_gen_options *o, struct cli_gen *g,
     struct deck_outline_schema schema;
     deck_outline_schema_init(&schema, in->n_slides);
     fprintf(stderr, "wenshu-cli: 提纲：");
-    *outline = cli_gen_json(g, system, user, NULL, NULL, 0, &schema.root,
+    *outline = cli_gen_turn(g, system, user, NULL, NULL, 0, &schema.root,
                             200 + 120 * in->n_slides, stderr);
     fprintf(stderr, "\n");
     free(system);
@@ -98,7 +134,7 @@ static int make_slides(struct cli_gen *g, const struct deck_gen_input *in, const
         char *user = deck_gen_slide_prompt(in, outline, i);
         for (int attempt = 0; attempt < 2 && !status; attempt++) {
             free(slides[i]);
-            slides[i] = cli_gen_json(g, system, user, NULL, NULL, 0, &schema.root, 600, NULL);
+            slides[i] = cli_gen_turn(g, system, user, NULL, NULL, 0, &schema.root, 600, NULL);
             if (!slides[i])
                 status = 1;
             else if (deck_gen_slide_is_sound(slides[i]))
@@ -118,15 +154,20 @@ int cli_slides_generate(const struct slides_gen_options *o, char **deck_json)
     *deck_json = NULL;
     struct deck_gen_input in = {.topic = o->topic, .n_slides = o->n_slides};
     char *source = NULL, *outline = NULL, *base = NULL;
-    if (o->input && !(source = read_text(o->input)))
-        return 2;
-    if (o->input) {
+    struct cli_gen g = {0};
+    struct eng_mmproj *proj = NULL;
+    double t0 = now_seconds();
+    int status = open_model(o, &g);
+    if (!status && o->mmproj)
+        status = open_projector(o, &g, &proj);
+    if (!status && o->input && !(source = read_source(o, &g, proj)))
+        status = 2;
+    if (!status && o->input) {
         base = g_path_get_basename(o->input);
         in.source_name = base;
         in.source_text = source;
     }
-    int status = 0;
-    if (o->outline && !(outline = read_text(o->outline)))
+    if (!status && o->outline && !(outline = read_text(o->outline)))
         status = 2;
     char why[256];
     if (outline) {
@@ -137,10 +178,6 @@ int cli_slides_generate(const struct slides_gen_options *o, char **deck_json)
             status = cli_fail("%s: %d slides, at most %d", o->outline, in.n_slides,
                               DECK_GEN_MAX_SLIDES) + 1;
     }
-    struct cli_gen g = {0};
-    double t0 = now_seconds();
-    if (!status)
-        status = open_model(o, &g);
     if (!status && !outline)
         status = make_outline(o, &g, &in, &outline);
     char **slides = NULL;
@@ -163,6 +200,7 @@ int cli_slides_generate(const struct slides_gen_options *o, char **deck_json)
     free(source);
     g_free(base);
     cli_gen_free(&g);
+    eng_mmproj_free(&proj);
     eng_session_free(&g.session);
     eng_model_free(&g.model);
     return status;

@@ -165,17 +165,29 @@ struct cli_gen {
     size_t n_cached;
 };
 /* Render [system, user] (user holds one ENG_MEDIA_MARKER per medium), then
- * generate at most max_tokens of JSON that follows schema, echoed to echo
- * (may be NULL). Returns the malloc'd JSON, or NULL after printing why. */
-char *cli_gen_json(struct cli_gen *g, const char *system, const char *user,
+ * generate at most max_tokens: JSON that follows schema, or free text when
+ * schema is NULL (stopping at the end token), echoed to echo (may be NULL).
+ * Returns the malloc'd reply, or NULL after printing why. */
+char *cli_gen_turn(struct cli_gen *g, const char *system, const char *user,
                    struct eng_media *const *media, const char *const *names, int n_media,
                    const struct eng_schema *schema, int max_tokens, FILE *echo);
 void cli_gen_free(struct cli_gen *g); /* the cached tokens; not the model or session */
+
+/* ---- scanned PDFs (cli-scan.c) ---- */
+
+/* Whether the file starts like a PDF. */
+bool cli_is_pdf(const char *path);
+/* The text of a PDF without a text layer: each page (at most max_pages)
+ * rendered, encoded by proj and transcribed by g's model. NULL after
+ * printing why. */
+char *cli_transcribe_pdf(struct cli_gen *g, struct eng_mmproj *proj, const char *path,
+                         int max_pages);
 
 /* ---- slides with the model (cli-slides-gen.c) ---- */
 
 struct slides_gen_options {
     const char *model;        /* the text model */
+    const char *mmproj;       /* its vision projector, for a scanned PDF input; or NULL */
     const char *input;        /* the source document (.docx, .pdf, .md, .txt), or NULL */
     const char *topic;        /* or NULL */
     const char *outline;      /* an edited outline JSON: skips the outline step; or NULL */

@@ -260,7 +260,7 @@ static char *describe_segment(struct clip_run *r, int s)
     clip_describe_schema_init(&schema);
     const char *names[1] = {r->o->video};
     t0 = now_seconds();
-    char *json = cli_gen_json(&r->gen, system, user, &media, names, 1, &schema.root, 400, NULL);
+    char *json = cli_gen_turn(&r->gen, system, user, &media, names, 1, &schema.root, 400, NULL);
     r->t.generate += now_seconds() - t0;
     char *description = json ? clip_gen_json_string(json, "description") : NULL;
     if (json && !description)
@@ -287,7 +287,7 @@ static int reduce_group(struct clip_run *r, int first, int n, char *const *descr
     struct clip_reduce_schema schema;
     clip_reduce_schema_init(&schema, n);
     double t0 = now_seconds();
-    char *json = cli_gen_json(&r->gen, system, user, NULL, NULL, 0, &schema.root,
+    char *json = cli_gen_turn(&r->gen, system, user, NULL, NULL, 0, &schema.root,
                               120 + 40 * n + 400, NULL);
     r->t.generate += now_seconds() - t0;
     char *titles[CLIP_GEN_GROUP];
@@ -315,7 +315,7 @@ static int reduce_final(struct clip_run *r, char *const *summaries, int n, char 
     struct clip_final_schema schema;
     clip_final_schema_init(&schema);
     double t0 = now_seconds();
-    char *json = cli_gen_json(&r->gen, system, user, NULL, NULL, 0, &schema.root, 700, NULL);
+    char *json = cli_gen_turn(&r->gen, system, user, NULL, NULL, 0, &schema.root, 700, NULL);
     r->t.generate += now_seconds() - t0;
     *title = json ? clip_gen_json_string(json, "title") : NULL;
     *summary = json ? clip_gen_json_string(json, "summary") : NULL;

@@ -3,7 +3,7 @@
  *
  *   wenshu-cli slides --outline outline.json [--theme plain|red|dark]
  *                     [-o deck.pptx] [--pdf deck.pdf] [--png PREFIX] [--dpi N]
- *   wenshu-cli slides -m MODEL.gguf [--input doc.docx|.pdf|.md|.txt] [--topic T]
+ *   wenshu-cli slides -m MODEL.gguf [--mmproj P.gguf] [--input doc.docx|.pdf|.md|.txt] [--topic T]
  *                     [--slides 8] [--outline edited.json] [--outline-out outline.json]
  *                     [--outline-only] [-c CTX] [-t N] [--device D] [--temp ...] ...
  *
@@ -40,6 +40,7 @@ static bool parse_model_option(int argc, char **argv, int *i, struct slides_gen_
 {
     const char *v = NULL;
     if (cli_opt(argc, argv, i, "-m", "--model", &g->model, missing) ||
+        cli_opt(argc, argv, i, NULL, "--mmproj", &g->mmproj, missing) ||
         cli_opt(argc, argv, i, NULL, "--input", &g->input, missing) ||
         cli_opt(argc, argv, i, NULL, "--topic", &g->topic, missing) ||
         cli_opt(argc, argv, i, NULL, "--outline-out", &g->outline_out, missing)) {

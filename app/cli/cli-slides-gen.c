@@ -122,13 +122,13 @@ static int make_outline(const struct slides_gen_options *o, struct cli_gen *g,
     return 0;
 }
 
+/* t_start: when the work began (after the model loaded), for the progress lines. */
 static int make_slides(struct cli_gen *g, const struct deck_gen_input *in, const char *outline,
-                       char **slides, int n)
+                       char **slides, int n, double t_start)
 {
     char *system = deck_gen_system_prompt();
     struct deck_slide_schema schema;
     deck_slide_schema_init(&schema);
-    double t0 = now_seconds();
     int status = 0;
     for (int i = 0; !status && i < n; i++) {
         char *user = deck_gen_slide_prompt(in, outline, i);
@@ -143,7 +143,7 @@ static int make_slides(struct cli_gen *g, const struct deck_gen_input *in, const
         free(user);
         if (!status)
             fprintf(stderr, "wenshu-cli: slide %d of %d done (%.1f s)%s\n", i + 1, n,
-                    now_seconds() - t0, i == 0 ? " — the first slide" : "");
+                    now_seconds() - t_start, i == 0 ? " — the first slide" : "");
     }
     free(system);
     return status;
@@ -156,8 +156,8 @@ int cli_slides_generate(const struct slides_gen_options *o, char **deck_json)
     char *source = NULL, *outline = NULL, *base = NULL;
     struct cli_gen g = {0};
     struct eng_mmproj *proj = NULL;
-    double t0 = now_seconds();
     int status = open_model(o, &g);
+    double t0 = now_seconds(); /* the work's start, the model loaded */
     if (!status && o->mmproj)
         status = open_projector(o, &g, &proj);
     if (!status && o->input && !(source = read_source(o, &g, proj)))
@@ -183,7 +183,7 @@ int cli_slides_generate(const struct slides_gen_options *o, char **deck_json)
     char **slides = NULL;
     if (!status && !o->outline_only) {
         slides = calloc((size_t)in.n_slides, sizeof(char *)); /* [n_slides] */
-        status = slides ? make_slides(&g, &in, outline, slides, in.n_slides)
+        status = slides ? make_slides(&g, &in, outline, slides, in.n_slides, t0)
                         : cli_fail("out of memory");
     }
     if (!status) {

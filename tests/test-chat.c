@@ -23,18 +23,7 @@
 
 #include "chat.h"
 #include "gguf.h"
-
-static int n_fail;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            n_fail++;                                                                      \
-        }                                                                                  \
-    } while (0)
+#include "check.h"
 
 static const char *enum_name(enum chat_family f)
 {

@@ -17,30 +17,7 @@
 
 #include "gw-check.h"
 #include "gw-draft.h"
-
-static int n_fail;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            n_fail++;                                                                      \
-        }                                                                                  \
-    } while (0)
-
-static bool str_eq(const char *s, const char *want)
-{
-    if (!s || !want)
-        return s == want;
-    return strcmp(s, want) == 0;
-}
-
-#define CHECK_STR(got, want) CHECK(str_eq((got), (want)), "%s: got \"%s\", want \"%s\"", #got, \
-                                   (got) ? (got) : "(null)", (want) ? (want) : "(null)")
-#define CHECK_INT(got, want) CHECK((got) == (want), "%s: got %d, want %d", #got, (int)(got), \
-                                   (int)(want))
+#include "check.h"
 
 /* Occurrences of needle in s. */
 static int count_of(const char *s, const char *needle)

@@ -15,31 +15,7 @@
 
 #include "gongwen.h"
 #include "gw-check.h"
-
-static int n_fail;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            n_fail++;                                                                      \
-        }                                                                                  \
-    } while (0)
-
-/* s equals want (NULL matches NULL). */
-static bool str_eq(const char *s, const char *want)
-{
-    if (!s || !want)
-        return s == want;
-    return strcmp(s, want) == 0;
-}
-
-#define CHECK_STR(got, want) CHECK(str_eq((got), (want)), "%s: got \"%s\", want \"%s\"", #got, \
-                                   (got) ? (got) : "(null)", (want) ? (want) : "(null)")
-#define CHECK_INT(got, want) CHECK((got) == (want), "%s: got %d, want %d", #got, (int)(got), \
-                                   (int)(want))
+#include "check.h"
 
 static struct gw_doc *parse(const char *text)
 {

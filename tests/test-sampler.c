@@ -18,18 +18,7 @@
 #include <time.h>
 
 #include "sampler.h"
-
-static int n_fail;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            n_fail++;                                                                      \
-        }                                                                                  \
-    } while (0)
+#include "check.h"
 
 /* A small LCG for test logits (independent of the sampler's generator). */
 static uint64_t lcg_state = 12345;

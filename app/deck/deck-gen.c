@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "deck-gen.h"
+#include "gw-json.h"
 
 /* ---- schemas ------------------------------------------------------------------------------ */
 
@@ -178,9 +179,7 @@ bool deck_gen_slide_is_sound(const char *slide_json)
     bool sound = len > 0;
     for (guint i = 0; sound && i < len; i++) {
         JsonNode *e = json_array_get_element(a, i);
-        const char *text = JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING
-                               ? json_node_get_string(e)
-                               : NULL;
+        const char *text = gw_json_is_string(e) ? json_node_get_string(e) : NULL;
         char *trimmed = text ? g_strstrip(g_strdup(text)) : NULL;
         sound = trimmed && trimmed[0] != '\0';
         g_free(trimmed);
@@ -197,9 +196,7 @@ bool deck_gen_slide_is_sound(const char *slide_json)
 static const char *string_member(JsonObject *o, const char *name)
 {
     JsonNode *n = json_object_get_member(o, name);
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n)
-               : NULL;
+    return gw_json_is_string(n) ? json_node_get_string(n) : NULL;
 }
 
 /* Copy the strings of array member name of from into builder as "bullets". */
@@ -211,7 +208,7 @@ static void add_string_list(JsonBuilder *b, JsonObject *from, const char *name)
     JsonArray *a = n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
     for (guint i = 0; a && i < json_array_get_length(a); i++) {
         JsonNode *item = json_array_get_element(a, i);
-        if (JSON_NODE_HOLDS_VALUE(item) && json_node_get_value_type(item) == G_TYPE_STRING)
+        if (gw_json_is_string(item))
             json_builder_add_string_value(b, json_node_get_string(item));
     }
     json_builder_end_array(b);

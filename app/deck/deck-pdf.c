@@ -7,17 +7,15 @@
  * decoded by the engine (PNG, JPEG) and scaled into their slot, keeping their
  * aspect. */
 #include <cairo-pdf.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pango/pangocairo.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "deck-internal.h"
+#include "gw-file.h"
 #include "wenshu-engine.h"
 
 #define PAGE_W_PT ((double)DECK_EMU_W / DECK_EMU_PER_PT) /* 960 */
@@ -316,37 +314,25 @@ static bool draw_page(cairo_t *cr, PangoContext *ctx, const struct deck *deck,
 
 /* ---- files ---- */
 
-/* A temporary name beside path (malloc'd), created empty with the mode a
- * new file gets (0666 less the umask); NULL on failure. */
+/* gw_file_temp_beside() (gw-file.h) with the deck's error. */
 static char *temp_beside(const char *path, struct deck_err *err)
 {
-    static atomic_uint counter;
-    size_t n = strlen(path) + 40;
-    char *tmp = malloc(n);
-    if (!tmp) {
-        deck_fail(err, "%s: out of memory", path);
-        return NULL;
-    }
-    snprintf(tmp, n, "%s.tmp-%ld-%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        deck_fail(err, "%s: cannot create a file beside it: %s", path, strerror(errno));
-        free(tmp);
-        return NULL;
-    }
-    close(fd);
+    struct gw_err file_err = {{0}};
+    char *tmp = gw_file_temp_beside(path, &file_err);
+    if (!tmp)
+        deck_fail(err, "%s", file_err.msg);
     return tmp;
 }
 
-/* Rename tmp over path when ok, else remove it; frees tmp. */
+/* gw_file_replace() with the deck's error: rename tmp over path when ok, else
+ * remove it; frees tmp. */
 static bool finish_file(char *tmp, const char *path, bool ok, struct deck_err *err)
 {
-    if (ok && rename(tmp, path) != 0)
-        ok = deck_fail(err, "%s: cannot write: %s", path, strerror(errno));
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
-    return ok;
+    struct gw_err file_err = {{0}};
+    bool replaced = gw_file_replace(tmp, path, ok, &file_err);
+    if (ok && !replaced)
+        deck_fail(err, "%s", file_err.msg);
+    return replaced;
 }
 
 bool deck_export_pdf(const struct deck *deck, const struct deck_theme *theme, const char *path,

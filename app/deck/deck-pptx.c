@@ -16,172 +16,69 @@
  *
  * Every XML part is written with libxml2's xmlTextWriter into memory, the
  * parts are zipped with libzip into a temporary file beside the target, and
- * that file is renamed over the target only when complete. */
-#include <errno.h>
-#include <stdatomic.h>
+ * that file is renamed over the target only when complete (ooxml.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <glib.h>
-#include <libxml/xmlwriter.h>
-#include <zip.h>
 
 #include "deck-internal.h"
+#include "ooxml.h"
 #include "wenshu-engine.h"
 
 static const char NS_A[] = "http://schemas.openxmlformats.org/drawingml/2006/main";
-static const char NS_R[] = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
 static const char NS_P[] = "http://schemas.openxmlformats.org/presentationml/2006/main";
-static const char NS_PKG_REL[] = "http://schemas.openxmlformats.org/package/2006/relationships";
-static const char NS_CT[] = "http://schemas.openxmlformats.org/package/2006/content-types";
-static const char REL[] = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/";
 #define CT_PML "application/vnd.openxmlformats-officedocument.presentationml."
 
-/* ---- an XML writer that remembers failure ---- */
+/* ---- XML writing (ooxml.h) ---- */
 
-struct xw {
-    xmlBufferPtr buf;
-    xmlTextWriterPtr w;
-    bool ok; /* false after any writer call failed */
-};
-
-static void xw_begin(struct xw *x)
-{
-    x->buf = xmlBufferCreate();
-    x->w = x->buf ? xmlNewTextWriterMemory(x->buf, 0) : NULL;
-    x->ok = x->w != NULL;
-    if (x->ok)
-        x->ok = xmlTextWriterStartDocument(x->w, "1.0", "UTF-8", "yes") >= 0;
-}
-
-/* Close the writer; on success hand its text out as a malloc'd copy. */
-static bool xw_finish(struct xw *x, char **data, size_t *len)
-{
-    if (x->ok)
-        x->ok = xmlTextWriterEndDocument(x->w) >= 0;
-    if (x->w)
-        xmlFreeTextWriter(x->w); /* flushes into buf */
-    x->w = NULL;
-    bool ok = x->ok && x->buf;
-    if (ok) {
-        size_t n = (size_t)xmlBufferLength(x->buf);
-        *data = malloc(n ? n : 1);
-        ok = *data != NULL;
-        if (ok) {
-            memcpy(*data, xmlBufferContent(x->buf), n);
-            *len = n;
-        }
-    }
-    if (x->buf)
-        xmlBufferFree(x->buf);
-    x->buf = NULL;
-    return ok;
-}
-
-static void start(struct xw *x, const char *name)
-{
-    if (x->ok)
-        x->ok = xmlTextWriterStartElement(x->w, BAD_CAST name) >= 0;
-}
-
-static void end(struct xw *x)
-{
-    if (x->ok)
-        x->ok = xmlTextWriterEndElement(x->w) >= 0;
-}
-
-/* A copy of s without the control bytes XML 1.0 cannot carry (tab kept);
- * malloc'd, NULL when out of memory. */
-static char *xml_clean(const char *s)
-{
-    char *clean = strdup(s);
-    if (!clean)
-        return NULL;
-    char *o = clean;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p >= 0x20 || *p == '\t')
-            *o++ = *p;
-    *o = '\0';
-    return clean;
-}
-
-static void attr(struct xw *x, const char *name, const char *value)
-{
-    char *clean = x->ok ? xml_clean(value) : NULL;
-    if (x->ok)
-        x->ok = clean && xmlTextWriterWriteAttribute(x->w, BAD_CAST name, BAD_CAST clean) >= 0;
-    free(clean);
-}
-
-static void attr_long(struct xw *x, const char *name, long value)
-{
-    char s[32];
-    snprintf(s, sizeof s, "%ld", value);
-    attr(x, name, s);
-}
-
-static void attr_rgb(struct xw *x, const char *name, uint32_t rgb)
+static void attr_rgb(struct ooxml_xml *x, const char *name, uint32_t rgb)
 {
     char s[8];
     snprintf(s, sizeof s, "%06X", (unsigned)(rgb & 0xFFFFFF));
-    attr(x, name, s);
+    ooxml_attr(x, name, s);
 }
 
-/* Text without the control bytes XML 1.0 cannot carry. */
-static void text(struct xw *x, const char *s)
+static void start_root(struct ooxml_xml *x, const char *name)
 {
-    char *clean = x->ok ? xml_clean(s) : NULL;
-    if (x->ok)
-        x->ok = clean && xmlTextWriterWriteString(x->w, BAD_CAST clean) >= 0;
-    free(clean);
+    ooxml_start(x, name);
+    ooxml_attr(x, "xmlns:a", NS_A);
+    ooxml_attr(x, "xmlns:r", OOXML_NS_R);
+    ooxml_attr(x, "xmlns:p", NS_P);
 }
 
-/* <name attr_name="value"/> */
-static void el_val(struct xw *x, const char *name, const char *attr_name, const char *value)
+static void solid_fill(struct ooxml_xml *x, uint32_t rgb)
 {
-    start(x, name);
-    attr(x, attr_name, value);
-    end(x);
-}
-
-static void el(struct xw *x, const char *name)
-{
-    start(x, name);
-    end(x);
-}
-
-static void start_root(struct xw *x, const char *name)
-{
-    start(x, name);
-    attr(x, "xmlns:a", NS_A);
-    attr(x, "xmlns:r", NS_R);
-    attr(x, "xmlns:p", NS_P);
-}
-
-static void solid_fill(struct xw *x, uint32_t rgb)
-{
-    start(x, "a:solidFill");
-    start(x, "a:srgbClr");
+    ooxml_start(x, "a:solidFill");
+    ooxml_start(x, "a:srgbClr");
     attr_rgb(x, "val", rgb);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
-static void xfrm(struct xw *x, const char *tag, struct deck_box b)
+static void xfrm(struct ooxml_xml *x, const char *tag, struct deck_box b)
 {
-    start(x, tag);
-    start(x, "a:off");
-    attr_long(x, "x", b.x);
-    attr_long(x, "y", b.y);
-    end(x);
-    start(x, "a:ext");
-    attr_long(x, "cx", b.w);
-    attr_long(x, "cy", b.h);
-    end(x);
-    end(x);
+    ooxml_start(x, tag);
+    ooxml_start(x, "a:off");
+    ooxml_attr_long(x, "x", b.x);
+    ooxml_attr_long(x, "y", b.y);
+    ooxml_end(x);
+    ooxml_start(x, "a:ext");
+    ooxml_attr_long(x, "cx", b.w);
+    ooxml_attr_long(x, "cy", b.h);
+    ooxml_end(x);
+    ooxml_end(x);
+}
+
+/* A rectangle's place (a:xfrm) and geometry (a:prstGeom rect), in p:spPr. */
+static void rect_xfrm(struct ooxml_xml *x, struct deck_box b)
+{
+    xfrm(x, "a:xfrm", b);
+    ooxml_start(x, "a:prstGeom");
+    ooxml_attr(x, "prst", "rect");
+    ooxml_el(x, "a:avLst");
+    ooxml_end(x);
 }
 
 /* ---- the package's parts ---- */
@@ -228,11 +125,12 @@ static void package_add(struct package *pkg, const char *type, char *data, size_
 }
 
 /* Finish x and add its text as a part. */
-static void package_add_xml(struct package *pkg, struct xw *x, const char *type, const char *name)
+static void package_add_xml(struct package *pkg, struct ooxml_xml *x, const char *type,
+                            const char *name)
 {
     char *data = NULL;
     size_t len = 0;
-    if (!xw_finish(x, &data, &len))
+    if (!ooxml_finish(x, &data, &len))
         pkg->ok = false;
     package_add(pkg, type, data, len, "%s", name);
 }
@@ -257,23 +155,19 @@ struct rel {
 
 static void add_rels(struct package *pkg, const char *name, const struct rel *rels, int n)
 {
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "Relationships");
-    attr(&x, "xmlns", NS_PKG_REL);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_start(&x, "Relationships");
+    ooxml_attr(&x, "xmlns", OOXML_NS_PKG_REL);
     for (int i = 0; i < n; i++) {
         char type[256];
         if (strcmp(rels[i].type, "core-properties") == 0)
-            snprintf(type, sizeof type, "%s/metadata/core-properties", NS_PKG_REL);
+            snprintf(type, sizeof type, "%s/metadata/core-properties", OOXML_NS_PKG_REL);
         else
-            snprintf(type, sizeof type, "%s%s", REL, rels[i].type);
-        start(&x, "Relationship");
-        attr(&x, "Id", rels[i].id);
-        attr(&x, "Type", type);
-        attr(&x, "Target", rels[i].target);
-        end(&x);
+            snprintf(type, sizeof type, "%s%s", OOXML_REL_BASE, rels[i].type);
+        ooxml_rel(&x, rels[i].id, type, rels[i].target);
     }
-    end(&x);
+    ooxml_end(&x);
     package_add_xml(pkg, &x, NULL, name);
 }
 
@@ -281,57 +175,55 @@ static void add_rels(struct package *pkg, const char *name, const struct rel *re
 
 /* <a:bodyPr> with no insets (the PDF draws from the box's edge), an anchor,
  * and normAutofit with the fitting's font scale. */
-static void body_pr(struct xw *x, const char *anchor, double scale)
+static void body_pr(struct ooxml_xml *x, const char *anchor, double scale)
 {
-    start(x, "a:bodyPr");
-    attr(x, "lIns", "0");
-    attr(x, "tIns", "0");
-    attr(x, "rIns", "0");
-    attr(x, "bIns", "0");
-    attr(x, "anchor", anchor);
-    start(x, "a:normAutofit");
+    ooxml_start(x, "a:bodyPr");
+    ooxml_attr(x, "lIns", "0");
+    ooxml_attr(x, "tIns", "0");
+    ooxml_attr(x, "rIns", "0");
+    ooxml_attr(x, "bIns", "0");
+    ooxml_attr(x, "anchor", anchor);
+    ooxml_start(x, "a:normAutofit");
     if (scale < 0.999)
-        attr_long(x, "fontScale", (long)(scale * 100000 + 0.5));
-    end(x);
-    end(x);
+        ooxml_attr_long(x, "fontScale", (long)(scale * 100000 + 0.5));
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* One paragraph of text at lvl (-1: no pPr), "\n" as a:br. */
-static void paragraph(struct xw *x, int lvl, const char *algn, const char *s)
+static void paragraph(struct ooxml_xml *x, int lvl, const char *algn, const char *s)
 {
-    start(x, "a:p");
+    ooxml_start(x, "a:p");
     if (lvl >= 0 || algn) {
-        start(x, "a:pPr");
+        ooxml_start(x, "a:pPr");
         if (lvl > 0)
-            attr_long(x, "lvl", lvl);
+            ooxml_attr_long(x, "lvl", lvl);
         if (algn)
-            attr(x, "algn", algn);
-        end(x);
+            ooxml_attr(x, "algn", algn);
+        ooxml_end(x);
     }
     gchar **lines = g_strsplit(s, "\n", -1);
     for (int i = 0; lines[i]; i++) {
         if (i > 0) {
-            start(x, "a:br");
-            el_val(x, "a:rPr", "lang", "zh-CN");
-            end(x);
+            ooxml_start(x, "a:br");
+            ooxml_el_attr(x, "a:rPr", "lang", "zh-CN");
+            ooxml_end(x);
         }
         if (!lines[i][0])
             continue;
-        start(x, "a:r");
-        start(x, "a:rPr");
-        attr(x, "lang", "zh-CN");
-        attr(x, "altLang", "en-US");
-        end(x);
-        start(x, "a:t");
-        text(x, lines[i]);
-        end(x);
-        end(x);
+        ooxml_start(x, "a:r");
+        ooxml_start(x, "a:rPr");
+        ooxml_attr(x, "lang", "zh-CN");
+        ooxml_attr(x, "altLang", "en-US");
+        ooxml_end(x);
+        ooxml_el_text(x, "a:t", lines[i]);
+        ooxml_end(x);
     }
     g_strfreev(lines);
-    start(x, "a:endParaRPr");
-    attr(x, "lang", "zh-CN");
-    end(x);
-    end(x);
+    ooxml_start(x, "a:endParaRPr");
+    ooxml_attr(x, "lang", "zh-CN");
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* ---- shapes ---- */
@@ -344,162 +236,167 @@ struct placeholder {
     const struct deck_box *box; /* NULL: inherited */
 };
 
-static void ph_start(struct xw *x, const struct placeholder *ph)
+static void ph_start(struct ooxml_xml *x, const struct placeholder *ph)
 {
-    start(x, "p:sp");
-    start(x, "p:nvSpPr");
-    start(x, "p:cNvPr");
-    attr_long(x, "id", ph->id);
-    attr(x, "name", ph->name);
-    end(x);
-    start(x, "p:cNvSpPr");
-    el_val(x, "a:spLocks", "noGrp", "1");
-    end(x);
-    start(x, "p:nvPr");
-    start(x, "p:ph");
+    ooxml_start(x, "p:sp");
+    ooxml_start(x, "p:nvSpPr");
+    ooxml_start(x, "p:cNvPr");
+    ooxml_attr_long(x, "id", ph->id);
+    ooxml_attr(x, "name", ph->name);
+    ooxml_end(x);
+    ooxml_start(x, "p:cNvSpPr");
+    ooxml_el_attr(x, "a:spLocks", "noGrp", "1");
+    ooxml_end(x);
+    ooxml_start(x, "p:nvPr");
+    ooxml_start(x, "p:ph");
     if (ph->type)
-        attr(x, "type", ph->type);
+        ooxml_attr(x, "type", ph->type);
     if (ph->idx)
-        attr_long(x, "idx", ph->idx);
-    end(x);
-    end(x);
-    end(x);
-    start(x, "p:spPr");
+        ooxml_attr_long(x, "idx", ph->idx);
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "p:spPr");
     if (ph->box) {
-        xfrm(x, "a:xfrm", *ph->box);
-        start(x, "a:prstGeom");
-        attr(x, "prst", "rect");
-        el(x, "a:avLst");
-        end(x);
+        rect_xfrm(x, *ph->box);
     }
-    end(x);
+    ooxml_end(x);
 }
 
 /* A placeholder of a master or layout, with its prompt text. */
-static void ph_template(struct xw *x, const struct placeholder *ph, const char *anchor,
+static void ph_template(struct ooxml_xml *x, const struct placeholder *ph, const char *anchor,
                         const char *prompt)
 {
     ph_start(x, ph);
-    start(x, "p:txBody");
+    ooxml_start(x, "p:txBody");
     body_pr(x, anchor, 1);
-    el(x, "a:lstStyle");
+    ooxml_el(x, "a:lstStyle");
     paragraph(x, -1, NULL, prompt);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* A filled rectangle drawn by the master or a layout (band, rule). */
-static void deco_rect(struct xw *x, int id, const char *name, struct deck_box b, uint32_t rgb)
+static void deco_rect(struct ooxml_xml *x, int id, const char *name, struct deck_box b,
+                      uint32_t rgb)
 {
-    start(x, "p:sp");
-    start(x, "p:nvSpPr");
-    start(x, "p:cNvPr");
-    attr_long(x, "id", id);
-    attr(x, "name", name);
-    end(x);
-    el(x, "p:cNvSpPr");
-    el_val(x, "p:nvPr", "userDrawn", "1");
-    end(x);
-    start(x, "p:spPr");
-    xfrm(x, "a:xfrm", b);
-    start(x, "a:prstGeom");
-    attr(x, "prst", "rect");
-    el(x, "a:avLst");
-    end(x);
+    ooxml_start(x, "p:sp");
+    ooxml_start(x, "p:nvSpPr");
+    ooxml_start(x, "p:cNvPr");
+    ooxml_attr_long(x, "id", id);
+    ooxml_attr(x, "name", name);
+    ooxml_end(x);
+    ooxml_el(x, "p:cNvSpPr");
+    ooxml_el_attr(x, "p:nvPr", "userDrawn", "1");
+    ooxml_end(x);
+    ooxml_start(x, "p:spPr");
+    rect_xfrm(x, b);
     solid_fill(x, rgb);
-    start(x, "a:ln");
-    el(x, "a:noFill");
-    end(x);
-    end(x);
-    end(x);
+    ooxml_start(x, "a:ln");
+    ooxml_el(x, "a:noFill");
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
-static void point(struct xw *x, const char *tag, const char *xn, const char *yn)
+static void point(struct ooxml_xml *x, const char *tag, const char *xn, const char *yn)
 {
-    start(x, tag);
-    attr(x, xn, "0");
-    attr(x, yn, "0");
-    end(x);
+    ooxml_start(x, tag);
+    ooxml_attr(x, xn, "0");
+    ooxml_attr(x, yn, "0");
+    ooxml_end(x);
 }
 
-static void sp_tree_start(struct xw *x)
+static void sp_tree_start(struct ooxml_xml *x)
 {
-    start(x, "p:spTree");
-    start(x, "p:nvGrpSpPr");
-    start(x, "p:cNvPr");
-    attr(x, "id", "1");
-    attr(x, "name", "");
-    end(x);
-    el(x, "p:cNvGrpSpPr");
-    el(x, "p:nvPr");
-    end(x);
-    start(x, "p:grpSpPr");
-    start(x, "a:xfrm");
+    ooxml_start(x, "p:spTree");
+    ooxml_start(x, "p:nvGrpSpPr");
+    ooxml_start(x, "p:cNvPr");
+    ooxml_attr(x, "id", "1");
+    ooxml_attr(x, "name", "");
+    ooxml_end(x);
+    ooxml_el(x, "p:cNvGrpSpPr");
+    ooxml_el(x, "p:nvPr");
+    ooxml_end(x);
+    ooxml_start(x, "p:grpSpPr");
+    ooxml_start(x, "a:xfrm");
     point(x, "a:off", "x", "y");
     point(x, "a:ext", "cx", "cy");
     point(x, "a:chOff", "x", "y");
     point(x, "a:chExt", "cx", "cy");
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_end(x);
+}
+
+/* Close p:spTree and p:cSld, keep the master's colour map (p:clrMapOvr) and
+ * close the part's root: the end of a layout, slide or notes slide. */
+static void end_slide_part(struct ooxml_xml *x)
+{
+    ooxml_end(x); /* spTree */
+    ooxml_end(x); /* cSld */
+    ooxml_start(x, "p:clrMapOvr");
+    ooxml_el(x, "a:masterClrMapping");
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* ---- the theme ---- */
 
-static void theme_color(struct xw *x, const char *tag, uint32_t rgb)
+static void theme_color(struct ooxml_xml *x, const char *tag, uint32_t rgb)
 {
-    start(x, tag);
-    start(x, "a:srgbClr");
+    ooxml_start(x, tag);
+    ooxml_start(x, "a:srgbClr");
     attr_rgb(x, "val", rgb);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
-static void theme_fonts(struct xw *x, const char *tag, const struct deck_font *f)
+static void theme_fonts(struct ooxml_xml *x, const char *tag, const struct deck_font *f)
 {
-    start(x, tag);
-    el_val(x, "a:latin", "typeface", f->latin);
-    el_val(x, "a:ea", "typeface", f->east_asian);
-    el_val(x, "a:cs", "typeface", f->latin);
-    start(x, "a:font");
-    attr(x, "script", "Hans");
-    attr(x, "typeface", f->east_asian);
-    end(x);
-    end(x);
+    ooxml_start(x, tag);
+    ooxml_el_attr(x, "a:latin", "typeface", f->latin);
+    ooxml_el_attr(x, "a:ea", "typeface", f->east_asian);
+    ooxml_el_attr(x, "a:cs", "typeface", f->latin);
+    ooxml_start(x, "a:font");
+    ooxml_attr(x, "script", "Hans");
+    ooxml_attr(x, "typeface", f->east_asian);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* Three identical style entries, each a phClr fill or line. */
-static void fmt_list(struct xw *x, const char *tag, const char *item)
+static void fmt_list(struct ooxml_xml *x, const char *tag, const char *item)
 {
-    start(x, tag);
+    ooxml_start(x, tag);
     for (int i = 0; i < 3; i++) {
         if (strcmp(item, "ln") == 0) {
-            start(x, "a:ln");
-            attr(x, "w", "6350");
+            ooxml_start(x, "a:ln");
+            ooxml_attr(x, "w", "6350");
         } else if (strcmp(item, "effect") == 0) {
-            start(x, "a:effectStyle");
-            el(x, "a:effectLst");
-            end(x);
+            ooxml_start(x, "a:effectStyle");
+            ooxml_el(x, "a:effectLst");
+            ooxml_end(x);
             continue;
         }
-        start(x, "a:solidFill");
-        el_val(x, "a:schemeClr", "val", "phClr");
-        end(x);
+        ooxml_start(x, "a:solidFill");
+        ooxml_el_attr(x, "a:schemeClr", "val", "phClr");
+        ooxml_end(x);
         if (strcmp(item, "ln") == 0)
-            end(x);
+            ooxml_end(x);
     }
-    end(x);
+    ooxml_end(x);
 }
 
 static void add_theme(struct package *pkg, const struct deck_theme *t, const char *name)
 {
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "a:theme");
-    attr(&x, "xmlns:a", NS_A);
-    attr(&x, "name", t->name);
-    start(&x, "a:themeElements");
-    start(&x, "a:clrScheme");
-    attr(&x, "name", t->name);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_start(&x, "a:theme");
+    ooxml_attr(&x, "xmlns:a", NS_A);
+    ooxml_attr(&x, "name", t->name);
+    ooxml_start(&x, "a:themeElements");
+    ooxml_start(&x, "a:clrScheme");
+    ooxml_attr(&x, "name", t->name);
     theme_color(&x, "a:dk1", t->text_color);
     theme_color(&x, "a:lt1", t->background);
     theme_color(&x, "a:dk2", t->title_color);
@@ -512,112 +409,112 @@ static void add_theme(struct package *pkg, const struct deck_theme *t, const cha
     theme_color(&x, "a:accent6", 0x70AD47);
     theme_color(&x, "a:hlink", 0x0563C1);
     theme_color(&x, "a:folHlink", 0x954F72);
-    end(&x);
-    start(&x, "a:fontScheme");
-    attr(&x, "name", t->name);
+    ooxml_end(&x);
+    ooxml_start(&x, "a:fontScheme");
+    ooxml_attr(&x, "name", t->name);
     theme_fonts(&x, "a:majorFont", &t->title_font);
     theme_fonts(&x, "a:minorFont", &t->body_font);
-    end(&x);
-    start(&x, "a:fmtScheme");
-    attr(&x, "name", t->name);
+    ooxml_end(&x);
+    ooxml_start(&x, "a:fmtScheme");
+    ooxml_attr(&x, "name", t->name);
     fmt_list(&x, "a:fillStyleLst", "fill");
     fmt_list(&x, "a:lnStyleLst", "ln");
     fmt_list(&x, "a:effectStyleLst", "effect");
     fmt_list(&x, "a:bgFillStyleLst", "fill");
-    end(&x);
-    end(&x);
-    el(&x, "a:objectDefaults");
-    el(&x, "a:extraClrSchemeLst");
-    end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
+    ooxml_el(&x, "a:objectDefaults");
+    ooxml_el(&x, "a:extraClrSchemeLst");
+    ooxml_end(&x);
     package_add_xml(pkg, &x, "application/vnd.openxmlformats-officedocument.theme+xml", name);
 }
 
 /* ---- master, layouts, notes master ---- */
 
-static void clr_map(struct xw *x)
+static void clr_map(struct ooxml_xml *x)
 {
-    start(x, "p:clrMap");
-    attr(x, "bg1", "lt1");
-    attr(x, "tx1", "dk1");
-    attr(x, "bg2", "lt2");
-    attr(x, "tx2", "dk2");
+    ooxml_start(x, "p:clrMap");
+    ooxml_attr(x, "bg1", "lt1");
+    ooxml_attr(x, "tx1", "dk1");
+    ooxml_attr(x, "bg2", "lt2");
+    ooxml_attr(x, "tx2", "dk2");
     static const char *const accents[] = {"accent1", "accent2", "accent3", "accent4",
                                           "accent5", "accent6", "hlink",   "folHlink"};
     for (size_t i = 0; i < sizeof accents / sizeof accents[0]; i++)
-        attr(x, accents[i], accents[i]);
-    end(x);
+        ooxml_attr(x, accents[i], accents[i]);
+    ooxml_end(x);
 }
 
 /* <a:defRPr> in a theme font ("+mj" or "+mn"), colour and size. */
-static void def_rpr(struct xw *x, double size_pt, bool bold, uint32_t rgb, const char *font)
+static void def_rpr(struct ooxml_xml *x, double size_pt, bool bold, uint32_t rgb, const char *font)
 {
-    start(x, "a:defRPr");
-    attr_long(x, "sz", (long)(size_pt * 100 + 0.5));
+    ooxml_start(x, "a:defRPr");
+    ooxml_attr_long(x, "sz", (long)(size_pt * 100 + 0.5));
     if (bold)
-        attr(x, "b", "1");
-    attr(x, "kern", "1200");
+        ooxml_attr(x, "b", "1");
+    ooxml_attr(x, "kern", "1200");
     solid_fill(x, rgb);
     char face[8];
     snprintf(face, sizeof face, "%s-lt", font);
-    el_val(x, "a:latin", "typeface", face);
+    ooxml_el_attr(x, "a:latin", "typeface", face);
     snprintf(face, sizeof face, "%s-ea", font);
-    el_val(x, "a:ea", "typeface", face);
+    ooxml_el_attr(x, "a:ea", "typeface", face);
     snprintf(face, sizeof face, "%s-cs", font);
-    el_val(x, "a:cs", "typeface", face);
-    end(x);
+    ooxml_el_attr(x, "a:cs", "typeface", face);
+    ooxml_end(x);
 }
 
-static void level_ppr(struct xw *x, const struct deck_theme *t, int level)
+static void level_ppr(struct ooxml_xml *x, const struct deck_theme *t, int level)
 {
     char tag[16];
     snprintf(tag, sizeof tag, "a:lvl%dpPr", level + 1);
     double size = deck_level_pt(t, level);
-    start(x, tag);
-    attr_long(x, "marL", DECK_BULLET_HANG + (long)level * DECK_LEVEL_STEP);
-    attr_long(x, "indent", -DECK_BULLET_HANG);
-    attr(x, "algn", "l");
-    start(x, "a:lnSpc");
-    el_val(x, "a:spcPct", "val", "100000");
-    end(x);
-    start(x, "a:spcBef");
-    start(x, "a:spcPts");
-    attr_long(x, "val", (long)(0.3 * size * 100 + 0.5)); /* hundredths of a point */
-    end(x);
-    end(x);
-    start(x, "a:buClr");
-    start(x, "a:srgbClr");
+    ooxml_start(x, tag);
+    ooxml_attr_long(x, "marL", DECK_BULLET_HANG + (long)level * DECK_LEVEL_STEP);
+    ooxml_attr_long(x, "indent", -DECK_BULLET_HANG);
+    ooxml_attr(x, "algn", "l");
+    ooxml_start(x, "a:lnSpc");
+    ooxml_el_attr(x, "a:spcPct", "val", "100000");
+    ooxml_end(x);
+    ooxml_start(x, "a:spcBef");
+    ooxml_start(x, "a:spcPts");
+    ooxml_attr_long(x, "val", (long)(0.3 * size * 100 + 0.5)); /* hundredths of a point */
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "a:buClr");
+    ooxml_start(x, "a:srgbClr");
     attr_rgb(x, "val", t->accent);
-    end(x);
-    end(x);
-    el_val(x, "a:buFont", "typeface", "Arial");
-    el_val(x, "a:buChar", "char", deck_level_bullet(level));
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_el_attr(x, "a:buFont", "typeface", "Arial");
+    ooxml_el_attr(x, "a:buChar", "char", deck_level_bullet(level));
     def_rpr(x, size, t->body_font.bold, t->text_color, "+mn");
-    end(x);
+    ooxml_end(x);
 }
 
-static void tx_styles(struct xw *x, const struct deck_theme *t)
+static void tx_styles(struct ooxml_xml *x, const struct deck_theme *t)
 {
-    start(x, "p:txStyles");
-    start(x, "p:titleStyle");
-    start(x, "a:lvl1pPr");
-    attr(x, "algn", "l");
-    start(x, "a:lnSpc");
-    el_val(x, "a:spcPct", "val", "100000");
-    end(x);
-    el(x, "a:buNone");
+    ooxml_start(x, "p:txStyles");
+    ooxml_start(x, "p:titleStyle");
+    ooxml_start(x, "a:lvl1pPr");
+    ooxml_attr(x, "algn", "l");
+    ooxml_start(x, "a:lnSpc");
+    ooxml_el_attr(x, "a:spcPct", "val", "100000");
+    ooxml_end(x);
+    ooxml_el(x, "a:buNone");
     def_rpr(x, t->title_pt, t->title_font.bold, t->title_color, "+mj");
-    end(x);
-    end(x);
-    start(x, "p:bodyStyle");
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "p:bodyStyle");
     for (int level = 0; level <= DECK_MAX_LEVEL; level++)
         level_ppr(x, t, level);
-    end(x);
-    start(x, "p:otherStyle");
-    start(x, "a:defPPr");
-    el_val(x, "a:defRPr", "lang", "zh-CN");
-    end(x);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_start(x, "p:otherStyle");
+    ooxml_start(x, "a:defPPr");
+    ooxml_el_attr(x, "a:defRPr", "lang", "zh-CN");
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* A placeholder's own list style: one level, its alignment, size, colour
@@ -630,40 +527,40 @@ struct ph_style {
     const char *font;
 };
 
-static void ph_template_styled(struct xw *x, const struct placeholder *ph, const char *anchor,
-                               const char *prompt, const struct ph_style *st)
+static void ph_template_styled(struct ooxml_xml *x, const struct placeholder *ph,
+                               const char *anchor, const char *prompt, const struct ph_style *st)
 {
     ph_start(x, ph);
-    start(x, "p:txBody");
+    ooxml_start(x, "p:txBody");
     body_pr(x, anchor, 1);
-    start(x, "a:lstStyle");
+    ooxml_start(x, "a:lstStyle");
     if (st) {
-        start(x, "a:lvl1pPr");
-        attr(x, "marL", "0");
-        attr(x, "indent", "0");
-        attr(x, "algn", st->algn);
-        el(x, "a:buNone");
+        ooxml_start(x, "a:lvl1pPr");
+        ooxml_attr(x, "marL", "0");
+        ooxml_attr(x, "indent", "0");
+        ooxml_attr(x, "algn", st->algn);
+        ooxml_el(x, "a:buNone");
         def_rpr(x, st->size_pt, st->bold, st->rgb, st->font);
-        end(x);
+        ooxml_end(x);
     }
-    end(x);
+    ooxml_end(x);
     paragraph(x, -1, NULL, prompt);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 static void add_master(struct package *pkg, const struct deck_theme *t)
 {
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_root(&x, "p:sldMaster");
-    start(&x, "p:cSld");
-    start(&x, "p:bg");
-    start(&x, "p:bgPr");
+    ooxml_start(&x, "p:cSld");
+    ooxml_start(&x, "p:bg");
+    ooxml_start(&x, "p:bgPr");
     solid_fill(&x, t->background);
-    el(&x, "a:effectLst");
-    end(&x);
-    end(&x);
+    ooxml_el(&x, "a:effectLst");
+    ooxml_end(&x);
+    ooxml_end(&x);
     sp_tree_start(&x);
     if (t->top_bar)
         deco_rect(&x, 2, "Accent band", deck_box_get(DECK_BOX_TOP_BAR), t->accent);
@@ -672,21 +569,21 @@ static void add_master(struct package *pkg, const struct deck_theme *t)
                 "单击此处编辑母版标题样式");
     ph_template(&x, &(struct placeholder){4, "Text Placeholder 2", "body", 1, &body}, "t",
                 "单击此处编辑母版文本样式");
-    end(&x); /* spTree */
-    end(&x); /* cSld */
+    ooxml_end(&x); /* spTree */
+    ooxml_end(&x); /* cSld */
     clr_map(&x);
-    start(&x, "p:sldLayoutIdLst");
+    ooxml_start(&x, "p:sldLayoutIdLst");
     for (int i = 0; i < 3; i++) {
         char rid[8];
         snprintf(rid, sizeof rid, "rId%d", i + 1);
-        start(&x, "p:sldLayoutId");
-        attr_long(&x, "id", 2147483649L + i);
-        attr(&x, "r:id", rid);
-        end(&x);
+        ooxml_start(&x, "p:sldLayoutId");
+        ooxml_attr_long(&x, "id", 2147483649L + i);
+        ooxml_attr(&x, "r:id", rid);
+        ooxml_end(&x);
     }
-    end(&x);
+    ooxml_end(&x);
     tx_styles(&x, t);
-    end(&x);
+    ooxml_end(&x);
     package_add_xml(pkg, &x, CT_PML "slideMaster+xml", "ppt/slideMasters/slideMaster1.xml");
     struct rel rels[4] = {{"rId1", "slideLayout", "../slideLayouts/slideLayout1.xml"},
                           {"rId2", "slideLayout", "../slideLayouts/slideLayout2.xml"},
@@ -702,13 +599,13 @@ static void add_layout(struct package *pkg, const struct deck_theme *t, enum lay
     static const char *const names[] = {"", "Title Slide", "Title and Content",
                                         "Title, Content and Picture"};
     static const char *const types[] = {"", "title", "obj", "cust"};
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_root(&x, "p:sldLayout");
-    attr(&x, "type", types[which]);
-    attr(&x, "preserve", "1");
-    start(&x, "p:cSld");
-    attr(&x, "name", names[which]);
+    ooxml_attr(&x, "type", types[which]);
+    ooxml_attr(&x, "preserve", "1");
+    ooxml_start(&x, "p:cSld");
+    ooxml_attr(&x, "name", names[which]);
     sp_tree_start(&x);
     if (which == LAYOUT_TITLE) {
         struct deck_box title = deck_box_get(DECK_BOX_COVER_TITLE);
@@ -737,12 +634,7 @@ static void add_layout(struct package *pkg, const struct deck_theme *t, enum lay
         if (t->title_rule)
             deco_rect(&x, 5, "Rule", deck_box_get(DECK_BOX_TITLE_RULE), t->accent);
     }
-    end(&x); /* spTree */
-    end(&x); /* cSld */
-    start(&x, "p:clrMapOvr");
-    el(&x, "a:masterClrMapping");
-    end(&x);
-    end(&x);
+    end_slide_part(&x);
     char name[64];
     snprintf(name, sizeof name, "ppt/slideLayouts/slideLayout%d.xml", which);
     package_add_xml(pkg, &x, CT_PML "slideLayout+xml", name);
@@ -758,34 +650,34 @@ static void add_notes_master(struct package *pkg, const struct deck_theme *t)
     notes_theme.text_color = 0x000000;
     notes_theme.title_color = 0x000000;
     add_theme(pkg, &notes_theme, "ppt/theme/theme2.xml");
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_root(&x, "p:notesMaster");
-    start(&x, "p:cSld");
-    start(&x, "p:bg");
-    start(&x, "p:bgRef");
-    attr(&x, "idx", "1001");
-    el_val(&x, "a:schemeClr", "val", "bg1");
-    end(&x);
-    end(&x);
+    ooxml_start(&x, "p:cSld");
+    ooxml_start(&x, "p:bg");
+    ooxml_start(&x, "p:bgRef");
+    ooxml_attr(&x, "idx", "1001");
+    ooxml_el_attr(&x, "a:schemeClr", "val", "bg1");
+    ooxml_end(&x);
+    ooxml_end(&x);
     sp_tree_start(&x);
     struct deck_box img = {1143000, 685800, 4572000, 2571750}; /* 16:9, on a portrait page */
     struct deck_box body = {685800, 3543300, 5486400, 4914900};
     ph_start(&x, &(struct placeholder){2, "Slide Image Placeholder 1", "sldImg", 0, &img});
-    end(&x);
+    ooxml_end(&x);
     ph_template(&x, &(struct placeholder){3, "Notes Placeholder 2", "body", 1, &body}, "t",
                 "单击此处编辑备注");
-    end(&x);
-    end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
     clr_map(&x);
-    start(&x, "p:notesStyle");
-    start(&x, "a:lvl1pPr");
-    attr(&x, "marL", "0");
-    attr(&x, "algn", "l");
+    ooxml_start(&x, "p:notesStyle");
+    ooxml_start(&x, "a:lvl1pPr");
+    ooxml_attr(&x, "marL", "0");
+    ooxml_attr(&x, "algn", "l");
     def_rpr(&x, 12, false, 0x000000, "+mn");
-    end(&x);
-    end(&x);
-    end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
     package_add_xml(pkg, &x, CT_PML "notesMaster+xml", "ppt/notesMasters/notesMaster1.xml");
     struct rel rel = {"rId1", "theme", "../theme/theme2.xml"};
     add_rels(pkg, "ppt/notesMasters/_rels/notesMaster1.xml.rels", &rel, 1);
@@ -793,75 +685,71 @@ static void add_notes_master(struct package *pkg, const struct deck_theme *t)
 
 /* ---- slides ---- */
 
-/* A slide's placeholder with text: the cover's title and subtitle, a
- * content slide's title. */
-static void ph_text(struct xw *x, const struct placeholder *ph, double scale, const char *s)
+/* Open a placeholder's p:txBody whose text is shrunk to scale (the PDF's
+ * fitting) by normAutofit; the caller writes the paragraphs and closes it. */
+static void start_fitted_body(struct ooxml_xml *x, double scale)
 {
-    ph_start(x, ph);
-    start(x, "p:txBody");
-    start(x, "a:bodyPr");
-    start(x, "a:normAutofit");
+    ooxml_start(x, "p:txBody");
+    ooxml_start(x, "a:bodyPr");
+    ooxml_start(x, "a:normAutofit");
     if (scale < 0.999)
-        attr_long(x, "fontScale", (long)(scale * 100000 + 0.5));
-    end(x);
-    end(x);
-    el(x, "a:lstStyle");
-    paragraph(x, -1, NULL, s);
-    end(x);
-    end(x);
+        ooxml_attr_long(x, "fontScale", (long)(scale * 100000 + 0.5));
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_el(x, "a:lstStyle");
 }
 
-static void ph_bullets(struct xw *x, const struct deck_slide *s, double scale)
+/* A slide's placeholder with text: the cover's title and subtitle, a
+ * content slide's title. */
+static void ph_text(struct ooxml_xml *x, const struct placeholder *ph, double scale, const char *s)
+{
+    ph_start(x, ph);
+    start_fitted_body(x, scale);
+    paragraph(x, -1, NULL, s);
+    ooxml_end(x);
+    ooxml_end(x);
+}
+
+static void ph_bullets(struct ooxml_xml *x, const struct deck_slide *s, double scale)
 {
     ph_start(x, &(struct placeholder){3, "Content Placeholder 2", NULL, 1, NULL});
-    start(x, "p:txBody");
-    start(x, "a:bodyPr");
-    start(x, "a:normAutofit");
-    if (scale < 0.999)
-        attr_long(x, "fontScale", (long)(scale * 100000 + 0.5));
-    end(x);
-    end(x);
-    el(x, "a:lstStyle");
+    start_fitted_body(x, scale);
     for (int i = 0; i < s->n_bullets; i++)
         paragraph(x, s->bullet_levels[i], NULL, s->bullets[i]);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* A picture of width x height pixels, fitted into the picture slot. */
-static void picture(struct xw *x, const char *descr, int width, int height)
+static void picture(struct ooxml_xml *x, const char *descr, int width, int height)
 {
     struct deck_box slot = deck_box_get(DECK_BOX_PICTURE);
     double scale = slot.w / (double)width < slot.h / (double)height ? slot.w / (double)width
                                                                     : slot.h / (double)height;
     long w = (long)(width * scale), h = (long)(height * scale);
     struct deck_box b = {slot.x + (slot.w - w) / 2, slot.y + (slot.h - h) / 2, w, h};
-    start(x, "p:pic");
-    start(x, "p:nvPicPr");
-    start(x, "p:cNvPr");
-    attr(x, "id", "4");
-    attr(x, "name", "Picture 3");
-    attr(x, "descr", descr);
-    end(x);
-    start(x, "p:cNvPicPr");
-    el_val(x, "a:picLocks", "noChangeAspect", "1");
-    end(x);
-    el(x, "p:nvPr");
-    end(x);
-    start(x, "p:blipFill");
-    el_val(x, "a:blip", "r:embed", "rId3");
-    start(x, "a:stretch");
-    el(x, "a:fillRect");
-    end(x);
-    end(x);
-    start(x, "p:spPr");
-    xfrm(x, "a:xfrm", b);
-    start(x, "a:prstGeom");
-    attr(x, "prst", "rect");
-    el(x, "a:avLst");
-    end(x);
-    end(x);
-    end(x);
+    ooxml_start(x, "p:pic");
+    ooxml_start(x, "p:nvPicPr");
+    ooxml_start(x, "p:cNvPr");
+    ooxml_attr(x, "id", "4");
+    ooxml_attr(x, "name", "Picture 3");
+    ooxml_attr(x, "descr", descr);
+    ooxml_end(x);
+    ooxml_start(x, "p:cNvPicPr");
+    ooxml_el_attr(x, "a:picLocks", "noChangeAspect", "1");
+    ooxml_end(x);
+    ooxml_el(x, "p:nvPr");
+    ooxml_end(x);
+    ooxml_start(x, "p:blipFill");
+    ooxml_el_attr(x, "a:blip", "r:embed", "rId3");
+    ooxml_start(x, "a:stretch");
+    ooxml_el(x, "a:fillRect");
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "p:spPr");
+    rect_xfrm(x, b);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* A picture's bytes and pixel size, for ppt/media. */
@@ -923,10 +811,10 @@ static bool add_slide(struct package *pkg, const struct deck *deck, const struct
         return false;
     struct deck_fit fit;
     deck_fit_page(deck, t, page, &fit);
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_root(&x, "p:sld");
-    start(&x, "p:cSld");
+    ooxml_start(&x, "p:cSld");
     sp_tree_start(&x);
     if (!s) {
         ph_text(&x, &(struct placeholder){2, "Title 1", "ctrTitle", 0, NULL}, fit.title_scale,
@@ -944,15 +832,10 @@ static bool add_slide(struct package *pkg, const struct deck *deck, const struct
             picture(&x, base ? base + 1 : s->image, m.width, m.height);
         } else if (s->image_slot) {
             ph_start(&x, &(struct placeholder){4, "Picture Placeholder 3", "pic", 2, NULL});
-            end(&x);
+            ooxml_end(&x);
         }
     }
-    end(&x); /* spTree */
-    end(&x); /* cSld */
-    start(&x, "p:clrMapOvr");
-    el(&x, "a:masterClrMapping");
-    end(&x);
-    end(&x);
+    end_slide_part(&x);
     char name[96];
     snprintf(name, sizeof name, "ppt/slides/slide%d.xml", page + 1);
     package_add_xml(pkg, &x, CT_PML "slide+xml", name);
@@ -978,29 +861,24 @@ static bool add_slide(struct package *pkg, const struct deck *deck, const struct
 
 static void add_notes_slide(struct package *pkg, const struct deck_slide *s, int page)
 {
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_root(&x, "p:notes");
-    start(&x, "p:cSld");
+    ooxml_start(&x, "p:cSld");
     sp_tree_start(&x);
     ph_start(&x, &(struct placeholder){2, "Slide Image Placeholder 1", "sldImg", 0, NULL});
-    end(&x);
+    ooxml_end(&x);
     ph_start(&x, &(struct placeholder){3, "Notes Placeholder 2", "body", 1, NULL});
-    start(&x, "p:txBody");
-    el(&x, "a:bodyPr");
-    el(&x, "a:lstStyle");
+    ooxml_start(&x, "p:txBody");
+    ooxml_el(&x, "a:bodyPr");
+    ooxml_el(&x, "a:lstStyle");
     gchar **paras = g_strsplit(s->notes, "\n", -1);
     for (int i = 0; paras[i]; i++)
         paragraph(&x, -1, NULL, paras[i]);
     g_strfreev(paras);
-    end(&x);
-    end(&x);
-    end(&x); /* spTree */
-    end(&x); /* cSld */
-    start(&x, "p:clrMapOvr");
-    el(&x, "a:masterClrMapping");
-    end(&x);
-    end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
+    end_slide_part(&x);
     char name[96];
     snprintf(name, sizeof name, "ppt/notesSlides/notesSlide%d.xml", page + 1);
     package_add_xml(pkg, &x, CT_PML "notesSlide+xml", name);
@@ -1018,38 +896,38 @@ enum { FIRST_SLIDE_RID = 7 }; /* presentation.xml.rels: rId1..6 below, then the 
 static void add_presentation(struct package *pkg, const struct deck *deck)
 {
     int n_pages = deck_page_count(deck);
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_root(&x, "p:presentation");
-    attr(&x, "saveSubsetFonts", "1");
-    start(&x, "p:sldMasterIdLst");
-    start(&x, "p:sldMasterId");
-    attr(&x, "id", "2147483648");
-    attr(&x, "r:id", "rId1");
-    end(&x);
-    end(&x);
-    start(&x, "p:notesMasterIdLst");
-    el_val(&x, "p:notesMasterId", "r:id", "rId2");
-    end(&x);
-    start(&x, "p:sldIdLst");
+    ooxml_attr(&x, "saveSubsetFonts", "1");
+    ooxml_start(&x, "p:sldMasterIdLst");
+    ooxml_start(&x, "p:sldMasterId");
+    ooxml_attr(&x, "id", "2147483648");
+    ooxml_attr(&x, "r:id", "rId1");
+    ooxml_end(&x);
+    ooxml_end(&x);
+    ooxml_start(&x, "p:notesMasterIdLst");
+    ooxml_el_attr(&x, "p:notesMasterId", "r:id", "rId2");
+    ooxml_end(&x);
+    ooxml_start(&x, "p:sldIdLst");
     for (int i = 0; i < n_pages; i++) {
         char rid[16];
         snprintf(rid, sizeof rid, "rId%d", FIRST_SLIDE_RID + i);
-        start(&x, "p:sldId");
-        attr_long(&x, "id", 256 + i);
-        attr(&x, "r:id", rid);
-        end(&x);
+        ooxml_start(&x, "p:sldId");
+        ooxml_attr_long(&x, "id", 256 + i);
+        ooxml_attr(&x, "r:id", rid);
+        ooxml_end(&x);
     }
-    end(&x);
-    start(&x, "p:sldSz");
-    attr_long(&x, "cx", DECK_EMU_W);
-    attr_long(&x, "cy", DECK_EMU_H);
-    end(&x);
-    start(&x, "p:notesSz");
-    attr(&x, "cx", "6858000");
-    attr(&x, "cy", "9144000");
-    end(&x);
-    end(&x);
+    ooxml_end(&x);
+    ooxml_start(&x, "p:sldSz");
+    ooxml_attr_long(&x, "cx", DECK_EMU_W);
+    ooxml_attr_long(&x, "cy", DECK_EMU_H);
+    ooxml_end(&x);
+    ooxml_start(&x, "p:notesSz");
+    ooxml_attr(&x, "cx", "6858000");
+    ooxml_attr(&x, "cy", "9144000");
+    ooxml_end(&x);
+    ooxml_end(&x);
     package_add_xml(pkg, &x, CT_PML "presentation.main+xml", "ppt/presentation.xml");
 
     struct rel *rels = calloc((size_t)n_pages + 6, sizeof *rels); /* [6 + n_pages] */
@@ -1080,73 +958,41 @@ static void add_presentation(struct package *pkg, const struct deck *deck)
 
 static void add_small_parts(struct package *pkg)
 {
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_root(&x, "p:presentationPr");
-    end(&x);
+    ooxml_end(&x);
     package_add_xml(pkg, &x, CT_PML "presProps+xml", "ppt/presProps.xml");
-    xw_begin(&x);
+    ooxml_begin(&x);
     start_root(&x, "p:viewPr");
-    end(&x);
+    ooxml_end(&x);
     package_add_xml(pkg, &x, CT_PML "viewProps+xml", "ppt/viewProps.xml");
-    xw_begin(&x);
-    start(&x, "a:tblStyleLst");
-    attr(&x, "xmlns:a", NS_A);
-    attr(&x, "def", "{5C22544A-7EE6-4342-B048-85BDC9FD1C3A}");
-    end(&x);
+    ooxml_begin(&x);
+    ooxml_start(&x, "a:tblStyleLst");
+    ooxml_attr(&x, "xmlns:a", NS_A);
+    ooxml_attr(&x, "def", "{5C22544A-7EE6-4342-B048-85BDC9FD1C3A}");
+    ooxml_end(&x);
     package_add_xml(pkg, &x, CT_PML "tableStyles+xml", "ppt/tableStyles.xml");
 }
 
 static void add_doc_props(struct package *pkg, const struct deck *deck, int n_notes)
 {
-    char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "cp:coreProperties");
-    attr(&x, "xmlns:cp", "http://schemas.openxmlformats.org/package/2006/metadata/core-properties");
-    attr(&x, "xmlns:dc", "http://purl.org/dc/elements/1.1/");
-    attr(&x, "xmlns:dcterms", "http://purl.org/dc/terms/");
-    attr(&x, "xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance");
-    start(&x, "dc:title");
-    text(&x, deck->title);
-    end(&x);
-    start(&x, "dc:creator");
-    text(&x, "Wenshu");
-    end(&x);
-    start(&x, "dcterms:created");
-    attr(&x, "xsi:type", "dcterms:W3CDTF");
-    text(&x, now);
-    end(&x);
-    start(&x, "dcterms:modified");
-    attr(&x, "xsi:type", "dcterms:W3CDTF");
-    text(&x, now);
-    end(&x);
-    end(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_core_props(&x, deck->title, "Wenshu", NULL);
     package_add_xml(pkg, &x, "application/vnd.openxmlformats-package.core-properties+xml",
                     "docProps/core.xml");
-    xw_begin(&x);
-    start(&x, "Properties");
-    attr(&x, "xmlns", "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties");
-    start(&x, "Application");
-    text(&x, "Wenshu");
-    end(&x);
-    start(&x, "PresentationFormat");
-    text(&x, "宽屏");
-    end(&x);
+    ooxml_begin(&x);
+    ooxml_start(&x, "Properties");
+    ooxml_attr(&x, "xmlns", OOXML_NS_EXTENDED_PROPS);
+    ooxml_el_text(&x, "Application", "Wenshu");
+    ooxml_el_text(&x, "PresentationFormat", "宽屏");
     char n[16];
-    start(&x, "Slides");
     snprintf(n, sizeof n, "%d", deck_page_count(deck));
-    text(&x, n);
-    end(&x);
-    start(&x, "Notes");
+    ooxml_el_text(&x, "Slides", n);
     snprintf(n, sizeof n, "%d", n_notes);
-    text(&x, n);
-    end(&x);
-    end(&x);
+    ooxml_el_text(&x, "Notes", n);
+    ooxml_end(&x);
     package_add_xml(pkg, &x,
                     "application/vnd.openxmlformats-officedocument.extended-properties+xml",
                     "docProps/app.xml");
@@ -1160,32 +1006,21 @@ static void add_doc_props(struct package *pkg, const struct deck *deck, int n_no
  * for every other part. */
 static void add_content_types(struct package *pkg)
 {
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "Types");
-    attr(&x, "xmlns", NS_CT);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_start(&x, "Types");
+    ooxml_attr(&x, "xmlns", OOXML_NS_CT);
     static const char *const defaults[][2] = {
         {"rels", "application/vnd.openxmlformats-package.relationships+xml"},
         {"xml", "application/xml"},
         {"png", "image/png"},
         {"jpeg", "image/jpeg"}};
-    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
-        start(&x, "Default");
-        attr(&x, "Extension", defaults[i][0]);
-        attr(&x, "ContentType", defaults[i][1]);
-        end(&x);
-    }
-    for (int i = 0; i < pkg->n; i++) {
-        if (!pkg->parts[i].type)
-            continue;
-        char part_name[256];
-        snprintf(part_name, sizeof part_name, "/%s", pkg->parts[i].name);
-        start(&x, "Override");
-        attr(&x, "PartName", part_name);
-        attr(&x, "ContentType", pkg->parts[i].type);
-        end(&x);
-    }
-    end(&x);
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        ooxml_default(&x, defaults[i][0], defaults[i][1]);
+    for (int i = 0; i < pkg->n; i++)
+        if (pkg->parts[i].type)
+            ooxml_override(&x, pkg->parts[i].name, pkg->parts[i].type);
+    ooxml_end(&x);
     package_add_xml(pkg, &x, NULL, "[Content_Types].xml");
 }
 
@@ -1218,72 +1053,29 @@ static bool package_build(const struct deck *deck, const struct deck_theme *them
 
 /* ---- the zip ---- */
 
-/* Add data[len] as name; the archive takes the buffer (freed on failure too). */
-static bool add_to_zip(zip_t *za, const char *name, char *data, size_t len)
+/* Zip the parts for path, [Content_Types].xml (the last part) first; the
+ * zip takes every part's data. */
+static bool write_zip(struct package *pkg, const char *path, struct deck_err *err)
 {
-    zip_source_t *src = zip_source_buffer(za, data, len, 1);
-    if (!src) {
-        free(data);
-        return false;
-    }
-    if (zip_file_add(za, name, src, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE) < 0) {
-        zip_source_free(src);
-        return false;
-    }
-    return true;
-}
-
-/* Zip the parts into tmp, [Content_Types].xml (the last part) first. */
-static bool write_zip(struct package *pkg, const char *tmp, const char *path, struct deck_err *err)
-{
-    int zerr = 0;
-    zip_t *za = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
-    if (!za) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        deck_fail(err, "%s: cannot create the file: %s", path, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
-        return false;
-    }
-    bool ok = true;
+    struct gw_err zip_err = {{0}};
+    struct ooxml_zip *zip = NULL;
+    if (!ooxml_zip_open(path, &zip, &zip_err))
+        return deck_fail(err, "%s", zip_err.msg);
     for (int k = 0; k < pkg->n; k++) {
         int i = k == 0 ? pkg->n - 1 : k - 1;
-        if (ok)
-            ok = add_to_zip(za, pkg->parts[i].name, pkg->parts[i].data, pkg->parts[i].len);
-        else
-            free(pkg->parts[i].data);
-        pkg->parts[i].data = NULL; /* the archive owns it now, or it is freed */
+        ooxml_zip_add(zip, pkg->parts[i].name, pkg->parts[i].data, pkg->parts[i].len);
+        pkg->parts[i].data = NULL; /* the zip owns it now, or it is freed */
     }
-    if (!ok) {
-        deck_fail(err, "%s: cannot add to the zip: %s", path, zip_strerror(za));
-        zip_discard(za);
-        return false;
-    }
-    if (zip_close(za) != 0) {
-        deck_fail(err, "%s: cannot write the file: %s", path, zip_strerror(za));
-        zip_discard(za);
-        return false;
-    }
-    return true;
+    return ooxml_zip_commit(&zip, true, &zip_err) || deck_fail(err, "%s", zip_err.msg);
 }
 
 bool deck_export_pptx(const struct deck *deck, const struct deck_theme *theme, const char *path,
                       struct deck_err *err)
 {
-    static atomic_uint counter;
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u", path, (long)getpid(),
-                     atomic_fetch_add(&counter, 1));
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return deck_fail(err, "%s: path too long", path);
     struct package pkg = {0};
     bool ok = package_build(deck, theme, path, &pkg, err);
     if (ok)
-        ok = write_zip(&pkg, tmp, path, err);
+        ok = write_zip(&pkg, path, err);
     package_free(&pkg);
-    if (ok && rename(tmp, path) != 0)
-        ok = deck_fail(err, "%s: cannot replace the file: %s", path, strerror(errno));
-    if (!ok)
-        remove(tmp);
     return ok;
 }

@@ -16,6 +16,7 @@
 
 #include "deck.h"
 #include "gw-export.h"
+#include "gw-json.h"
 
 #ifndef WENSHU_SOURCE_ASSETS
 #define WENSHU_SOURCE_ASSETS ""
@@ -86,7 +87,7 @@ static JsonObject *member_object(JsonObject *obj, const char *key)
 static const char *member_string(JsonObject *obj, const char *key)
 {
     JsonNode *n = obj ? json_object_get_member(obj, key) : NULL;
-    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+    if (!gw_json_is_string(n))
         return NULL;
     return json_node_get_string(n);
 }

@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "deck.h"
+#include "gw-json.h"
 #include "wenshu-engine.h"
 
 bool deck_fail(struct deck_err *err, const char *fmt, ...)
@@ -22,27 +23,6 @@ bool deck_fail(struct deck_err *err, const char *fmt, ...)
         va_end(ap);
     }
     return false;
-}
-
-static const char *node_kind(JsonNode *node)
-{
-    if (JSON_NODE_HOLDS_NULL(node))
-        return "null";
-    if (JSON_NODE_HOLDS_OBJECT(node))
-        return "an object";
-    if (JSON_NODE_HOLDS_ARRAY(node))
-        return "an array";
-    GType t = json_node_get_value_type(node);
-    if (t == G_TYPE_STRING)
-        return "a string";
-    if (t == G_TYPE_BOOLEAN)
-        return "a boolean";
-    return "a number";
-}
-
-static bool is_string(JsonNode *node)
-{
-    return node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING;
 }
 
 /* A string member copied into *out (malloc'd). A missing or null member is
@@ -57,9 +37,9 @@ static bool read_string(JsonObject *obj, const char *key, const char *where, boo
             return deck_fail(err, "%s: %s%s: missing (a string is required)", source, where, key);
         return true;
     }
-    if (!is_string(node))
+    if (!gw_json_is_string(node))
         return deck_fail(err, "%s: %s%s: expected a string, got %s", source, where, key,
-                         node_kind(node));
+                         gw_json_kind_words(node));
     const char *s = json_node_get_string(node);
     if (g_utf8_strlen(s, -1) > max_chars)
         return deck_fail(err, "%s: %s%s: longer than %d characters", source, where, key, max_chars);
@@ -72,7 +52,7 @@ static bool read_bullet(JsonNode *node, const char *where, int index, const char
                         char **text, int *level, struct deck_err *err)
 {
     *level = 0;
-    if (is_string(node)) {
+    if (gw_json_is_string(node)) {
         const char *s = json_node_get_string(node);
         if (g_utf8_strlen(s, -1) > DECK_MAX_BULLET_CHARS)
             return deck_fail(err, "%s: %sbullets[%d]: longer than %d characters", source, where,
@@ -82,7 +62,7 @@ static bool read_bullet(JsonNode *node, const char *where, int index, const char
     }
     if (!JSON_NODE_HOLDS_OBJECT(node))
         return deck_fail(err, "%s: %sbullets[%d]: expected a string or an object, got %s", source,
-                         where, index, node_kind(node));
+                         where, index, gw_json_kind_words(node));
     JsonObject *obj = json_node_get_object(node);
     char item[96];
     snprintf(item, sizeof item, "%sbullets[%d].", where, index);
@@ -111,7 +91,7 @@ static bool read_bullets(JsonObject *obj, const char *where, const char *source,
                          where);
     if (!JSON_NODE_HOLDS_ARRAY(node))
         return deck_fail(err, "%s: %sbullets: expected an array, got %s", source, where,
-                         node_kind(node));
+                         gw_json_kind_words(node));
     JsonArray *arr = json_node_get_array(node);
     int n = (int)json_array_get_length(arr);
     if (n > DECK_MAX_BULLETS)
@@ -141,9 +121,9 @@ static bool read_image(JsonObject *obj, const char *where, const char *source, s
         s->image_slot = json_node_get_boolean(node);
         return true;
     }
-    if (!is_string(node))
+    if (!gw_json_is_string(node))
         return deck_fail(err, "%s: %simage: expected a boolean or a file path, got %s", source,
-                         where, node_kind(node));
+                         where, gw_json_kind_words(node));
     const char *path = json_node_get_string(node);
     if (!path[0])
         return true; /* "" reads as no image */
@@ -159,7 +139,7 @@ static bool read_slide(JsonNode *node, int index, const char *source, struct dec
     snprintf(where, sizeof where, "slides[%d].", index);
     if (!JSON_NODE_HOLDS_OBJECT(node))
         return deck_fail(err, "%s: slides[%d]: expected an object, got %s", source, index,
-                         node_kind(node));
+                         gw_json_kind_words(node));
     JsonObject *obj = json_node_get_object(node);
     return read_string(obj, "title", where, true, DECK_MAX_TITLE_CHARS, source, &s->title, err) &&
            read_bullets(obj, where, source, s, err) &&
@@ -171,7 +151,7 @@ static bool read_deck(JsonNode *root, const char *source, struct deck *d, struct
 {
     if (!root || !JSON_NODE_HOLDS_OBJECT(root))
         return deck_fail(err, "%s: expected a JSON object at the top, got %s", source,
-                         root ? node_kind(root) : "nothing");
+                         root ? gw_json_kind_words(root) : "nothing");
     JsonObject *obj = json_node_get_object(root);
     if (!read_string(obj, "title", "", true, DECK_MAX_TITLE_CHARS, source, &d->title, err) ||
         !read_string(obj, "subtitle", "", false, DECK_MAX_TITLE_CHARS, source, &d->subtitle, err))
@@ -180,7 +160,8 @@ static bool read_deck(JsonNode *root, const char *source, struct deck *d, struct
     if (!slides || JSON_NODE_HOLDS_NULL(slides))
         return deck_fail(err, "%s: slides: missing (an array of slides is required)", source);
     if (!JSON_NODE_HOLDS_ARRAY(slides))
-        return deck_fail(err, "%s: slides: expected an array, got %s", source, node_kind(slides));
+        return deck_fail(err, "%s: slides: expected an array, got %s", source,
+                         gw_json_kind_words(slides));
     JsonArray *arr = json_node_get_array(slides);
     int n = (int)json_array_get_length(arr);
     if (n == 0)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "gw-check.h"
+#include "gw-text.h"
 
 struct checker {
     const struct gw_doc *doc;
@@ -69,17 +70,6 @@ static void add_issue(struct checker *c, enum gw_severity sev, int line, const c
 
 /* ---- small text helpers ----------------------------------------------------------------- */
 
-static bool starts_with(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
 static bool contains_any(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -90,33 +80,6 @@ static bool contains_any(const char *s, const char *const *list, size_t n)
 
 #define CONTAINS_ANY(s, list) contains_any((s), (list), sizeof(list) / sizeof((list)[0]))
 
-static bool ends_in_punct(const char *s)
-{
-    static const char *const marks[] = {"。", "，", "；", "：", "！", "？", "、", ".", ",",
-                                        ";", ":", "!", "?"};
-    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
-        if (ends_with(s, marks[i]))
-            return true;
-    return false;
-}
-
-/* Number of UTF-8 code points in s. */
-static int u8_count(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static size_t digit_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] >= '0' && s[n] <= '9')
-        n++;
-    return n;
-}
-
 /* The value of a Chinese numeral 一…九十九 at s; *len gets its bytes (0: none). */
 static int han_number(const char *s, size_t *len)
 {
@@ -126,12 +89,12 @@ static int han_number(const char *s, size_t *len)
     for (;;) {
         int d = -1;
         for (int k = 0; k < 10; k++)
-            if (starts_with(s + n, digits[k]))
+            if (gw_starts_with(s + n, digits[k]))
                 d = k;
         if (d >= 0) {
             cur = d;
             n += 3;
-        } else if (starts_with(s + n, "十")) {
+        } else if (gw_starts_with(s + n, "十")) {
             value += (cur > 0 ? cur : 1) * 10;
             cur = -1;
             n += 3;
@@ -215,8 +178,8 @@ static void check_doc_number(struct checker *c)
         if (!o)
             continue;
         o += strlen(opens[k]);
-        size_t y = digit_len(o);
-        if (y != 4 && starts_with(o + y, closes[k]))
+        size_t y = gw_digit_len(o);
+        if (y != 4 && gw_starts_with(o + y, closes[k]))
             add_issue(c, GW_SEVERITY_ERROR, t->line, "doc-number-year",
                       "年份写全称，如“〔2025〕”", "发文字号“%s”的年份不是四位全称", t->s);
         break;
@@ -227,9 +190,9 @@ static void check_doc_number(struct checker *c)
         if (!r)
             continue;
         r += strlen(closes[k]);
-        if (starts_with(r, "第"))
+        if (gw_starts_with(r, "第"))
             r += strlen("第");
-        if (r[0] == '0' && digit_len(r) >= 1)
+        if (r[0] == '0' && gw_digit_len(r) >= 1)
             add_issue(c, GW_SEVERITY_ERROR, t->line, "doc-number-leading-zero",
                       "序号不编虚位，如“3号”而不是“03号”", "发文字号“%s”的序号前加了0", t->s);
         break;
@@ -241,14 +204,14 @@ static void check_header(struct checker *c)
     const struct gw_doc *d = c->doc;
     check_doc_number(c);
     if (d->copy_number.s &&
-        (digit_len(d->copy_number.s) != 6 || d->copy_number.s[6] != '\0'))
+        (gw_digit_len(d->copy_number.s) != 6 || d->copy_number.s[6] != '\0'))
         add_issue(c, GW_SEVERITY_ERROR, d->copy_number.line, "copy-number-format",
                   "份号用6位阿拉伯数字，如“000123”", "份号“%s”不是6位阿拉伯数字",
                   d->copy_number.s);
     if (d->secrecy.s) {
         const char *s = d->secrecy.s;
-        bool level = starts_with(s, "绝密") || starts_with(s, "机密") || starts_with(s, "秘密");
-        bool tail_ok = strlen(s) == strlen("机密") || starts_with(s + strlen("机密"), "★");
+        bool level = gw_starts_with(s, "绝密") || gw_starts_with(s, "机密") || gw_starts_with(s, "秘密");
+        bool tail_ok = strlen(s) == strlen("机密") || gw_starts_with(s + strlen("机密"), "★");
         if (!level || !tail_ok)
             add_issue(c, GW_SEVERITY_ERROR, d->secrecy.line, "secrecy-format",
                       "密级写“绝密”“机密”或“秘密”，保密期限用“★”隔开，如“机密★1年”",
@@ -278,12 +241,12 @@ static void check_title(struct checker *c)
                   "补写标题，一般为“发文机关+关于+事由+文种”", "公文缺少标题");
         return;
     }
-    if (ends_in_punct(t->s))
+    if (gw_ends_in_punct(t->s))
         add_issue(c, GW_SEVERITY_ERROR, t->line, "title-punctuation", "删去标题末尾的标点符号",
                   "标题“%s”末尾带有标点符号", t->s);
     bool kind_line = false;
     for (int i = 0; i < c->n_src; i++)
-        if ((starts_with(c->src[i], "文种：") || starts_with(c->src[i], "文种:")) &&
+        if ((gw_starts_with(c->src[i], "文种：") || gw_starts_with(c->src[i], "文种:")) &&
             strstr(c->src[i], "请示报告"))
             kind_line = true;
     if (strstr(t->s, "请示报告") || kind_line)
@@ -307,8 +270,8 @@ static void check_recipients_length(struct checker *c)
         [GW_FORMAT_ORDER] = 9,     /* 20 mm + 标志 + 2 blank + 令号 + 2 blank */
         [GW_FORMAT_MINUTES] = 8,   /* 35 mm + 标志 + rule */
     };
-    int title_lines = d->title.s ? (u8_count(d->title.s) + 19) / 20 : 0;
-    int recip_lines = (u8_count(d->recipients.s) + 1 + 27) / 28; /* + the colon */
+    int title_lines = d->title.s ? (gw_u8_count(d->title.s) + 19) / 20 : 0;
+    int recip_lines = (gw_u8_count(d->recipients.s) + 1 + 27) / 28; /* + the colon */
     int used = header_lines[d->format] + title_lines + 1 + recip_lines;
     if (used + 1 > 22)
         add_issue(c, GW_SEVERITY_ERROR, d->recipients.line, "recipients-too-long",
@@ -356,22 +319,22 @@ static int heading_number(const struct gw_block *b, bool *form_ok)
     switch (b->type) {
     case GW_BLOCK_HEADING1:
         v = han_number(s, &n);
-        *form_ok = starts_with(s + n, "、");
+        *form_ok = gw_starts_with(s + n, "、");
         break;
     case GW_BLOCK_HEADING2:
     case GW_BLOCK_HEADING4: {
-        const char *o = starts_with(s, "（") ? s + 3 : s + 1;
+        const char *o = gw_starts_with(s, "（") ? s + 3 : s + 1;
         if (b->type == GW_BLOCK_HEADING2) {
             v = han_number(o, &n);
         } else {
-            n = digit_len(o);
+            n = gw_digit_len(o);
             v = atoi(o);
         }
-        *form_ok = starts_with(s, "（") && starts_with(o + n, "）");
+        *form_ok = gw_starts_with(s, "（") && gw_starts_with(o + n, "）");
         break;
     }
     case GW_BLOCK_HEADING3:
-        n = digit_len(s);
+        n = gw_digit_len(s);
         v = atoi(s);
         *form_ok = s[n] == '.';
         break;
@@ -521,9 +484,9 @@ static void check_standard_in(struct checker *c, const char *s, int line)
         const char *r = p + 4;
         while (*r == ' ' || *r == '-')
             r++;
-        while (starts_with(r, "—") || starts_with(r, "－") || starts_with(r, "–"))
+        while (gw_starts_with(r, "—") || gw_starts_with(r, "－") || gw_starts_with(r, "–"))
             r += 3;
-        if (digit_len(r) != 4 || r == p + 4)
+        if (gw_digit_len(r) != 4 || r == p + 4)
             continue;
         if (strncmp(r, "2012", 4) != 0 && strncmp(r, "1999", 4) != 0)
             add_issue(c, GW_SEVERITY_ERROR, line, "standard-nonexistent",
@@ -556,7 +519,7 @@ static void check_mixed(struct checker *c)
         const char *s = c->src[i];
         while (*s == ' ' || *s == '\t')
             s++;
-        if (in_comment || starts_with(s, "<!--")) {
+        if (in_comment || gw_starts_with(s, "<!--")) {
             in_comment = strstr(s, "-->") == NULL;
             continue;
         }
@@ -567,7 +530,7 @@ static void check_mixed(struct checker *c)
             c->oom = true;
             return;
         }
-        if (starts_with(line, "附件:")) /* attachment-punctuation reports it */
+        if (gw_starts_with(line, "附件:")) /* attachment-punctuation reports it */
             line[strlen("附件")] = ' ';
         char *norm = gw_fullwidth_punct(line);
         if (!norm) {
@@ -618,17 +581,17 @@ static void check_attachments(struct checker *c)
         const char *s = src_line(c, a->name.line);
         if (!s)
             continue;
-        if (starts_with(s, "附件:"))
+        if (gw_starts_with(s, "附件:"))
             add_issue(c, GW_SEVERITY_ERROR, a->name.line, "attachment-punctuation",
                       "写作“附件：”（全角冒号）", "附件说明使用了半角冒号");
         const char *item = s;
-        if (starts_with(item, "附件:") || starts_with(item, "附件："))
-            item += starts_with(item, "附件:") ? strlen("附件:") : strlen("附件：");
-        size_t dl = digit_len(item);
-        if (dl > 0 && starts_with(item + dl, "、"))
+        if (gw_starts_with(item, "附件:") || gw_starts_with(item, "附件："))
+            item += gw_starts_with(item, "附件:") ? strlen("附件:") : strlen("附件：");
+        size_t dl = gw_digit_len(item);
+        if (dl > 0 && gw_starts_with(item + dl, "、"))
             add_issue(c, GW_SEVERITY_ERROR, a->name.line, "attachment-punctuation",
                       "附件序号写作“1.”", "附件序号“%.*s、”应使用“.”", (int)dl, item);
-        if (ends_in_punct(s))
+        if (gw_ends_in_punct(s))
             add_issue(c, GW_SEVERITY_ERROR, a->name.line, "attachment-punctuation",
                       "删去附件名称后的标点符号", "附件名称“%s”后加了标点符号", a->name.s);
     }
@@ -645,15 +608,15 @@ static const char *date_problem(const char *s)
         return "使用了汉字数字";
     if (strchr(s, '-') || strchr(s, '.') || strchr(s, '/'))
         return "使用了“-”“.”或“/”分隔";
-    size_t y = digit_len(s);
-    if (y != 4 || !starts_with(s + y, "年"))
+    size_t y = gw_digit_len(s);
+    if (y != 4 || !gw_starts_with(s + y, "年"))
         return "年份不是四位全称";
     const char *m = s + y + strlen("年");
-    size_t ml = digit_len(m);
-    if (ml == 0 || !starts_with(m + ml, "月"))
+    size_t ml = gw_digit_len(m);
+    if (ml == 0 || !gw_starts_with(m + ml, "月"))
         return "缺少月份";
     const char *dd = m + ml + strlen("月");
-    size_t dl = digit_len(dd);
+    size_t dl = gw_digit_len(dd);
     if (dl == 0 || strcmp(dd + dl, "日") != 0)
         return "缺少日";
     if (m[0] == '0' || dd[0] == '0')
@@ -687,7 +650,7 @@ static void check_tail(struct checker *c)
         add_issue(c, GW_SEVERITY_ERROR, d->print_date.line, "print-date-format",
                   "印发日期写作“2025年3月18日印发”", "印发日期“%s”%s", d->print_date.s, why);
     const char *cc = d->cc.s ? src_line(c, d->cc.line) : NULL;
-    if (cc && !ends_with(cc, "。"))
+    if (cc && !gw_ends_with(cc, "。"))
         add_issue(c, GW_SEVERITY_ERROR, d->cc.line, "cc-ending", "最后一个抄送机关名称后标句号",
                   "抄送机关末尾没有句号");
 }

@@ -29,22 +29,17 @@
  *
  * Every XML part is written with libxml2's xmlTextWriter into memory, the
  * parts are zipped with libzip into a temporary file beside the target, and
- * that file is renamed over the target only when complete.
+ * that file is renamed over the target only when complete (ooxml.h).
  */
-#include <errno.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <libxml/xmlwriter.h>
-#include <zip.h>
 
 #include "gw-export.h"
 #include "gw-layout.h"
+#include "gw-text.h"
+#include "ooxml.h"
 
 /* ---- the page, in twips (1/1440 inch) ---------------------------------------------- */
 
@@ -73,10 +68,6 @@ static const char FONT_SONGTI[] = "宋体";
 static const char RED[] = "FF0000";
 
 static const char NS_W[] = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
-static const char NS_R[] = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
-static const char NS_PKG_REL[] = "http://schemas.openxmlformats.org/package/2006/relationships";
-static const char REL_BASE[] =
-    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/";
 static const char CT_WML[] = "application/vnd.openxmlformats-officedocument.wordprocessingml.";
 
 /* Relationship ids of document.xml's parts. */
@@ -89,107 +80,27 @@ static const char RID_FOOTER_EMPTY[] = "rIdFooterEmpty";
 static const char RID_HEADER_LETTER[] = "rIdHeaderLetter";
 static const char RID_FOOTER_LETTER[] = "rIdFooterLetter";
 
-/* ---- an XML writer that remembers failure ----------------------------------------- */
-
-struct xw {
-    xmlBufferPtr buf;
-    xmlTextWriterPtr w;
-    bool ok; /* false after any writer call failed */
-};
-
-static bool xw_begin(struct xw *x)
-{
-    x->buf = xmlBufferCreate();
-    x->w = x->buf ? xmlNewTextWriterMemory(x->buf, 0) : NULL;
-    x->ok = x->w != NULL;
-    if (x->ok)
-        x->ok = xmlTextWriterStartDocument(x->w, "1.0", "UTF-8", "yes") >= 0;
-    return x->ok;
-}
-
-/* Close the writer; on success hand its text out as a malloc'd copy. */
-static bool xw_finish(struct xw *x, char **data, size_t *len)
-{
-    if (x->ok)
-        x->ok = xmlTextWriterEndDocument(x->w) >= 0;
-    if (x->w)
-        xmlFreeTextWriter(x->w); /* flushes into buf */
-    x->w = NULL;
-    bool ok = x->ok && x->buf;
-    if (ok) {
-        size_t n = (size_t)xmlBufferLength(x->buf);
-        *data = malloc(n ? n : 1);
-        ok = *data != NULL;
-        if (ok) {
-            memcpy(*data, xmlBufferContent(x->buf), n);
-            *len = n;
-        }
-    }
-    if (x->buf)
-        xmlBufferFree(x->buf);
-    x->buf = NULL;
-    return ok;
-}
-
-static void start(struct xw *x, const char *name)
-{
-    if (x->ok)
-        x->ok = xmlTextWriterStartElement(x->w, BAD_CAST name) >= 0;
-}
-
-static void end(struct xw *x)
-{
-    if (x->ok)
-        x->ok = xmlTextWriterEndElement(x->w) >= 0;
-}
-
-static void attr(struct xw *x, const char *name, const char *value)
-{
-    if (x->ok)
-        x->ok = xmlTextWriterWriteAttribute(x->w, BAD_CAST name, BAD_CAST value) >= 0;
-}
-
-static void attr_int(struct xw *x, const char *name, int value)
-{
-    char s[32];
-    snprintf(s, sizeof s, "%d", value);
-    attr(x, name, s);
-}
-
-static void text(struct xw *x, const char *s)
-{
-    if (x->ok)
-        x->ok = xmlTextWriterWriteString(x->w, BAD_CAST s) >= 0;
-}
+/* ---- XML writing (ooxml.h) --------------------------------------------------------- */
 
 /* <name w:val="value"/> */
-static void el_val(struct xw *x, const char *name, const char *value)
+static void el_val(struct ooxml_xml *x, const char *name, const char *value)
 {
-    start(x, name);
-    attr(x, "w:val", value);
-    end(x);
+    ooxml_el_attr(x, name, "w:val", value);
 }
 
-static void el_val_int(struct xw *x, const char *name, int value)
+static void el_val_int(struct ooxml_xml *x, const char *name, int value)
 {
-    start(x, name);
-    attr_int(x, "w:val", value);
-    end(x);
-}
-
-/* <name/> */
-static void el(struct xw *x, const char *name)
-{
-    start(x, name);
-    end(x);
+    ooxml_start(x, name);
+    ooxml_attr_long(x, "w:val", value);
+    ooxml_end(x);
 }
 
 /* The root element of a WordprocessingML part, with the w and r namespaces. */
-static void start_w_root(struct xw *x, const char *name)
+static void start_w_root(struct ooxml_xml *x, const char *name)
 {
-    start(x, name);
-    attr(x, "xmlns:w", NS_W);
-    attr(x, "xmlns:r", NS_R);
+    ooxml_start(x, name);
+    ooxml_attr(x, "xmlns:w", NS_W);
+    ooxml_attr(x, "xmlns:r", OOXML_NS_R);
 }
 
 /* ---- run and paragraph properties ------------------------------------------------- */
@@ -201,22 +112,22 @@ struct run_props {
     int sz;            /* half-points; 0: the style's */
 };
 
-static void write_fonts(struct xw *x, const char *font)
+static void write_fonts(struct ooxml_xml *x, const char *font)
 {
-    start(x, "w:rFonts");
-    attr(x, "w:ascii", font);
-    attr(x, "w:hAnsi", font);
-    attr(x, "w:eastAsia", font);
-    attr(x, "w:cs", font);
-    end(x);
+    ooxml_start(x, "w:rFonts");
+    ooxml_attr(x, "w:ascii", font);
+    ooxml_attr(x, "w:hAnsi", font);
+    ooxml_attr(x, "w:eastAsia", font);
+    ooxml_attr(x, "w:cs", font);
+    ooxml_end(x);
 }
 
 /* <w:rPr> in schema order; nothing when rp sets nothing. */
-static void write_rpr(struct xw *x, const struct run_props *rp)
+static void write_rpr(struct ooxml_xml *x, const struct run_props *rp)
 {
     if (!rp || (!rp->font && !rp->color && !rp->sz))
         return;
-    start(x, "w:rPr");
+    ooxml_start(x, "w:rPr");
     if (rp->font)
         write_fonts(x, rp->font);
     if (rp->color)
@@ -225,7 +136,7 @@ static void write_rpr(struct xw *x, const struct run_props *rp)
         el_val_int(x, "w:sz", rp->sz);
         el_val_int(x, "w:szCs", rp->sz);
     }
-    end(x);
+    ooxml_end(x);
 }
 
 /* A paragraph border line. */
@@ -267,77 +178,77 @@ struct para_props {
     int outline_lvl;      /* 1-based outline level, 0: none */
 };
 
-static void write_border(struct xw *x, const char *side, const struct border *b)
+static void write_border(struct ooxml_xml *x, const char *side, const struct border *b)
 {
-    start(x, side);
-    attr(x, "w:val", b->val);
-    attr_int(x, "w:sz", b->sz);
-    attr_int(x, "w:space", b->space);
-    attr(x, "w:color", b->color);
-    end(x);
+    ooxml_start(x, side);
+    ooxml_attr(x, "w:val", b->val);
+    ooxml_attr_long(x, "w:sz", b->sz);
+    ooxml_attr_long(x, "w:space", b->space);
+    ooxml_attr(x, "w:color", b->color);
+    ooxml_end(x);
 }
 
 /* The children of a w:pPr in the order the schema requires. */
-static void write_ppr_body(struct xw *x, const struct para_props *pp)
+static void write_ppr_body(struct ooxml_xml *x, const struct para_props *pp)
 {
     if (pp->style)
         el_val(x, "w:pStyle", pp->style);
     if (pp->keep_next)
-        el(x, "w:keepNext");
+        ooxml_el(x, "w:keepNext");
     else if (pp->no_keep_next)
         el_val(x, "w:keepNext", "0");
     if (pp->page_break_before)
-        el(x, "w:pageBreakBefore");
+        ooxml_el(x, "w:pageBreakBefore");
     if (pp->top || pp->bottom) {
-        start(x, "w:pBdr");
+        ooxml_start(x, "w:pBdr");
         if (pp->top)
             write_border(x, "w:top", pp->top);
         if (pp->bottom)
             write_border(x, "w:bottom", pp->bottom);
-        end(x);
+        ooxml_end(x);
     }
     if (pp->tab_right || pp->tab_left || pp->n_tabs > 0) {
-        start(x, "w:tabs");
+        ooxml_start(x, "w:tabs");
         if (pp->tab_right || pp->tab_left) {
-            start(x, "w:tab");
-            attr(x, "w:val", pp->tab_right ? "right" : "left");
-            attr_int(x, "w:pos", pp->tab_right ? pp->tab_right : pp->tab_left);
-            end(x);
+            ooxml_start(x, "w:tab");
+            ooxml_attr(x, "w:val", pp->tab_right ? "right" : "left");
+            ooxml_attr_long(x, "w:pos", pp->tab_right ? pp->tab_right : pp->tab_left);
+            ooxml_end(x);
         }
         for (int i = 0; i < pp->n_tabs; i++) {
-            start(x, "w:tab");
-            attr(x, "w:val", pp->tabs[i].val);
-            attr_int(x, "w:pos", pp->tabs[i].pos);
-            end(x);
+            ooxml_start(x, "w:tab");
+            ooxml_attr(x, "w:val", pp->tabs[i].val);
+            ooxml_attr_long(x, "w:pos", pp->tabs[i].pos);
+            ooxml_end(x);
         }
-        end(x);
+        ooxml_end(x);
     }
     if (pp->no_snap)
         el_val(x, "w:snapToGrid", "0");
     if (pp->before || pp->set_before || pp->after || pp->line_exact) {
-        start(x, "w:spacing");
+        ooxml_start(x, "w:spacing");
         if (pp->before || pp->set_before || pp->after) {
-            attr_int(x, "w:before", pp->before);
-            attr_int(x, "w:after", pp->after);
+            ooxml_attr_long(x, "w:before", pp->before);
+            ooxml_attr_long(x, "w:after", pp->after);
         }
         if (pp->line_exact) {
-            attr_int(x, "w:line", pp->line_exact);
-            attr(x, "w:lineRule", "exact");
+            ooxml_attr_long(x, "w:line", pp->line_exact);
+            ooxml_attr(x, "w:lineRule", "exact");
         }
-        end(x);
+        ooxml_end(x);
     }
     if (pp->set_ind) {
-        start(x, "w:ind");
-        attr_int(x, "w:left", pp->ind_left);
-        attr_int(x, "w:right", pp->ind_right);
+        ooxml_start(x, "w:ind");
+        ooxml_attr_long(x, "w:left", pp->ind_left);
+        ooxml_attr_long(x, "w:right", pp->ind_right);
         if (pp->hanging)
-            attr_int(x, "w:hanging", pp->hanging);
+            ooxml_attr_long(x, "w:hanging", pp->hanging);
         else {
             if (pp->first_line_chars)
-                attr_int(x, "w:firstLineChars", pp->first_line_chars);
-            attr_int(x, "w:firstLine", pp->first_line);
+                ooxml_attr_long(x, "w:firstLineChars", pp->first_line_chars);
+            ooxml_attr_long(x, "w:firstLine", pp->first_line);
         }
-        end(x);
+        ooxml_end(x);
     }
     if (pp->jc)
         el_val(x, "w:jc", pp->jc);
@@ -347,9 +258,9 @@ static void write_ppr_body(struct xw *x, const struct para_props *pp)
 
 /* Text as runs: tabs become w:tab, newlines w:br; control bytes are dropped
  * (XML 1.0 cannot carry them). */
-static void write_run(struct xw *x, const struct run_props *rp, const char *s)
+static void write_run(struct ooxml_xml *x, const struct run_props *rp, const char *s)
 {
-    start(x, "w:r");
+    ooxml_start(x, "w:r");
     write_rpr(x, rp);
     const char *p = s;
     while (*p) {
@@ -362,39 +273,40 @@ static void write_run(struct xw *x, const struct run_props *rp, const char *s)
                 x->ok = false;
                 return;
             }
-            start(x, "w:t");
-            attr(x, "xml:space", "preserve");
-            text(x, piece);
-            end(x);
+            ooxml_start(x, "w:t");
+            ooxml_attr(x, "xml:space", "preserve");
+            ooxml_text(x, piece);
+            ooxml_end(x);
             free(piece);
             p += n;
         }
         if (*p == '\t')
-            el(x, "w:tab");
+            ooxml_el(x, "w:tab");
         else if (*p == '\n')
-            el(x, "w:br");
+            ooxml_el(x, "w:br");
         if (*p)
             p++;
     }
-    end(x);
+    ooxml_end(x);
 }
 
 /* A whole paragraph of one or two runs (second may be NULL). */
-static void write_para2(struct xw *x, const struct para_props *pp, const struct run_props *rp1,
-                        const char *s1, const struct run_props *rp2, const char *s2)
+static void write_para2(struct ooxml_xml *x, const struct para_props *pp,
+                        const struct run_props *rp1, const char *s1, const struct run_props *rp2,
+                        const char *s2)
 {
-    start(x, "w:p");
-    start(x, "w:pPr");
+    ooxml_start(x, "w:p");
+    ooxml_start(x, "w:pPr");
     write_ppr_body(x, pp);
-    end(x);
+    ooxml_end(x);
     if (s1 && *s1)
         write_run(x, rp1, s1);
     if (s2 && *s2)
         write_run(x, rp2, s2);
-    end(x);
+    ooxml_end(x);
 }
 
-static void write_para(struct xw *x, const struct para_props *pp, const struct run_props *rp,
+static void write_para(struct ooxml_xml *x, const struct para_props *pp, const struct run_props *rp,
                        const char *s)
 {
     write_para2(x, pp, rp, s, NULL, NULL);
@@ -430,28 +342,28 @@ enum section_kind {
     SECTION_EVEN_PAGE,   /* no layout to follow: Word's own even page, without a number */
 };
 
-static void write_footer_ref(struct xw *x, const char *type, const char *rid)
+static void write_footer_ref(struct ooxml_xml *x, const char *type, const char *rid)
 {
-    start(x, "w:footerReference");
-    attr(x, "w:type", type);
-    attr(x, "r:id", rid);
-    end(x);
+    ooxml_start(x, "w:footerReference");
+    ooxml_attr(x, "w:type", type);
+    ooxml_attr(x, "r:id", rid);
+    ooxml_end(x);
 }
 
 /* A w:sectPr: A4, the standard margins, the 22 x 28 grid. The page number's
  * line (exact 14 pt) ends FOOTER_DIST above the paper's edge, so that its top
  * lies 7 mm below the type area (35 mm - 7 mm = 28 mm above the edge). Every
  * section after the first starts on a new page and goes on counting pages. */
-static void write_sectpr(struct xw *x, enum section_kind kind, bool letter)
+static void write_sectpr(struct ooxml_xml *x, enum section_kind kind, bool letter)
 {
     const int footer_dist = MM(28) - CHAR_4HAO;
     bool numbered = kind == SECTION_MAIN || kind == SECTION_NUMBERED;
-    start(x, "w:sectPr");
+    ooxml_start(x, "w:sectPr");
     if (kind == SECTION_MAIN && letter) {
-        start(x, "w:headerReference");
-        attr(x, "w:type", "first");
-        attr(x, "r:id", RID_HEADER_LETTER);
-        end(x);
+        ooxml_start(x, "w:headerReference");
+        ooxml_attr(x, "w:type", "first");
+        ooxml_attr(x, "r:id", RID_HEADER_LETTER);
+        ooxml_end(x);
     }
     if (numbered) {
         write_footer_ref(x, "default", RID_FOOTER_ODD);
@@ -465,34 +377,34 @@ static void write_sectpr(struct xw *x, enum section_kind kind, bool letter)
     }
     if (kind != SECTION_MAIN)
         el_val(x, "w:type", kind == SECTION_EVEN_PAGE ? "evenPage" : "nextPage");
-    start(x, "w:pgSz");
-    attr_int(x, "w:w", PAGE_W);
-    attr_int(x, "w:h", PAGE_H);
-    end(x);
-    start(x, "w:pgMar");
-    attr_int(x, "w:top", MM(37));
-    attr_int(x, "w:right", MM(26));
-    attr_int(x, "w:bottom", MM(35));
-    attr_int(x, "w:left", MM(28));
-    attr_int(x, "w:header", letter ? MM(30) : MM(15));
-    attr_int(x, "w:footer", footer_dist);
-    attr_int(x, "w:gutter", 0);
-    end(x);
-    start(x, "w:pgNumType");
-    attr(x, "w:fmt", "decimal");
-    end(x);
+    ooxml_start(x, "w:pgSz");
+    ooxml_attr_long(x, "w:w", PAGE_W);
+    ooxml_attr_long(x, "w:h", PAGE_H);
+    ooxml_end(x);
+    ooxml_start(x, "w:pgMar");
+    ooxml_attr_long(x, "w:top", MM(37));
+    ooxml_attr_long(x, "w:right", MM(26));
+    ooxml_attr_long(x, "w:bottom", MM(35));
+    ooxml_attr_long(x, "w:left", MM(28));
+    ooxml_attr_long(x, "w:header", letter ? MM(30) : MM(15));
+    ooxml_attr_long(x, "w:footer", footer_dist);
+    ooxml_attr_long(x, "w:gutter", 0);
+    ooxml_end(x);
+    ooxml_start(x, "w:pgNumType");
+    ooxml_attr(x, "w:fmt", "decimal");
+    ooxml_end(x);
     if (kind == SECTION_MAIN && letter)
-        el(x, "w:titlePg");
+        ooxml_el(x, "w:titlePg");
     /* charSpace: the grid character's pitch less 16 pt, in 1/4096 pt, rounded
      * down so that 28 characters fit in 156 mm (-842). */
     double space = ((double)TEXT_W / PT / 28.0 - 16.0) * 4096.0;
     int char_space = (int)space - ((double)(int)space > space); /* floor */
-    start(x, "w:docGrid");
-    attr(x, "w:type", "linesAndChars");
-    attr_int(x, "w:linePitch", LINE_PITCH);
-    attr_int(x, "w:charSpace", char_space);
-    end(x);
-    end(x);
+    ooxml_start(x, "w:docGrid");
+    ooxml_attr(x, "w:type", "linesAndChars");
+    ooxml_attr_long(x, "w:linePitch", LINE_PITCH);
+    ooxml_attr_long(x, "w:charSpace", char_space);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* An empty paragraph that ends a section. It is SECTION_END_TW high, less
@@ -500,15 +412,15 @@ static void write_sectpr(struct xw *x, enum section_kind kind, bool letter)
  * 579 = 18 twips), so that it never pushes onto a page of its own. */
 enum { SECTION_END_TW = 14 };
 
-static void write_section_end(struct xw *x, enum section_kind kind, bool letter)
+static void write_section_end(struct ooxml_xml *x, enum section_kind kind, bool letter)
 {
     struct para_props pp = {.style = "GwRule", .line_exact = SECTION_END_TW};
-    start(x, "w:p");
-    start(x, "w:pPr");
+    ooxml_start(x, "w:p");
+    ooxml_start(x, "w:pPr");
     write_ppr_body(x, &pp);
     write_sectpr(x, kind, letter);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* A 信函's 版记 is the 抄送 alone, without 印发 line and rules (GB/T 9704 10.1). */
@@ -966,12 +878,6 @@ static const char *issuer_mark_word(const struct gw_doc *doc)
     }
 }
 
-static bool ends_with(const char *s, const char *tail)
-{
-    size_t n = strlen(s), m = strlen(tail);
-    return n >= m && strcmp(s + n - m, tail) == 0;
-}
-
 /* The 发文机关标志 as gw-layout.c draws it: the mark given; a 纪要's title
  * ("XX会议纪要"); a 命令's title when it ends in 令; else the issuers' names
  * and the format's word. Caller frees. */
@@ -980,7 +886,7 @@ static char *issuer_mark_text(const struct gw_doc *doc)
     if (has(&doc->issuer_mark))
         return strdup(doc->issuer_mark.s);
     if (has(&doc->title) && (doc->format == GW_FORMAT_MINUTES ||
-                             (doc->format == GW_FORMAT_ORDER && ends_with(doc->title.s, "令"))))
+                             (doc->format == GW_FORMAT_ORDER && gw_ends_with(doc->title.s, "令"))))
         return strdup(doc->title.s);
     const char *word = issuer_mark_word(doc);
     size_t n = strlen(word) + 1;
@@ -1036,21 +942,21 @@ static int longest_issuer(const struct gw_doc *doc)
     return longest;
 }
 
-static void write_table_cell(struct xw *x, int width)
+static void write_table_cell(struct ooxml_xml *x, int width)
 {
-    start(x, "w:tcPr");
-    start(x, "w:tcW");
-    attr_int(x, "w:w", width);
-    attr(x, "w:type", "dxa");
-    end(x);
+    ooxml_start(x, "w:tcPr");
+    ooxml_start(x, "w:tcW");
+    ooxml_attr_long(x, "w:w", width);
+    ooxml_attr(x, "w:type", "dxa");
+    ooxml_end(x);
     el_val(x, "w:vAlign", "center");
-    end(x);
+    ooxml_end(x);
 }
 
 /* A joint issue's mark (GB/T 9704 7.2.4): the names stacked, the lead agency
  * first, each spread to the same width, and the word (文件) to their right,
  * centred on them vertically: a borderless two-cell table, centred. */
-static void write_joint_mark(struct xw *x, const struct gw_doc *doc, const char *word,
+static void write_joint_mark(struct ooxml_xml *x, const struct gw_doc *doc, const char *word,
                              int mark_sz)
 {
     int n_word = 0;
@@ -1063,56 +969,56 @@ static void write_joint_mark(struct xw *x, const struct gw_doc *doc, const char 
     int names_w = longest * pt * PT + PT * 4;             /* twips */
     int word_w = n_word * pt * PT + pt * PT / 2 + PT * 4; /* and half a character of gap */
     struct run_props rp = {.sz = pt * 2};
-    start(x, "w:tbl");
-    start(x, "w:tblPr");
-    start(x, "w:tblW");
-    attr_int(x, "w:w", names_w + word_w);
-    attr(x, "w:type", "dxa");
-    end(x);
+    ooxml_start(x, "w:tbl");
+    ooxml_start(x, "w:tblPr");
+    ooxml_start(x, "w:tblW");
+    ooxml_attr_long(x, "w:w", names_w + word_w);
+    ooxml_attr(x, "w:type", "dxa");
+    ooxml_end(x);
     el_val(x, "w:jc", "center");
     el_val(x, "w:tblLayout", "fixed");
-    start(x, "w:tblCellMar");
+    ooxml_start(x, "w:tblCellMar");
     static const char *const sides[] = {"w:top", "w:left", "w:bottom", "w:right"};
     for (int i = 0; i < 4; i++) {
-        start(x, sides[i]);
-        attr_int(x, "w:w", 0);
-        attr(x, "w:type", "dxa");
-        end(x);
+        ooxml_start(x, sides[i]);
+        ooxml_attr_long(x, "w:w", 0);
+        ooxml_attr(x, "w:type", "dxa");
+        ooxml_end(x);
     }
-    end(x);
-    end(x);
-    start(x, "w:tblGrid");
-    start(x, "w:gridCol");
-    attr_int(x, "w:w", names_w);
-    end(x);
-    start(x, "w:gridCol");
-    attr_int(x, "w:w", word_w);
-    end(x);
-    end(x);
-    start(x, "w:tr");
-    start(x, "w:tc");
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "w:tblGrid");
+    ooxml_start(x, "w:gridCol");
+    ooxml_attr_long(x, "w:w", names_w);
+    ooxml_end(x);
+    ooxml_start(x, "w:gridCol");
+    ooxml_attr_long(x, "w:w", word_w);
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "w:tr");
+    ooxml_start(x, "w:tc");
     write_table_cell(x, names_w);
     for (int i = 0; i < doc->n_issuers; i++) {
         struct para_props pp = {
             .style = "GwIssuerMark", .jc = "distribute", .line_exact = pt * PT + 2 * PT};
         write_para(x, &pp, &rp, doc->issuers[i].s);
     }
-    end(x);
-    start(x, "w:tc");
+    ooxml_end(x);
+    ooxml_start(x, "w:tc");
     write_table_cell(x, word_w);
     struct para_props pp = {.style = "GwIssuerMark", .jc = "right", .line_exact = pt * PT + 2 * PT};
     write_para(x, &pp, &rp, word);
-    end(x);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_end(x);
 }
 
 /* The red 发文机关标志, its top edge top_mm below the top of the type area,
  * after n_above lines of 份号/密级/紧急程度. Returns the height written in
  * twips (with the space above), or -1 for a joint mark, whose table row is as
  * high as Word makes it. */
-static int write_issuer_mark(struct xw *x, const struct gw_doc *doc, double top_mm, int n_above,
-                             int mark_sz)
+static int write_issuer_mark(struct ooxml_xml *x, const struct gw_doc *doc, double top_mm,
+                             int n_above, int mark_sz)
 {
     int before = MM(top_mm) - n_above * LINE_PITCH;
     before = before > 0 ? before : 0;
@@ -1146,7 +1052,7 @@ static int write_issuer_mark(struct xw *x, const struct gw_doc *doc, double top_
 }
 
 /* 份号, 密级, 紧急程度: one line each, flush left; the count written. */
-static int write_header_fields(struct xw *x, const struct gw_doc *doc)
+static int write_header_fields(struct ooxml_xml *x, const struct gw_doc *doc)
 {
     struct para_props pp = {.style = "GwHeaderField"};
     struct run_props hei = {.font = FONT_HEITI};
@@ -1181,7 +1087,7 @@ static void signer_line(const struct gw_doc *doc, int row, char *out, size_t siz
  * widest line right-indented one character and the names of every line
  * starting at one tab stop; the last line carries the 发文字号, left-indented
  * one character. */
-static void write_signers_and_number(struct xw *x, const struct gw_doc *doc)
+static void write_signers_and_number(struct ooxml_xml *x, const struct gw_doc *doc)
 {
     struct run_props kai = {.font = FONT_KAITI};
     int n_rows = (doc->n_signers + 1) / 2;
@@ -1205,22 +1111,22 @@ static void write_signers_and_number(struct xw *x, const struct gw_doc *doc)
                                 .tab_left = tab,
                                 .before = row == 0 ? 2 * LINE_PITCH : 0,
                                 .set_before = true};
-        start(x, "w:p");
-        start(x, "w:pPr");
+        ooxml_start(x, "w:p");
+        ooxml_start(x, "w:pPr");
         write_ppr_body(x, &pp);
-        end(x);
+        ooxml_end(x);
         if (row == n_rows - 1 && has(&doc->doc_number))
             write_run(x, NULL, doc->doc_number.s);
         write_run(x, NULL, "\t");
         write_run(x, NULL, row == 0 ? "签发人：" : "　　　　");
         write_run(x, &kai, names);
-        end(x);
+        ooxml_end(x);
     }
 }
 
 /* The red rule 4 mm below the 发文字号: the bottom border of an empty
  * paragraph 4 mm high, as wide as the type area (no indents: 156 mm). */
-static void write_red_rule(struct xw *x)
+static void write_red_rule(struct ooxml_xml *x)
 {
     struct para_props pp = {.style = "GwRule", .bottom = &RULE_RED};
     write_para(x, &pp, NULL, NULL);
@@ -1235,7 +1141,7 @@ static int add_height(int block, int h)
 /* The 版头 by format; false when it has nothing to show. *height_tw: how high
  * the paragraphs written are, in twips, or -1 when Word decides it (a joint
  * mark's table, a letter's header, which pushes the text down). */
-static bool write_head(struct xw *x, const struct gw_doc *doc, const struct page_plan *plan,
+static bool write_head(struct ooxml_xml *x, const struct gw_doc *doc, const struct page_plan *plan,
                        int *height_tw)
 {
     int n_above = write_header_fields(x, doc);
@@ -1349,8 +1255,8 @@ static int blocks_holding_tail(const struct gw_block *blocks, int n, size_t tail
  * (the 落款, which never stands alone on a page, GB/T 9704 7.3.5.5). A level-1/2 heading with run-in text ("（一）加强领导。各单位
  * ……") has its heading in the heading's face and the rest in 仿宋, and is not
  * kept with the next paragraph; a heading alone is (the style's keepNext). */
-static void write_blocks(struct xw *x, const struct gw_block *blocks, int n, int first_before,
-                         int n_keep)
+static void write_blocks(struct ooxml_xml *x, const struct gw_block *blocks, int n,
+                         int first_before, int n_keep)
 {
     static const struct run_props body = {.font = FONT_FANGSONG};
     for (int i = 0; i < n; i++) {
@@ -1382,7 +1288,7 @@ static void write_blocks(struct xw *x, const struct gw_block *blocks, int n, int
 /* 附件说明: "附件：1.XX" two characters in, one line below the text; the
  * wrapped lines and the later names ("2.XX") aligned with the first name's
  * first character. A single attachment has no number. */
-static void write_attachment_list(struct xw *x, const struct gw_doc *doc)
+static void write_attachment_list(struct ooxml_xml *x, const struct gw_doc *doc)
 {
     bool numbered = doc->n_attachments > 1;
     const int label = 3 * CHAR_TW;             /* "附件：" */
@@ -1405,7 +1311,7 @@ static void write_attachment_list(struct xw *x, const struct gw_doc *doc)
 }
 
 /* 出席/请假/列席 of a 纪要: the label in 黑体, wrapped lines after the colon. */
-static void write_minutes_people(struct xw *x, const struct gw_doc *doc)
+static void write_minutes_people(struct ooxml_xml *x, const struct gw_doc *doc)
 {
     const struct gw_text *lists[] = {&doc->attendees, &doc->absentees, &doc->observers};
     static const char *const labels[] = {"出席：", "请假：", "列席："};
@@ -1467,7 +1373,7 @@ static void anchor_by_indents(struct para_props *pp, struct tab_stop anchor)
  * line. The first is set by the paragraph's alignment and indents; several
  * names side by side (a row of seals) start at the first's left edge and
  * the others follow at centre tab stops. before: twips above the line. */
-static void write_signature_line(struct xw *x, const struct page_plan *plan, int a, int b,
+static void write_signature_line(struct ooxml_xml *x, const struct page_plan *plan, int a, int b,
                                  int before, bool sealed, bool keep_next)
 {
     struct tab_stop tabs[SIG_MAX_PER_LINE]; /* [b - a - 1] the stops of pieces a+1 .. b-1 */
@@ -1509,7 +1415,8 @@ static void write_signature_line(struct xw *x, const struct page_plan *plan, int
  * names on one line at tab stops. The grid lines between them, and the blank
  * lines above, are the layout's; the lines keep together, as there, and
  * start a new page where the layout's did. */
-static void write_signature(struct xw *x, const struct gw_doc *doc, const struct page_plan *plan)
+static void write_signature(struct ooxml_xml *x, const struct gw_doc *doc,
+                            const struct page_plan *plan)
 {
     bool sealed = signature_sealed(doc);
     int skip = plan->sig_skip >= 0 ? plan->sig_skip : sealed ? 2 : 1;
@@ -1538,7 +1445,7 @@ static void write_signature(struct xw *x, const struct gw_doc *doc, const struct
 
 /* Each attachment on a new page: "附件N" in 黑体 on line 1, its title centred
  * on line 3, then its text. */
-static void write_attachment_pages(struct xw *x, const struct gw_doc *doc)
+static void write_attachment_pages(struct ooxml_xml *x, const struct gw_doc *doc)
 {
     for (int i = 0; i < doc->n_attachments; i++) {
         const struct gw_attachment *a = &doc->attachments[i];
@@ -1561,51 +1468,69 @@ static void write_attachment_pages(struct xw *x, const struct gw_doc *doc)
 
 /* ---- the 版记 ---------------------------------------------------------------------- */
 
-static void write_cell_margins_zero(struct xw *x, const char *element)
+static void write_cell_margins_zero(struct ooxml_xml *x, const char *element)
 {
     static const char *const sides[] = {"w:top", "w:left", "w:bottom", "w:right"};
-    start(x, element);
+    ooxml_start(x, element);
     for (int i = 0; i < 4; i++) {
-        start(x, sides[i]);
-        attr_int(x, "w:w", 0);
-        attr(x, "w:type", "dxa");
-        end(x);
+        ooxml_start(x, sides[i]);
+        ooxml_attr_long(x, "w:w", 0);
+        ooxml_attr(x, "w:type", "dxa");
+        ooxml_end(x);
     }
-    end(x);
+    ooxml_end(x);
 }
 
 /* A table border line: "nil" when b is NULL. */
-static void write_table_border(struct xw *x, const char *side, const struct border *b)
+static void write_table_border(struct ooxml_xml *x, const char *side, const struct border *b)
 {
-    start(x, side);
-    attr(x, "w:val", b ? b->val : "nil");
+    ooxml_start(x, side);
+    ooxml_attr(x, "w:val", b ? b->val : "nil");
     if (b) {
-        attr_int(x, "w:sz", b->sz);
-        attr_int(x, "w:space", 0);
-        attr(x, "w:color", b->color);
+        ooxml_attr_long(x, "w:sz", b->sz);
+        ooxml_attr_long(x, "w:space", 0);
+        ooxml_attr(x, "w:color", b->color);
     }
-    end(x);
+    ooxml_end(x);
 }
 
 /* One row of the 版记 table: at least `height` twips (exact: no more). */
-static void start_colophon_row(struct xw *x, int height, bool exact)
+static void start_colophon_row(struct ooxml_xml *x, int height, bool exact)
 {
-    start(x, "w:tr");
-    start(x, "w:trPr");
-    el(x, "w:cantSplit");
-    start(x, "w:trHeight");
-    attr_int(x, "w:val", height);
-    attr(x, "w:hRule", exact ? "exact" : "atLeast");
-    end(x);
-    end(x);
-    start(x, "w:tc");
-    start(x, "w:tcPr");
-    start(x, "w:tcW");
-    attr_int(x, "w:w", TEXT_W);
-    attr(x, "w:type", "dxa");
-    end(x);
+    ooxml_start(x, "w:tr");
+    ooxml_start(x, "w:trPr");
+    ooxml_el(x, "w:cantSplit");
+    ooxml_start(x, "w:trHeight");
+    ooxml_attr_long(x, "w:val", height);
+    ooxml_attr(x, "w:hRule", exact ? "exact" : "atLeast");
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "w:tc");
+    ooxml_start(x, "w:tcPr");
+    ooxml_start(x, "w:tcW");
+    ooxml_attr_long(x, "w:w", TEXT_W);
+    ooxml_attr(x, "w:type", "dxa");
+    ooxml_end(x);
     el_val(x, "w:vAlign", "center");
-    end(x);
+    ooxml_end(x);
+}
+
+/* Open a floating table (w:tbl, w:tblPr) and its w:tblpPr with no gap to the
+ * text around it, placed vertically relative to vert_anchor ("margin",
+ * "page") and horizontally from the page's edge: LibreOffice floats a table
+ * as wide as the type area only when it is placed relative to the page. The
+ * caller adds the position (w:tblpX ...) and closes w:tblpPr. */
+static void start_floating_table(struct ooxml_xml *x, const char *vert_anchor)
+{
+    ooxml_start(x, "w:tbl");
+    ooxml_start(x, "w:tblPr");
+    ooxml_start(x, "w:tblpPr");
+    ooxml_attr_long(x, "w:leftFromText", 0);
+    ooxml_attr_long(x, "w:rightFromText", 0);
+    ooxml_attr_long(x, "w:topFromText", 0);
+    ooxml_attr_long(x, "w:bottomFromText", 0);
+    ooxml_attr(x, "w:vertAnchor", vert_anchor);
+    ooxml_attr(x, "w:horzAnchor", "page");
 }
 
 /* The 版记 as a floating table at the foot of the type area (vertAnchor
@@ -1614,46 +1539,36 @@ static void start_colophon_row(struct xw *x, int height, bool exact)
  * row of one grid line. The rules are the table's borders: thick first and
  * last, thin between. A 信函 has the 抄送 only, without rules. The empty
  * paragraph after the table anchors it to its page. */
-static void write_colophon(struct xw *x, const struct gw_doc *doc)
+static void write_colophon(struct ooxml_xml *x, const struct gw_doc *doc)
 {
     bool letter = doc->format == GW_FORMAT_LETTER;
     bool cc = has(&doc->cc);
     bool printer = !letter && (has(&doc->printer) || has(&doc->print_date));
-    start(x, "w:tbl");
-    start(x, "w:tblPr");
-    start(x, "w:tblpPr");
-    attr_int(x, "w:leftFromText", 0);
-    attr_int(x, "w:rightFromText", 0);
-    attr_int(x, "w:topFromText", 0);
-    attr_int(x, "w:bottomFromText", 0);
-    attr(x, "w:vertAnchor", "margin");
-    /* from the page's edge: LibreOffice floats a table as wide as the type
-     * area only when it is placed relative to the page */
-    attr(x, "w:horzAnchor", "page");
-    attr(x, "w:tblpYSpec", "bottom");
-    attr_int(x, "w:tblpX", MM(GW_MARGIN_LEFT_MM));
-    end(x);
+    start_floating_table(x, "margin");
+    ooxml_attr(x, "w:tblpYSpec", "bottom");
+    ooxml_attr_long(x, "w:tblpX", MM(GW_MARGIN_LEFT_MM));
+    ooxml_end(x);
     el_val(x, "w:tblOverlap", "never");
-    start(x, "w:tblW");
-    attr_int(x, "w:w", TEXT_W);
-    attr(x, "w:type", "dxa");
-    end(x);
-    start(x, "w:tblBorders");
+    ooxml_start(x, "w:tblW");
+    ooxml_attr_long(x, "w:w", TEXT_W);
+    ooxml_attr(x, "w:type", "dxa");
+    ooxml_end(x);
+    ooxml_start(x, "w:tblBorders");
     write_table_border(x, "w:top", letter ? NULL : &RULE_THICK);
     write_table_border(x, "w:left", NULL);
     write_table_border(x, "w:bottom", letter ? NULL : &RULE_THICK);
     write_table_border(x, "w:right", NULL);
     write_table_border(x, "w:insideH", letter ? NULL : &RULE_THIN);
     write_table_border(x, "w:insideV", NULL);
-    end(x);
+    ooxml_end(x);
     el_val(x, "w:tblLayout", "fixed");
     write_cell_margins_zero(x, "w:tblCellMar");
-    end(x);
-    start(x, "w:tblGrid");
-    start(x, "w:gridCol");
-    attr_int(x, "w:w", TEXT_W);
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_start(x, "w:tblGrid");
+    ooxml_start(x, "w:gridCol");
+    ooxml_attr_long(x, "w:w", TEXT_W);
+    ooxml_end(x);
+    ooxml_end(x);
     if (cc) {
         size_t n = strlen(doc->cc.s) + 16;
         char *line = malloc(n); /* [n] "抄送：" cc "。" */
@@ -1670,8 +1585,8 @@ static void write_colophon(struct xw *x, const struct gw_doc *doc)
                                 .hanging = 3 * CHAR_4HAO};
         write_para(x, &pp, NULL, line);
         free(line);
-        end(x); /* w:tc */
-        end(x); /* w:tr */
+        ooxml_end(x); /* w:tc */
+        ooxml_end(x); /* w:tr */
     }
     if (printer) {
         char date[256] = "";
@@ -1680,16 +1595,16 @@ static void write_colophon(struct xw *x, const struct gw_doc *doc)
         start_colophon_row(x, LINE_PITCH, true);
         struct para_props pp = {.style = "GwColophon", .tab_right = TEXT_W - CHAR_4HAO};
         write_para2(x, &pp, NULL, has(&doc->printer) ? doc->printer.s : "", NULL, date);
-        end(x);
-        end(x);
+        ooxml_end(x);
+        ooxml_end(x);
     }
-    end(x); /* w:tbl */
+    ooxml_end(x); /* w:tbl */
     struct para_props anchor = {.style = "GwRule", .line_exact = SECTION_END_TW};
     write_para(x, &anchor, NULL, NULL);
 }
 
 /* The 版记 where the plan puts it, and the last section's properties. */
-static void write_colophon_and_end(struct xw *x, const struct gw_doc *doc,
+static void write_colophon_and_end(struct ooxml_xml *x, const struct gw_doc *doc,
                                    const struct page_plan *plan)
 {
     bool letter = doc->format == GW_FORMAT_LETTER;
@@ -1727,10 +1642,10 @@ static void write_colophon_and_end(struct xw *x, const struct gw_doc *doc,
 static bool build_document(const struct gw_doc *doc, const struct page_plan *plan, char **data,
                            size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_w_root(&x, "w:document");
-    start(&x, "w:body");
+    ooxml_start(&x, "w:body");
     int head_tw = 0; /* the height of the 版头 written, in twips; -1: not known */
     bool head = write_head(&x, doc, plan, &head_tw);
     /* The space above the first paragraph after the 版头, so that it starts on
@@ -1776,9 +1691,9 @@ static bool build_document(const struct gw_doc *doc, const struct page_plan *pla
     write_signature(&x, doc, plan);
     write_attachment_pages(&x, doc);
     write_colophon_and_end(&x, doc, plan);
-    end(&x);
-    end(&x);
-    return xw_finish(&x, data, len);
+    ooxml_end(&x);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 /* ---- styles ------------------------------------------------------------------------- */
@@ -1789,23 +1704,23 @@ struct style_def {
     struct run_props rp;
 };
 
-static void write_style(struct xw *x, const struct style_def *s)
+static void write_style(struct ooxml_xml *x, const struct style_def *s)
 {
-    start(x, "w:style");
-    attr(x, "w:type", "paragraph");
+    ooxml_start(x, "w:style");
+    ooxml_attr(x, "w:type", "paragraph");
     if (strcmp(s->id, "Normal") == 0)
-        attr(x, "w:default", "1");
-    attr(x, "w:styleId", s->id);
+        ooxml_attr(x, "w:default", "1");
+    ooxml_attr(x, "w:styleId", s->id);
     el_val(x, "w:name", s->name);
     if (s->based_on)
         el_val(x, "w:basedOn", s->based_on);
     el_val(x, "w:next", s->pp.outline_lvl || strcmp(s->id, "Title") == 0 ? "GwBody" : s->id);
-    el(x, "w:qFormat");
-    start(x, "w:pPr");
+    ooxml_el(x, "w:qFormat");
+    ooxml_start(x, "w:pPr");
     write_ppr_body(x, &s->pp);
-    end(x);
+    ooxml_end(x);
     write_rpr(x, &s->rp);
-    end(x);
+    ooxml_end(x);
 }
 
 static bool build_styles(char **data, size_t *len)
@@ -1875,26 +1790,26 @@ static bool build_styles(char **data, size_t *len)
          {.no_snap = true, .line_exact = CHAR_4HAO, .jc = "right"},
          {FONT_SONGTI, NULL, SZ_4HAO}},
     };
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_w_root(&x, "w:styles");
     /* Defaults name the faces explicitly: no theme fonts anywhere. */
-    start(&x, "w:docDefaults");
-    start(&x, "w:rPrDefault");
-    start(&x, "w:rPr");
+    ooxml_start(&x, "w:docDefaults");
+    ooxml_start(&x, "w:rPrDefault");
+    ooxml_start(&x, "w:rPr");
     write_fonts(&x, FONT_FANGSONG);
     el_val_int(&x, "w:spacing", -5);
     el_val_int(&x, "w:sz", SZ_3HAO);
     el_val_int(&x, "w:szCs", SZ_3HAO);
-    start(&x, "w:lang");
-    attr(&x, "w:val", "en-US");
-    attr(&x, "w:eastAsia", "zh-CN");
-    attr(&x, "w:bidi", "ar-SA");
-    end(&x);
-    end(&x);
-    end(&x);
-    start(&x, "w:pPrDefault");
-    start(&x, "w:pPr");
+    ooxml_start(&x, "w:lang");
+    ooxml_attr(&x, "w:val", "en-US");
+    ooxml_attr(&x, "w:eastAsia", "zh-CN");
+    ooxml_attr(&x, "w:bidi", "ar-SA");
+    ooxml_end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
+    ooxml_start(&x, "w:pPrDefault");
+    ooxml_start(&x, "w:pPr");
     /* no punctuation hanging into the margin: the layout keeps every line
      * inside the type area and wraps one character earlier instead */
     el_val(&x, "w:overflowPunct", "0");
@@ -1902,48 +1817,48 @@ static bool build_styles(char **data, size_t *len)
      * the layout does not add either */
     el_val(&x, "w:autoSpaceDE", "0");
     el_val(&x, "w:autoSpaceDN", "0");
-    start(&x, "w:spacing");
-    attr_int(&x, "w:after", 0);
-    attr_int(&x, "w:line", LINE_PITCH);
-    attr(&x, "w:lineRule", "exact");
-    end(&x);
-    end(&x);
-    end(&x);
-    end(&x);
+    ooxml_start(&x, "w:spacing");
+    ooxml_attr_long(&x, "w:after", 0);
+    ooxml_attr_long(&x, "w:line", LINE_PITCH);
+    ooxml_attr(&x, "w:lineRule", "exact");
+    ooxml_end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
     for (size_t i = 0; i < sizeof styles / sizeof styles[0]; i++)
         write_style(&x, &styles[i]);
     /* The default character style Word expects. */
-    start(&x, "w:style");
-    attr(&x, "w:type", "character");
-    attr(&x, "w:default", "1");
-    attr(&x, "w:styleId", "DefaultParagraphFont");
+    ooxml_start(&x, "w:style");
+    ooxml_attr(&x, "w:type", "character");
+    ooxml_attr(&x, "w:default", "1");
+    ooxml_attr(&x, "w:styleId", "DefaultParagraphFont");
     el_val(&x, "w:name", "Default Paragraph Font");
     el_val_int(&x, "w:uiPriority", 1);
-    el(&x, "w:semiHidden");
-    end(&x);
-    end(&x);
-    return xw_finish(&x, data, len);
+    ooxml_el(&x, "w:semiHidden");
+    ooxml_end(&x);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 /* ---- settings, fonts, footers, letter header ------------------------------------------- */
 
 static bool build_settings(char **data, size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_w_root(&x, "w:settings");
     el_val_int(&x, "w:defaultTabStop", 2 * CHAR_TW);
-    el(&x, "w:evenAndOddHeaders");
+    ooxml_el(&x, "w:evenAndOddHeaders");
     el_val(&x, "w:characterSpacingControl", "compressPunctuation");
-    start(&x, "w:compat");
-    start(&x, "w:compatSetting");
-    attr(&x, "w:name", "compatibilityMode");
-    attr(&x, "w:uri", "http://schemas.microsoft.com/office/word");
-    attr(&x, "w:val", "15");
-    end(&x);
-    end(&x);
-    end(&x);
-    return xw_finish(&x, data, len);
+    ooxml_start(&x, "w:compat");
+    ooxml_start(&x, "w:compatSetting");
+    ooxml_attr(&x, "w:name", "compatibilityMode");
+    ooxml_attr(&x, "w:uri", "http://schemas.microsoft.com/office/word");
+    ooxml_attr(&x, "w:val", "15");
+    ooxml_end(&x);
+    ooxml_end(&x);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 static bool build_font_table(char **data, size_t *len)
@@ -1951,63 +1866,61 @@ static bool build_font_table(char **data, size_t *len)
     static const char *const fonts[] = {FONT_FANGSONG, FONT_XIAOBIAOSONG, FONT_HEITI, FONT_KAITI,
                                         FONT_SONGTI};
     static const char *const families[] = {"modern", "script", "modern", "modern", "auto"};
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_w_root(&x, "w:fonts");
     for (int i = 0; i < 5; i++) {
-        start(&x, "w:font");
-        attr(&x, "w:name", fonts[i]);
+        ooxml_start(&x, "w:font");
+        ooxml_attr(&x, "w:name", fonts[i]);
         el_val(&x, "w:charset", "86"); /* GB2312 */
         el_val(&x, "w:family", families[i]);
         el_val(&x, "w:pitch", "fixed");
-        end(&x);
+        ooxml_end(&x);
     }
-    end(&x);
-    return xw_finish(&x, data, len);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 /* A footer with the page number "— N —": odd pages right-aligned, even pages
  * left-aligned, one 四号 character in. empty: a footer with nothing in it. */
 static bool build_footer(bool odd, bool empty, char **data, size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_w_root(&x, "w:ftr");
     struct para_props pp = {.style = "Footer",
                             .set_ind = true,
                             .jc = odd ? "right" : "left",
                             .ind_left = odd ? 0 : CHAR_4HAO,
                             .ind_right = odd ? CHAR_4HAO : 0};
-    start(&x, "w:p");
-    start(&x, "w:pPr");
+    ooxml_start(&x, "w:p");
+    ooxml_start(&x, "w:pPr");
     write_ppr_body(&x, &pp);
-    end(&x);
+    ooxml_end(&x);
     if (!empty) {
         write_run(&x, NULL, "— ");
         static const char *const parts[] = {"begin", NULL, "separate", "1", "end"};
         for (int i = 0; i < 5; i++) {
-            start(&x, "w:r");
+            ooxml_start(&x, "w:r");
             if (i == 1) {
-                start(&x, "w:instrText");
-                attr(&x, "xml:space", "preserve");
-                text(&x, " PAGE ");
-                end(&x);
+                ooxml_start(&x, "w:instrText");
+                ooxml_attr(&x, "xml:space", "preserve");
+                ooxml_text(&x, " PAGE ");
+                ooxml_end(&x);
             } else if (i == 3) {
-                start(&x, "w:t");
-                text(&x, parts[i]);
-                end(&x);
+                ooxml_el_text(&x, "w:t", parts[i]);
             } else {
-                start(&x, "w:fldChar");
-                attr(&x, "w:fldCharType", parts[i]);
-                end(&x);
+                ooxml_start(&x, "w:fldChar");
+                ooxml_attr(&x, "w:fldCharType", parts[i]);
+                ooxml_end(&x);
             }
-            end(&x);
+            ooxml_end(&x);
         }
         write_run(&x, NULL, " —");
     }
-    end(&x);
-    end(&x);
-    return xw_finish(&x, data, len);
+    ooxml_end(&x);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 /* 信函格式, page 1's 标志 as the layout draws it: a floating table (it takes no
@@ -2015,64 +1928,57 @@ static bool build_footer(bool odd, bool empty, char **data, size_t *len)
  * mm below the page's top to the first double rule, 170 mm wide and centred,
  * whose red thick-over-thin bottom border is that rule; an empty paragraph
  * after it anchors it. */
-static void write_letter_mark_table(struct xw *x, const char *mark, int sz, double rule_top_mm)
+static void write_letter_mark_table(struct ooxml_xml *x, const char *mark, int sz,
+                                    double rule_top_mm)
 {
     const int top = MM(GW_LETTER_MARK_TOP_MM) - 2 * PT; /* the face's box starts above its ink */
     const int width = MM(GW_LETTER_RULE_W_MM);
     static const struct border dbl = {"thickThinSmallGap", 24, RED, 0};
-    start(x, "w:tbl");
-    start(x, "w:tblPr");
-    start(x, "w:tblpPr");
-    attr_int(x, "w:leftFromText", 0);
-    attr_int(x, "w:rightFromText", 0);
-    attr_int(x, "w:topFromText", 0);
-    attr_int(x, "w:bottomFromText", 0);
-    attr(x, "w:vertAnchor", "page");
-    attr(x, "w:horzAnchor", "page");
-    attr_int(x, "w:tblpX", MM((GW_PAGE_W_MM - GW_LETTER_RULE_W_MM) / 2));
-    attr_int(x, "w:tblpY", top);
-    end(x);
+    start_floating_table(x, "page");
+    ooxml_attr_long(x, "w:tblpX", MM((GW_PAGE_W_MM - GW_LETTER_RULE_W_MM) / 2));
+    ooxml_attr_long(x, "w:tblpY", top);
+    ooxml_end(x);
     el_val(x, "w:tblOverlap", "never");
-    start(x, "w:tblW");
-    attr_int(x, "w:w", width);
-    attr(x, "w:type", "dxa");
-    end(x);
-    start(x, "w:tblBorders");
+    ooxml_start(x, "w:tblW");
+    ooxml_attr_long(x, "w:w", width);
+    ooxml_attr(x, "w:type", "dxa");
+    ooxml_end(x);
+    ooxml_start(x, "w:tblBorders");
     write_table_border(x, "w:top", NULL);
     write_table_border(x, "w:left", NULL);
     write_table_border(x, "w:bottom", &dbl);
     write_table_border(x, "w:right", NULL);
     write_table_border(x, "w:insideH", NULL);
     write_table_border(x, "w:insideV", NULL);
-    end(x);
+    ooxml_end(x);
     el_val(x, "w:tblLayout", "fixed");
     write_cell_margins_zero(x, "w:tblCellMar");
-    end(x);
-    start(x, "w:tblGrid");
-    start(x, "w:gridCol");
-    attr_int(x, "w:w", width);
-    end(x);
-    end(x);
-    start(x, "w:tr");
-    start(x, "w:trPr");
-    start(x, "w:trHeight");
-    attr_int(x, "w:val", MM(rule_top_mm) - top);
-    attr(x, "w:hRule", "exact");
-    end(x);
-    end(x);
-    start(x, "w:tc");
-    start(x, "w:tcPr");
-    start(x, "w:tcW");
-    attr_int(x, "w:w", width);
-    attr(x, "w:type", "dxa");
-    end(x);
-    end(x);
+    ooxml_end(x);
+    ooxml_start(x, "w:tblGrid");
+    ooxml_start(x, "w:gridCol");
+    ooxml_attr_long(x, "w:w", width);
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "w:tr");
+    ooxml_start(x, "w:trPr");
+    ooxml_start(x, "w:trHeight");
+    ooxml_attr_long(x, "w:val", MM(rule_top_mm) - top);
+    ooxml_attr(x, "w:hRule", "exact");
+    ooxml_end(x);
+    ooxml_end(x);
+    ooxml_start(x, "w:tc");
+    ooxml_start(x, "w:tcPr");
+    ooxml_start(x, "w:tcW");
+    ooxml_attr_long(x, "w:w", width);
+    ooxml_attr(x, "w:type", "dxa");
+    ooxml_end(x);
+    ooxml_end(x);
     struct para_props pp = {.style = "GwIssuerMark", .line_exact = sz * PT / 2 + 2 * PT};
     struct run_props rp = {.sz = sz};
     write_para(x, &pp, &rp, mark);
-    end(x); /* w:tc */
-    end(x); /* w:tr */
-    end(x); /* w:tbl */
+    ooxml_end(x); /* w:tc */
+    ooxml_end(x); /* w:tr */
+    ooxml_end(x); /* w:tbl */
     struct para_props anchor = {.style = "GwRule", .line_exact = SECTION_END_TW};
     write_para(x, &anchor, NULL, NULL);
 }
@@ -2082,8 +1988,8 @@ static void write_letter_mark_table(struct xw *x, const char *mark, int sz, doub
 static bool build_letter_header(const struct gw_doc *doc, const struct page_plan *plan,
                                 char **data, size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_w_root(&x, "w:hdr");
     char *mark = issuer_mark_text(doc);
     x.ok = x.ok && mark;
@@ -2103,16 +2009,16 @@ static bool build_letter_header(const struct gw_doc *doc, const struct page_plan
         write_para(&x, &pp, &rp, mark ? mark : "");
     }
     free(mark);
-    end(&x);
-    return xw_finish(&x, data, len);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 /* 信函格式, page 1's footer: a red double rule (thin over thick) 20 mm above
  * the bottom edge, and no page number. */
 static bool build_letter_footer(char **data, size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
     start_w_root(&x, "w:ftr");
     const int overhang = (MM(170) - TEXT_W) / 2;
     static const struct border dbl = {"thinThickSmallGap", 24, RED, 0};
@@ -2125,8 +2031,8 @@ static bool build_letter_footer(char **data, size_t *len)
                             .ind_right = -overhang,
                             .line_exact = PT};
     write_para(&x, &pp, NULL, NULL);
-    end(&x);
-    return xw_finish(&x, data, len);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 /* ---- package parts ------------------------------------------------------------------- */
@@ -2140,159 +2046,70 @@ struct part {
     size_t len;
 };
 
-static void write_override(struct xw *x, const char *name, const char *type)
-{
-    char part_name[128];
-    snprintf(part_name, sizeof part_name, "/%s", name);
-    start(x, "Override");
-    attr(x, "PartName", part_name);
-    attr(x, "ContentType", type);
-    end(x);
-}
-
-static void write_default(struct xw *x, const char *ext, const char *type)
-{
-    start(x, "Default");
-    attr(x, "Extension", ext);
-    attr(x, "ContentType", type);
-    end(x);
-}
-
 static bool build_content_types(const struct part *parts, int n, char **data, size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "Types");
-    attr(&x, "xmlns", "http://schemas.openxmlformats.org/package/2006/content-types");
-    write_default(&x, "rels", "application/vnd.openxmlformats-package.relationships+xml");
-    write_default(&x, "xml", "application/xml");
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_start(&x, "Types");
+    ooxml_attr(&x, "xmlns", OOXML_NS_CT);
+    ooxml_default(&x, "rels", "application/vnd.openxmlformats-package.relationships+xml");
+    ooxml_default(&x, "xml", "application/xml");
     for (int i = 0; i < n; i++)
         if (parts[i].type)
-            write_override(&x, parts[i].name, parts[i].type);
-    end(&x);
-    return xw_finish(&x, data, len);
-}
-
-static void write_rel(struct xw *x, const char *id, const char *type, const char *target)
-{
-    start(x, "Relationship");
-    attr(x, "Id", id);
-    attr(x, "Type", type);
-    attr(x, "Target", target);
-    end(x);
+            ooxml_override(&x, parts[i].name, parts[i].type);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 static bool build_package_rels(char **data, size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "Relationships");
-    attr(&x, "xmlns", NS_PKG_REL);
-    write_rel(&x, "rId1",
-              "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
-              "officeDocument",
-              "word/document.xml");
-    write_rel(&x, "rId2",
-              "http://schemas.openxmlformats.org/package/2006/relationships/"
-              "metadata/core-properties",
-              "docProps/core.xml");
-    write_rel(&x, "rId3",
-              "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
-              "extended-properties",
-              "docProps/app.xml");
-    end(&x);
-    return xw_finish(&x, data, len);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_start(&x, "Relationships");
+    ooxml_attr(&x, "xmlns", OOXML_NS_PKG_REL);
+    ooxml_rel(&x, "rId1", OOXML_REL_BASE "officeDocument", "word/document.xml");
+    ooxml_rel(&x, "rId2", OOXML_NS_PKG_REL "/metadata/core-properties", "docProps/core.xml");
+    ooxml_rel(&x, "rId3", OOXML_REL_BASE "extended-properties", "docProps/app.xml");
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 static bool build_document_rels(const struct part *parts, int n, char **data, size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "Relationships");
-    attr(&x, "xmlns", NS_PKG_REL);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_start(&x, "Relationships");
+    ooxml_attr(&x, "xmlns", OOXML_NS_PKG_REL);
     for (int i = 0; i < n; i++) {
         if (!parts[i].rel_type)
             continue;
         char type[160];
-        snprintf(type, sizeof type, "%s%s", REL_BASE, parts[i].rel_type);
-        write_rel(&x, parts[i].rid, type, parts[i].name + strlen("word/"));
+        snprintf(type, sizeof type, "%s%s", OOXML_REL_BASE, parts[i].rel_type);
+        ooxml_rel(&x, parts[i].rid, type, parts[i].name + strlen("word/"));
     }
-    end(&x);
-    return xw_finish(&x, data, len);
-}
-
-/* The creation time, SOURCE_DATE_EPOCH when set (reproducible files). */
-static void w3cdtf_now(char *out, size_t size)
-{
-    const char *epoch = getenv("SOURCE_DATE_EPOCH");
-    time_t t = epoch ? (time_t)strtoll(epoch, NULL, 10) : time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 static bool build_core(const struct gw_doc *doc, char **data, size_t *len)
 {
-    char now[32];
-    w3cdtf_now(now, sizeof now);
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "cp:coreProperties");
-    attr(&x, "xmlns:cp", "http://schemas.openxmlformats.org/package/2006/metadata/core-properties");
-    attr(&x, "xmlns:dc", "http://purl.org/dc/elements/1.1/");
-    attr(&x, "xmlns:dcterms", "http://purl.org/dc/terms/");
-    attr(&x, "xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance");
-    start(&x, "dc:title");
-    text(&x, has(&doc->title) ? doc->title.s : "");
-    end(&x);
-    start(&x, "dc:creator");
-    text(&x, doc->n_issuers ? doc->issuers[0].s : "Wenshu");
-    end(&x);
-    start(&x, "dc:language");
-    text(&x, "zh-CN");
-    end(&x);
-    const char *stamps[] = {"dcterms:created", "dcterms:modified"};
-    for (int i = 0; i < 2; i++) {
-        start(&x, stamps[i]);
-        attr(&x, "xsi:type", "dcterms:W3CDTF");
-        text(&x, now);
-        end(&x);
-    }
-    end(&x);
-    return xw_finish(&x, data, len);
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_core_props(&x, has(&doc->title) ? doc->title.s : "",
+                     doc->n_issuers ? doc->issuers[0].s : "Wenshu", "zh-CN");
+    return ooxml_finish(&x, data, len);
 }
 
 static bool build_app(char **data, size_t *len)
 {
-    struct xw x;
-    xw_begin(&x);
-    start(&x, "Properties");
-    attr(&x, "xmlns", "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties");
-    start(&x, "Application");
-    text(&x, "Wenshu");
-    end(&x);
-    start(&x, "DocSecurity");
-    text(&x, "0");
-    end(&x);
-    end(&x);
-    return xw_finish(&x, data, len);
-}
-
-/* ---- the zip ------------------------------------------------------------------------- */
-
-/* Add data[len] as name; the archive takes the buffer (freed on failure too). */
-static bool add_to_zip(zip_t *za, const char *name, char *data, size_t len)
-{
-    zip_source_t *src = zip_source_buffer(za, data, len, 1);
-    if (!src) {
-        free(data);
-        return false;
-    }
-    if (zip_file_add(za, name, src, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE) < 0) {
-        zip_source_free(src);
-        return false;
-    }
-    return true;
+    struct ooxml_xml x;
+    ooxml_begin(&x);
+    ooxml_start(&x, "Properties");
+    ooxml_attr(&x, "xmlns", OOXML_NS_EXTENDED_PROPS);
+    ooxml_el_text(&x, "Application", "Wenshu");
+    ooxml_el_text(&x, "DocSecurity", "0");
+    ooxml_end(&x);
+    return ooxml_finish(&x, data, len);
 }
 
 enum { MAX_PARTS = 16 };
@@ -2386,13 +2203,6 @@ bool gw_export_docx(const struct gw_doc *doc, const struct gw_export_opts *opts,
 {
     /* Word resolves the standard font names itself; opts->fonts only serves
      * the layout that decides the page breaks. */
-    static atomic_uint counter;
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u", path, (long)getpid(),
-                     atomic_fetch_add(&counter, 1));
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return gw_fail(err, "%s: path too long", path);
-
     struct page_plan plan;
     plan_pages(doc, opts, &plan);
     struct package pkg = {0};
@@ -2402,39 +2212,14 @@ bool gw_export_docx(const struct gw_doc *doc, const struct gw_export_opts *opts,
         package_free(&pkg);
         return gw_fail(err, "%s: cannot write the document's XML (out of memory?)", path);
     }
-    int zerr = 0;
-    zip_t *za = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
-    if (!za) {
+    struct ooxml_zip *zip = NULL;
+    if (!ooxml_zip_open(path, &zip, err)) {
         package_free(&pkg);
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        gw_fail(err, "%s: cannot create the file: %s", path, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
         return false;
     }
-    bool ok = true;
     for (int i = 0; i < pkg.n; i++) {
-        if (ok)
-            ok = add_to_zip(za, pkg.parts[i].name, pkg.parts[i].data, pkg.parts[i].len);
-        else
-            free(pkg.parts[i].data);
-        pkg.parts[i].data = NULL; /* the archive owns it now, or it is freed */
+        ooxml_zip_add(zip, pkg.parts[i].name, pkg.parts[i].data, pkg.parts[i].len);
+        pkg.parts[i].data = NULL; /* the zip owns it now, or it is freed */
     }
-    if (!ok) {
-        gw_fail(err, "%s: cannot add to the zip: %s", path, zip_strerror(za));
-        zip_discard(za);
-        remove(tmp);
-        return false;
-    }
-    if (zip_close(za) != 0) {
-        gw_fail(err, "%s: cannot write the file: %s", path, zip_strerror(za));
-        zip_discard(za);
-        remove(tmp);
-        return false;
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return gw_fail(err, "%s: cannot replace the file: %s", path, strerror(errno));
-    }
-    return true;
+    return ooxml_zip_commit(&zip, true, err);
 }

@@ -14,6 +14,8 @@
 #include <json-glib/json-glib.h>
 
 #include "gw-draft.h"
+#include "gw-json.h"
+#include "gw-text.h"
 
 /* ---- recipes -------------------------------------------------------------------------------- */
 
@@ -173,17 +175,6 @@ static char *sb_finish(struct sbuf *b)
 
 /* ---- small text helpers --------------------------------------------------------------------- */
 
-static bool starts_with(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
 static const char *or_empty(const char *s)
 {
     return s ? s : "";
@@ -201,22 +192,14 @@ static size_t u8_prefix_bytes(const char *s, size_t n)
     return i;
 }
 
-static size_t u8_count(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 /* Blanks at an end of a line: ASCII blanks, U+3000 and U+00A0. */
 static size_t blank_len(const char *s)
 {
     if (*s == ' ' || *s == '\t' || *s == '\r')
         return 1;
-    if (starts_with(s, "\xE3\x80\x80"))
+    if (gw_starts_with(s, "\xE3\x80\x80"))
         return 3;
-    if (starts_with(s, "\xC2\xA0"))
+    if (gw_starts_with(s, "\xC2\xA0"))
         return 2;
     return 0;
 }
@@ -275,7 +258,7 @@ static size_t final_punct_len(const char *s)
     static const char *const marks[] = {"。", "，", "；", "：", "！", "？", "、", ".", ",",
                                         ";", ":", "!", "?"};
     for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
-        if (ends_with(s, marks[i]))
+        if (gw_ends_with(s, marks[i]))
             return strlen(marks[i]);
     return 0;
 }
@@ -297,66 +280,39 @@ static bool has_clause_punct(const char *s)
     return false;
 }
 
-static const char *const han_numerals[] = {"〇", "一", "二", "三", "四", "五",
-                                           "六", "七", "八", "九", "十", "零"};
-
-/* Bytes of a run of Chinese numerals at s. */
-static size_t han_numeral_len(const char *s)
-{
-    size_t n = 0;
-    for (bool hit = true; hit;) {
-        hit = false;
-        for (size_t k = 0; k < sizeof han_numerals / sizeof han_numerals[0]; k++)
-            if (starts_with(s + n, han_numerals[k])) {
-                n += strlen(han_numerals[k]);
-                hit = true;
-                break;
-            }
-    }
-    return n;
-}
-
-static size_t digit_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] >= '0' && s[n] <= '9')
-        n++;
-    return n;
-}
-
 /* A heading number at the start of s: 一、 （一） 1. （1）. */
 static bool is_heading(const char *s)
 {
-    size_t h = han_numeral_len(s);
-    if (h > 0 && starts_with(s + h, "、"))
+    size_t h = gw_han_numeral_len(s);
+    if (h > 0 && gw_starts_with(s + h, "、"))
         return true;
-    if (starts_with(s, "（")) {
+    if (gw_starts_with(s, "（")) {
         const char *o = s + strlen("（");
-        size_t m = han_numeral_len(o);
+        size_t m = gw_han_numeral_len(o);
         if (m == 0)
-            m = digit_len(o);
-        return m > 0 && starts_with(o + m, "）");
+            m = gw_digit_len(o);
+        return m > 0 && gw_starts_with(o + m, "）");
     }
-    size_t d = digit_len(s);
-    return d > 0 && d <= 3 && (s[d] == '.' || starts_with(s + d, "．"));
+    size_t d = gw_digit_len(s);
+    return d > 0 && d <= 3 && (s[d] == '.' || gw_starts_with(s + d, "．"));
 }
 
 /* A date as people write it: 2025年3月18日, 二〇二五年三月十八日, 2025-3-18,
  * 2025.3.18, 2025/3/18. */
 static bool is_date_line(const char *s)
 {
-    size_t n = u8_count(s);
-    size_t d = digit_len(s);
-    if (d == 4 && starts_with(s + 4, "年"))
-        return ends_with(s, "日") && n <= 12;
+    size_t n = gw_u8_count(s);
+    size_t d = gw_digit_len(s);
+    if (d == 4 && gw_starts_with(s + 4, "年"))
+        return gw_ends_with(s, "日") && n <= 12;
     if (d == 4 && (s[4] == '-' || s[4] == '.' || s[4] == '/')) {
         for (const char *c = s + 5; *c; c++)
             if (!(*c >= '0' && *c <= '9') && *c != s[4])
                 return false;
         return n <= 10;
     }
-    size_t h = han_numeral_len(s);
-    return h >= 12 && starts_with(s + h, "年") && ends_with(s, "日") && n <= 14;
+    size_t h = gw_han_numeral_len(s);
+    return h >= 12 && gw_starts_with(s + h, "年") && gw_ends_with(s, "日") && n <= 14;
 }
 
 /* ---- the header's JSON schema ---------------------------------------------------------------- */
@@ -543,28 +499,6 @@ char *gw_draft_body_prompt(const struct gw_draft_facts *facts,
 
 /* ---- reading the header's JSON -------------------------------------------------------------- */
 
-/* The JSON type of node in words, for messages. */
-static const char *node_type_words(JsonNode *node)
-{
-    switch (json_node_get_node_type(node)) {
-    case JSON_NODE_OBJECT: return "an object";
-    case JSON_NODE_ARRAY: return "an array";
-    case JSON_NODE_NULL: return "null";
-    case JSON_NODE_VALUE: break;
-    }
-    GType t = json_node_get_value_type(node);
-    if (t == G_TYPE_STRING)
-        return "a string";
-    if (t == G_TYPE_BOOLEAN)
-        return "a boolean";
-    return "a number";
-}
-
-static bool node_is_string(JsonNode *node)
-{
-    return JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING;
-}
-
 /* A trimmed malloc'd copy of s, or NULL when out of memory. */
 static char *trimmed_copy(const char *s)
 {
@@ -585,7 +519,7 @@ static bool read_string_array(JsonObject *obj, const char *key, char ***out, int
     JsonNode *node = json_object_get_member(obj, key);
     if (!JSON_NODE_HOLDS_ARRAY(node))
         return gw_fail(err, "header JSON: key \"%s\" must be an array of strings, got %s", key,
-                       node_type_words(node));
+                       gw_json_kind_words(node));
     JsonArray *arr = json_node_get_array(node);
     guint len = json_array_get_length(arr);
     *out = calloc(len + 1, sizeof **out); /* [len] at most; +1 keeps calloc(0) non-NULL */
@@ -593,9 +527,9 @@ static bool read_string_array(JsonObject *obj, const char *key, char ***out, int
         return gw_fail(err, "header JSON: out of memory");
     for (guint i = 0; i < len; i++) {
         JsonNode *item = json_array_get_element(arr, i);
-        if (!node_is_string(item))
+        if (!gw_json_is_string(item))
             return gw_fail(err, "header JSON: key \"%s\" item %u must be a string, got %s", key,
-                           i + 1, node_type_words(item));
+                           i + 1, gw_json_kind_words(item));
         char *s = trimmed_copy(json_node_get_string(item));
         if (!s)
             return gw_fail(err, "header JSON: out of memory");
@@ -614,9 +548,9 @@ static bool read_string(JsonObject *obj, const char *key, char **out, struct gw_
     if (!json_object_has_member(obj, key))
         return true;
     JsonNode *node = json_object_get_member(obj, key);
-    if (!node_is_string(node))
+    if (!gw_json_is_string(node))
         return gw_fail(err, "header JSON: key \"%s\" must be a string, got %s", key,
-                       node_type_words(node));
+                       gw_json_kind_words(node));
     *out = trimmed_copy(json_node_get_string(node));
     return *out ? true : gw_fail(err, "header JSON: out of memory");
 }
@@ -669,7 +603,7 @@ bool gw_draft_header_parse(const char *json, size_t len, struct gw_draft_header 
         goto out_free_parser;
     }
     if (!JSON_NODE_HOLDS_OBJECT(root)) {
-        gw_fail(err, "header JSON: expected an object, got %s", node_type_words(root));
+        gw_fail(err, "header JSON: expected an object, got %s", gw_json_kind_words(root));
         goto out_free_parser;
     }
     ok = read_header_object(json_node_get_object(root), header, err);
@@ -716,9 +650,9 @@ static char *compose_title(enum gw_kind kind, const char *model_title)
     while (*t == '#')
         t++;
     t = trim(t);
-    if (starts_with(t, "标题："))
+    if (gw_starts_with(t, "标题："))
         t += strlen("标题：");
-    else if (starts_with(t, "标题:"))
+    else if (gw_starts_with(t, "标题:"))
         t += strlen("标题:");
     strip_final_punct(t);
     char *norm = gw_fullwidth_punct(*trim(t) ? trim(t) : "关于××的");
@@ -728,14 +662,14 @@ static char *compose_title(enum gw_kind kind, const char *model_title)
     /* Strip names of other kinds from the end ("…请示报告" -> "…请示"). */
     for (enum gw_kind found; (found = gw_kind_from_title(norm)) != kind &&
                              found != GW_KIND_UNKNOWN;) {
-        const char *name = ends_with(norm, gw_kind_name(found)) ? gw_kind_name(found) : "令";
+        const char *name = gw_ends_with(norm, gw_kind_name(found)) ? gw_kind_name(found) : "令";
         norm[strlen(norm) - strlen(name)] = '\0';
     }
     if (gw_kind_from_title(norm) == kind)
         return norm;
     struct sbuf b = {0};
     sb_puts(&b, norm);
-    if (!ends_with(norm, "的") && *norm)
+    if (!gw_ends_with(norm, "的") && *norm)
         sb_puts(&b, "的");
     sb_puts(&b, gw_kind_name(kind));
     free(norm);
@@ -799,10 +733,10 @@ static bool is_own_label_line(const char *s)
                                          "日期", "印发机关", "印发日期", "文种", "格式",
                                          "份号", "密级", "令号"};
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
-        if (!starts_with(s, labels[i]))
+        if (!gw_starts_with(s, labels[i]))
             continue;
         const char *r = s + strlen(labels[i]);
-        if (starts_with(r, "：") || *r == ':')
+        if (gw_starts_with(r, "：") || *r == ':')
             return true;
     }
     return false;
@@ -819,7 +753,7 @@ static bool starts_like_label(const char *s)
     if (is_own_label_line(line) || strstr(s, "："))
         return true;
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
-        if (starts_with(s, more[i]))
+        if (gw_starts_with(s, more[i]))
             return true;
     return false;
 }
@@ -828,13 +762,13 @@ static bool starts_like_label(const char *s)
  * become "一、", "1、" becomes "1.". Returns a malloc'd line or NULL (OOM). */
 static char *repair_heading(const char *s)
 {
-    size_t h = han_numeral_len(s);
+    size_t h = gw_han_numeral_len(s);
     size_t mark = 0;
     if (h > 0 && h <= 9) {
         const char *r = s + h;
         if (*r == '.' || *r == ',' || *r == ' ')
             mark = 1;
-        else if (starts_with(r, "．") || starts_with(r, "，") || starts_with(r, "。"))
+        else if (gw_starts_with(r, "．") || gw_starts_with(r, "，") || gw_starts_with(r, "。"))
             mark = 3;
         if (mark) {
             const char *rest = r + mark;
@@ -847,8 +781,8 @@ static char *repair_heading(const char *s)
             return sb_finish(&b);
         }
     }
-    size_t d = digit_len(s);
-    if (d > 0 && d <= 2 && starts_with(s + d, "、") && s[d + 3] != '\0') {
+    size_t d = gw_digit_len(s);
+    if (d > 0 && d <= 2 && gw_starts_with(s + d, "、") && s[d + 3] != '\0') {
         struct sbuf b = {0};
         sb_putn(&b, s, d);
         sb_puts(&b, ".");
@@ -870,7 +804,7 @@ static bool clean_line(const char *line, size_t n, char **out)
         return false;
     remove_all(raw, "**"); /* not "__": "____年" is a blank to fill in */
     char *s = trim(raw);
-    if (starts_with(s, "```") || starts_with(s, "<think>") || starts_with(s, "</think>")) {
+    if (gw_starts_with(s, "```") || gw_starts_with(s, "<think>") || gw_starts_with(s, "</think>")) {
         free(raw);
         return true;
     }
@@ -878,8 +812,8 @@ static bool clean_line(const char *line, size_t n, char **out)
         s = trim(s + 1);
     if ((*s == '-' || *s == '*' || *s == '+') && (s[1] == ' ' || s[1] == '\t'))
         s = trim(s + 2);
-    else if (starts_with(s, "•") || starts_with(s, "·"))
-        s = trim(s + (starts_with(s, "•") ? strlen("•") : strlen("·")));
+    else if (gw_starts_with(s, "•") || gw_starts_with(s, "·"))
+        s = trim(s + (gw_starts_with(s, "•") ? strlen("•") : strlen("·")));
     bool drop = *s == '\0' || is_own_label_line(s);
     char *fixed = drop ? NULL : repair_heading(s);
     free(raw);
@@ -917,11 +851,11 @@ static bool is_title_line(const char *s, const char *title, const char *model_ti
     char *t = strdup(s);
     if (!t)
         return false;
-    if (starts_with(t, "标题："))
+    if (gw_starts_with(t, "标题："))
         memmove(t, t + strlen("标题："), strlen(t) - strlen("标题：") + 1);
     strip_final_punct(t);
     bool same = strcmp(t, title) == 0 || (model_title && strcmp(t, model_title) == 0) ||
-                (ends_with(t, title) && !has_clause_punct(t) && u8_count(t) <= 80);
+                (gw_ends_with(t, title) && !has_clause_punct(t) && gw_u8_count(t) <= 80);
     free(t);
     return same;
 }
@@ -931,14 +865,14 @@ static bool is_title_line(const char *s, const char *title, const char *model_ti
 static bool is_recipients_line(const char *s, const char *recipients,
                                const struct gw_draft_header *header)
 {
-    if (!ends_with(s, "：") || strstr(s, "。") || strstr(s, "如下") || is_heading(s))
+    if (!gw_ends_with(s, "：") || strstr(s, "。") || strstr(s, "如下") || is_heading(s))
         return false;
     if (*recipients && strstr(s, recipients))
         return true;
     for (int i = 0; header && i < header->n_recipients; i++)
         if (strstr(s, header->recipients[i]))
             return true;
-    return !strstr(s, "，") && u8_count(s) <= 40;
+    return !strstr(s, "，") && gw_u8_count(s) <= 40;
 }
 
 /* Drop the repeated title and 主送 from the top of the body. */
@@ -973,14 +907,14 @@ static bool names_issuer(const char *s, const char *issuer)
 /* A line the model may put under the body as its own 落款. */
 static bool is_signature_shape(const char *s)
 {
-    return u8_count(s) <= 30 && !has_clause_punct(s) && !is_heading(s) &&
-           !starts_with(s, "此") && !starts_with(s, "特此") && !starts_with(s, "妥否") &&
-           !starts_with(s, "当否") && !starts_with(s, "专此") && !starts_with(s, "附件");
+    return gw_u8_count(s) <= 30 && !has_clause_punct(s) && !is_heading(s) &&
+           !gw_starts_with(s, "此") && !gw_starts_with(s, "特此") && !gw_starts_with(s, "妥否") &&
+           !gw_starts_with(s, "当否") && !gw_starts_with(s, "专此") && !gw_starts_with(s, "附件");
 }
 
 static bool is_seal_or_contact(const char *s)
 {
-    bool parens = starts_with(s, "（") && ends_with(s, "）");
+    bool parens = gw_starts_with(s, "（") && gw_ends_with(s, "）");
     return parens && (strstr(s, "联系人") || strstr(s, "电话") || strstr(s, "盖章") ||
                       strstr(s, "印章") || strstr(s, "公章"));
 }
@@ -1066,7 +1000,7 @@ static bool settle_closing(struct lines *l, enum gw_kind kind)
             snprintf(with_stop, sizeof with_stop, "%s。", variants[k]);
             size_t n = strlen(last), m = strlen(with_stop);
             /* "…恳请追加经费。妥否，请批示。": the closing follows a full stop. */
-            if (n >= m + 3 && ends_with(last, with_stop) &&
+            if (n >= m + 3 && gw_ends_with(last, with_stop) &&
                 memcmp(last + n - m - 3, "。", 3) == 0) {
                 last[n - m] = '\0';
                 kept = variants[k];
@@ -1165,8 +1099,8 @@ static void put_contact(struct sbuf *b, const char *contact)
     }
     flatten(t);
     char *s = t;
-    if ((starts_with(s, "（") && ends_with(s, "）")) || (*s == '(' && ends_with(s, ")"))) {
-        size_t open = *s == '(' ? 1 : 3, close = ends_with(s, ")") ? 1 : 3;
+    if ((gw_starts_with(s, "（") && gw_ends_with(s, "）")) || (*s == '(' && gw_ends_with(s, ")"))) {
+        size_t open = *s == '(' ? 1 : 3, close = gw_ends_with(s, ")") ? 1 : 3;
         s[strlen(s) - close] = '\0';
         s += open;
     }
@@ -1195,24 +1129,25 @@ static void put_cc(struct sbuf *b, const struct gw_draft_header *header)
 /* "附件" or "附件2" alone on a line: the model began an attachment page. */
 static bool is_attachment_page_head(const char *s)
 {
-    if (!starts_with(s, "附件"))
+    if (!gw_starts_with(s, "附件"))
         return false;
     const char *r = s + strlen("附件");
     while (*r == ' ')
         r++;
-    return r[digit_len(r)] == '\0';
+    return r[gw_digit_len(r)] == '\0';
 }
 
 /* "附件：…" (the 附件说明) or one of its numbered items "2.…". */
 static bool is_attachment_list_head(const char *s)
 {
-    return starts_with(s, "附件：") || starts_with(s, "附件:");
+    return gw_starts_with(s, "附件：") || gw_starts_with(s, "附件:");
 }
 
 static bool is_attachment_item(const char *s)
 {
-    size_t d = digit_len(s);
-    return d > 0 && d <= 2 && (s[d] == '.' || starts_with(s + d, "．") || starts_with(s + d, "、"));
+    size_t d = gw_digit_len(s);
+    return d > 0 && d <= 2 &&
+           (s[d] == '.' || gw_starts_with(s + d, "．") || gw_starts_with(s + d, "、"));
 }
 
 /* Move l's lines [from, to_excl) to the end of dest, keeping the order of both. */

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "gongwen.h"
+#include "gw-text.h"
 
 /* ---- UTF-8 ------------------------------------------------------------------------ */
 
@@ -342,24 +343,13 @@ struct parser {
     struct gw_err *err;
 };
 
-static bool starts_with(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
 /* Trim ASCII blanks and U+3000 (ideographic space) at both ends, in place. */
 static char *trim(char *s)
 {
     for (;;) {
         if (*s == ' ' || *s == '\t' || *s == '\r')
             s++;
-        else if (starts_with(s, "\xE3\x80\x80"))
+        else if (gw_starts_with(s, "\xE3\x80\x80"))
             s += 3;
         else
             break;
@@ -409,14 +399,14 @@ static bool split_lines(struct parser *p, char *buf)
             in_comment = strstr(t, "-->") == NULL;
             continue;
         }
-        if (starts_with(t, "<!--")) {
+        if (gw_starts_with(t, "<!--")) {
             in_comment = strstr(t, "-->") == NULL;
             continue;
         }
         if (*t == '\0' || is_rule_line(t))
             continue;
         size_t n = strlen(t);
-        if (n > 4 && starts_with(t, "**") && ends_with(t, "**")) { /* Markdown bold */
+        if (n > 4 && gw_starts_with(t, "**") && gw_ends_with(t, "**")) { /* Markdown bold */
             t[n - 2] = '\0';
             t = trim(t + 2);
         }
@@ -427,69 +417,30 @@ static bool split_lines(struct parser *p, char *buf)
 
 /* ---- small shape tests ---------------------------------------------------------------- */
 
-static const char *const han_digits[] = {"〇", "一", "二", "三", "四", "五",
-                                         "六", "七", "八", "九", "十", "零"};
-
-/* Length in bytes of a run of Chinese numerals at s (一…十, 〇, 零). */
-static size_t han_numeral_len(const char *s)
-{
-    size_t n = 0;
-    for (;;) {
-        bool hit = false;
-        for (size_t k = 0; k < sizeof han_digits / sizeof han_digits[0]; k++)
-            if (starts_with(s + n, han_digits[k])) {
-                n += strlen(han_digits[k]);
-                hit = true;
-                break;
-            }
-        if (!hit)
-            return n;
-    }
-}
-
-static size_t digit_len(const char *s)
-{
-    size_t n = 0;
-    while (s[n] >= '0' && s[n] <= '9')
-        n++;
-    return n;
-}
-
 /* The heading level of a line by its number (0: a paragraph). */
 static int heading_level(const char *s)
 {
-    size_t k = han_numeral_len(s);
+    size_t k = gw_han_numeral_len(s);
     if (k > 0 && k <= 9 &&
-        (starts_with(s + k, "、") || starts_with(s + k, "．") ||
+        (gw_starts_with(s + k, "、") || gw_starts_with(s + k, "．") ||
          (s[k] == '.' && !(s[k + 1] >= '0' && s[k + 1] <= '9'))))
         return 1;
-    const char *open = starts_with(s, "（") ? s + 3 : *s == '(' ? s + 1 : NULL;
+    const char *open = gw_starts_with(s, "（") ? s + 3 : *s == '(' ? s + 1 : NULL;
     if (open) {
-        size_t h = han_numeral_len(open);
-        size_t d = digit_len(open);
+        size_t h = gw_han_numeral_len(open);
+        size_t d = gw_digit_len(open);
         size_t m = h ? h : d;
-        if (m > 0 && m <= 9 && (starts_with(open + m, "）") || open[m] == ')'))
+        if (m > 0 && m <= 9 && (gw_starts_with(open + m, "）") || open[m] == ')'))
             return h ? 2 : 4;
     }
-    size_t d = digit_len(s);
+    size_t d = gw_digit_len(s);
     if (d > 0 && d <= 3) {
         if (s[d] == '.' && !(s[d + 1] >= '0' && s[d + 1] <= '9') && s[d + 1] != '\0')
             return 3;
-        if ((starts_with(s + d, "．") || starts_with(s + d, "、")) && s[d + 3] != '\0')
+        if ((gw_starts_with(s + d, "．") || gw_starts_with(s + d, "、")) && s[d + 3] != '\0')
             return 3;
     }
     return 0;
-}
-
-/* Whether s ends in sentence or clause punctuation. */
-static bool ends_in_punct(const char *s)
-{
-    static const char *const marks[] = {"。", "，", "；", "：", "！", "？", ".", ",", ";",
-                                        ":", "!", "?", "、"};
-    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
-        if (ends_with(s, marks[i]))
-            return true;
-    return false;
 }
 
 static bool has_punct(const char *s)
@@ -504,7 +455,7 @@ static bool has_punct(const char *s)
 
 static bool ends_in_colon(const char *s)
 {
-    return ends_with(s, "：") || ends_with(s, ":");
+    return gw_ends_with(s, "：") || gw_ends_with(s, ":");
 }
 
 /* A copy of s without its trailing punctuation (for kind detection). */
@@ -513,7 +464,7 @@ static char *strip_final_punct(const char *s)
     char *t = strdup(s);
     if (!t)
         return NULL;
-    while (ends_in_punct(t) || ends_with(t, "…")) {
+    while (gw_ends_in_punct(t) || gw_ends_with(t, "…")) {
         size_t n = strlen(t);
         t[n - ((unsigned char)t[n - 1] < 0x80 ? 1 : 3)] = '\0';
     }
@@ -532,39 +483,39 @@ static enum gw_kind kind_of_line(const char *s)
  * 2025.3.18, 2025/3/18 (the check judges the form). */
 static bool is_date_line(const char *s)
 {
-    size_t d = digit_len(s);
+    size_t d = gw_digit_len(s);
     if (d == 4) {
         const char *r = s + 4;
-        if (starts_with(r, "年"))
-            return ends_with(s, "日") && u8_count(s) <= 12;
+        if (gw_starts_with(r, "年"))
+            return gw_ends_with(s, "日") && u8_count(s) <= 12;
         char sep = *r;
         if (sep != '-' && sep != '.' && sep != '/')
             return false;
-        size_t m = digit_len(r + 1);
+        size_t m = gw_digit_len(r + 1);
         if (m < 1 || m > 2 || r[1 + m] != sep)
             return false;
-        size_t dd = digit_len(r + 2 + m);
+        size_t dd = gw_digit_len(r + 2 + m);
         return dd >= 1 && dd <= 2 && r[2 + m + dd] == '\0';
     }
-    size_t h = han_numeral_len(s);
-    return h >= 12 && starts_with(s + h, "年") && ends_with(s, "日") && u8_count(s) <= 14;
+    size_t h = gw_han_numeral_len(s);
+    return h >= 12 && gw_starts_with(s + h, "年") && gw_ends_with(s, "日") && u8_count(s) <= 14;
 }
 
 static bool is_parenthesised(const char *s)
 {
-    return (starts_with(s, "（") || *s == '(') && (ends_with(s, "）") || ends_with(s, ")"));
+    return (gw_starts_with(s, "（") || *s == '(') && (gw_ends_with(s, "）") || gw_ends_with(s, ")"));
 }
 
 /* "附件" or "附件1" / "附件 2" alone on a line: an attachment page; *num gets the
  * number (0 when none). */
 static bool is_attachment_page_head(const char *s, int *num)
 {
-    if (!starts_with(s, "附件"))
+    if (!gw_starts_with(s, "附件"))
         return false;
     const char *r = s + strlen("附件");
     while (*r == ' ')
         r++;
-    size_t d = digit_len(r);
+    size_t d = gw_digit_len(r);
     if (r[d] != '\0')
         return false;
     *num = d ? atoi(r) : 0;
@@ -574,10 +525,10 @@ static bool is_attachment_page_head(const char *s, int *num)
 /* "附件：…" / "附件:…": the 附件说明; *rest gets what follows the colon. */
 static bool is_attachment_list(const char *s, const char **rest)
 {
-    if (!starts_with(s, "附件"))
+    if (!gw_starts_with(s, "附件"))
         return false;
     const char *r = s + strlen("附件");
-    if (starts_with(r, "："))
+    if (gw_starts_with(r, "："))
         r += 3;
     else if (*r == ':')
         r++;
@@ -592,13 +543,13 @@ static bool is_attachment_list(const char *s, const char **rest)
 /* "1.XX" / "2、XX" / "3．XX": an item of the 附件说明; *name gets its start. */
 static bool is_attachment_item(const char *s, const char **name)
 {
-    size_t d = digit_len(s);
+    size_t d = gw_digit_len(s);
     if (d == 0 || d > 2)
         return false;
     const char *r = s + d;
     if (*r == '.')
         r++;
-    else if (starts_with(r, "．") || starts_with(r, "、"))
+    else if (gw_starts_with(r, "．") || gw_starts_with(r, "、"))
         r += 3;
     else
         return false;
@@ -642,7 +593,7 @@ static bool label_of(const char *s, enum field *field, const char **value)
         const char *r = s + n;
         while (*r == ' ')
             r++;
-        if (starts_with(r, "："))
+        if (gw_starts_with(r, "："))
             r += 3;
         else if (*r == ':')
             r++;
@@ -683,7 +634,7 @@ static bool add_names(struct parser *p, struct gw_text **list, int *n, const cha
     for (const char *c = s;; c++) {
         size_t sep = 0;
         for (size_t k = 0; k < sizeof seps / sizeof seps[0] && *c; k++)
-            if (starts_with(c, seps[k]))
+            if (gw_starts_with(c, seps[k]))
                 sep = strlen(seps[k]);
         if (*c == '\0' || sep) {
             if (c > start) {
@@ -715,7 +666,7 @@ static char *value_copy(const char *s, bool drop_period, bool drop_parens)
         t[n] = '\0';
     }
     if (drop_period) {
-        if (ends_with(t, "。"))
+        if (gw_ends_with(t, "。"))
             t[n - 3] = '\0';
         else if (n > 0 && t[n - 1] == '.')
             t[n - 1] = '\0';
@@ -743,7 +694,7 @@ static bool apply_label(struct parser *p, enum field f, const char *v, int line)
     case F_RECIP: {
         char *t = value_copy(v, false, false);
         size_t n = t ? strlen(t) : 0;
-        if (t && ends_with(t, "："))
+        if (t && gw_ends_with(t, "："))
             t[n - 3] = '\0';
         else if (t && n > 0 && t[n - 1] == ':')
             t[n - 1] = '\0';
@@ -761,7 +712,7 @@ static bool apply_label(struct parser *p, enum field f, const char *v, int line)
                          f == F_NOTE);
     if (!t)
         return gw_fail(p->err, "%s: out of memory", p->source);
-    if (f == F_PRINTDATE && ends_with(t, "印发"))
+    if (f == F_PRINTDATE && gw_ends_with(t, "印发"))
         t[strlen(t) - strlen("印发")] = '\0';
     struct gw_text *dst = f == F_CC ? &d->cc : f == F_NOTE ? &d->note
                         : f == F_ATTEND ? &d->attendees : f == F_ABSENT ? &d->absentees
@@ -774,7 +725,7 @@ static bool apply_label(struct parser *p, enum field f, const char *v, int line)
 /* "XX市人民政府办公室 2025年3月18日印发": the 印发机关 and 印发日期 on one line. */
 static bool is_print_line(const char *s, size_t *date_at)
 {
-    if (!ends_with(s, "印发") || strlen(s) < 12)
+    if (!gw_ends_with(s, "印发") || strlen(s) < 12)
         return false;
     const char *sp = strrchr(s, ' ');
     const char *at = NULL;
@@ -833,11 +784,11 @@ static bool header_shape(struct parser *p, const struct src_line *l, bool *ok)
     struct gw_doc *d = p->doc;
     size_t n = strlen(s);
     *ok = true;
-    if (digit_len(s) == n && n >= 1 && n <= 6 && !d->copy_number.s) {
+    if (gw_digit_len(s) == n && n >= 1 && n <= 6 && !d->copy_number.s) {
         *ok = set_text(p, &d->copy_number, s, l->no);
         return true;
     }
-    if ((starts_with(s, "绝密") || starts_with(s, "机密") || starts_with(s, "秘密")) &&
+    if ((gw_starts_with(s, "绝密") || gw_starts_with(s, "机密") || gw_starts_with(s, "秘密")) &&
         u8_count(s) <= 10) {
         *ok = set_text(p, &d->secrecy, s, l->no);
         return true;
@@ -846,13 +797,13 @@ static bool header_shape(struct parser *p, const struct src_line *l, bool *ok)
         *ok = set_text(p, &d->urgency, s, l->no);
         return true;
     }
-    if (ends_with(s, "号") && u8_count(s) <= 30 && !has_punct(s) &&
+    if (gw_ends_with(s, "号") && u8_count(s) <= 30 && !has_punct(s) &&
         (strstr(s, "〔") || strchr(s, '[') || strchr(s, '(') || strstr(s, "（") ||
          strstr(s, "【") || strstr(s, "第"))) {
         *ok = set_text(p, &d->doc_number, s, l->no);
         return true;
     }
-    if (ends_with(s, "文件") && u8_count(s) <= 40 && !has_punct(s)) {
+    if (gw_ends_with(s, "文件") && u8_count(s) <= 40 && !has_punct(s)) {
         *ok = set_text(p, &d->issuer_mark, s, l->no);
         return true;
     }
@@ -863,7 +814,7 @@ static bool looks_like_title(const char *s)
 {
     if (ends_in_colon(s) || u8_count(s) > 80 || heading_level(s) > 0)
         return false;
-    return starts_with(s, "关于") || kind_of_line(s) != GW_KIND_UNKNOWN;
+    return gw_starts_with(s, "关于") || kind_of_line(s) != GW_KIND_UNKNOWN;
 }
 
 /* Set the title from line i (joined with line i+1 when wrapped); returns the
@@ -967,10 +918,10 @@ static bool add_block(struct parser *p, struct gw_block **blocks, int *n, const 
 static bool is_signature_shape(const char *s)
 {
     const char *name;
-    return u8_count(s) <= 30 && !has_punct(s) && !ends_with(s, "。") && heading_level(s) == 0 &&
-           !is_date_line(s) && !is_attachment_item(s, &name) && !starts_with(s, "附件") &&
-           !starts_with(s, "此") && !starts_with(s, "特此") && !starts_with(s, "妥否") &&
-           !starts_with(s, "当否") && !is_parenthesised(s);
+    return u8_count(s) <= 30 && !has_punct(s) && !gw_ends_with(s, "。") && heading_level(s) == 0 &&
+           !is_date_line(s) && !is_attachment_item(s, &name) && !gw_starts_with(s, "附件") &&
+           !gw_starts_with(s, "此") && !gw_starts_with(s, "特此") && !gw_starts_with(s, "妥否") &&
+           !gw_starts_with(s, "当否") && !is_parenthesised(s);
 }
 
 /* Take the note, the date and the signature from the end of rest[0..*n). */
@@ -1091,9 +1042,9 @@ static bool is_bare_name_list(const char *s)
     bool bare = u8_count(t) <= 60;
     for (size_t i = 0; bare && i < sizeof marks / sizeof *marks; i++)
         bare = !strstr(t, marks[i]);
-    bool addressed = starts_with(t, "各") || strstr(t, "、");
+    bool addressed = gw_starts_with(t, "各") || strstr(t, "、");
     for (size_t i = 0; !addressed && i < sizeof ends / sizeof *ends; i++)
-        addressed = ends_with(t, ends[i]);
+        addressed = gw_ends_with(t, ends[i]);
     free(t);
     return bare && addressed;
 }
@@ -1106,7 +1057,7 @@ static bool is_bare_name_list(const char *s)
 static bool is_recipient_line(const struct gw_doc *d, const char *s)
 {
     if (!ends_in_colon(s) || heading_level(s) > 0 || strstr(s, "。") || strstr(s, "如下") ||
-        starts_with(s, "附件"))
+        gw_starts_with(s, "附件"))
         return false;
     bool minutes = d->kind == GW_KIND_JIYAO || kind_of_line(d->title.s) == GW_KIND_JIYAO;
     if (minutes)

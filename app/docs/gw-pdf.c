@@ -5,14 +5,13 @@
  * and are renamed into place, so that nothing half-written is ever left at
  * the output path. */
 #include <cairo-pdf.h>
-#include <errno.h>
 #include <math.h>
 #include <pango/pangocairo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "gw-file.h"
 #include "gw-layout.h"
 
 #define PT_PER_MM (72.0 / 25.4)
@@ -51,36 +50,6 @@ static void draw_page(cairo_t *cr, PangoContext *ctx, const struct gw_fonts *fon
     g_object_unref(pl);
 }
 
-/* A temporary name beside path (malloc'd), created empty; NULL on failure. */
-static char *temp_beside(const char *path, struct gw_err *err)
-{
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) {
-        gw_fail(err, "%s: out of memory", path);
-        return NULL;
-    }
-    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        gw_fail(err, "%s: cannot create a file beside it: %s", path, strerror(errno));
-        free(tmp);
-        return NULL;
-    }
-    close(fd);
-    return tmp;
-}
-
-static bool finish_file(char *tmp, const char *path, bool ok, struct gw_err *err)
-{
-    if (ok && rename(tmp, path) != 0)
-        ok = gw_fail(err, "%s: cannot write: %s", path, strerror(errno));
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
-    return ok;
-}
-
 static bool build(const struct gw_doc *doc, const struct gw_export_opts *opts,
                   struct gw_layout **lay, struct gw_err *err)
 {
@@ -93,7 +62,7 @@ bool gw_export_pdf(const struct gw_doc *doc, const struct gw_export_opts *opts, 
     struct gw_layout *lay = NULL;
     if (!build(doc, opts, &lay, err))
         return false;
-    char *tmp = temp_beside(path, err);
+    char *tmp = gw_file_temp_beside(path, err);
     if (!tmp) {
         gw_layout_free(&lay);
         return false;
@@ -123,7 +92,7 @@ bool gw_export_pdf(const struct gw_doc *doc, const struct gw_export_opts *opts, 
     if (ok && n_pages)
         *n_pages = lay->n_pages;
     gw_layout_free(&lay);
-    return finish_file(tmp, path, ok, err);
+    return gw_file_replace(tmp, path, ok, err);
 }
 
 /* Render one page at dpi into path (through a temporary file). */
@@ -142,13 +111,13 @@ static bool write_png_page(const struct gw_layout *lay, const struct gw_page *pa
     draw_page(cr, ctx, &lay->fonts, page);
     g_object_unref(ctx);
     cairo_destroy(cr);
-    char *tmp = temp_beside(path, err);
+    char *tmp = gw_file_temp_beside(path, err);
     bool ok = tmp != NULL;
     if (ok) {
         cairo_status_t st = cairo_surface_write_to_png(surf, tmp);
         ok = st == CAIRO_STATUS_SUCCESS ||
              gw_fail(err, "%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
-        ok = finish_file(tmp, path, ok, err);
+        ok = gw_file_replace(tmp, path, ok, err);
     }
     cairo_surface_destroy(surf);
     return ok;

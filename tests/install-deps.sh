@@ -25,6 +25,11 @@ test_pkgs="$test_pkgs poppler-utils"
 # with the PDF export in test-gw-docx.py, and opens the PPTX decks.
 test_pkgs="$test_pkgs libreoffice-writer-nogui libreoffice-impress-nogui"
 
+# The desktop app: GTK4 + libadwaita, SQLite for the history; its tests run
+# under Xvfb and validate the .desktop and AppStream files.
+build_pkgs="$build_pkgs libgtk-4-dev libadwaita-1-dev libsqlite3-dev"
+test_pkgs="$test_pkgs xvfb xauth desktop-file-utils appstream libxml2-utils"
+
 want="$build_pkgs"
 [ "${1:-}" = "--tests" ] && want="$want $test_pkgs"
 

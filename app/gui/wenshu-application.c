@@ -1,0 +1,86 @@
+/* wenshu-application.c: the application object. It parses --model, opens
+ * one window per activation (the first, presented again later), and loads
+ * the model named by --model or WENSHU_MODEL into it. AdwApplication loads
+ * style.css from the resource base path by itself.
+ */
+#include "wenshu-application.h"
+
+#include "wenshu-window.h"
+
+struct _WenshuApplication {
+    AdwApplication parent_instance;
+    char *model_path; /* from --model or WENSHU_MODEL, or NULL; owned */
+};
+
+G_DEFINE_TYPE(WenshuApplication, wenshu_application, ADW_TYPE_APPLICATION)
+
+static int wenshu_application_handle_local_options(GApplication *app, GVariantDict *options)
+{
+    WenshuApplication *self = WENSHU_APPLICATION(app);
+    const char *path = NULL;
+    if (g_variant_dict_lookup(options, "model", "^&ay", &path) && path[0]) {
+        g_free(self->model_path);
+        self->model_path = g_canonicalize_filename(path, NULL);
+    }
+    return -1; /* go on: register and activate */
+}
+
+static void wenshu_application_activate(GApplication *app)
+{
+    WenshuApplication *self = WENSHU_APPLICATION(app);
+    GtkWindow *window = gtk_application_get_active_window(GTK_APPLICATION(app));
+    gboolean fresh = window == NULL;
+    if (fresh)
+        window = GTK_WINDOW(wenshu_window_new(GTK_APPLICATION(app)));
+    gtk_window_present(window);
+    const char *model = self->model_path ? self->model_path : g_getenv("WENSHU_MODEL");
+    if (fresh && model && model[0])
+        wenshu_window_load_model(WENSHU_WINDOW(window), model, 0);
+}
+
+static void quit_activated(GSimpleAction *action, GVariant *param, gpointer app)
+{
+    (void)action;
+    (void)param;
+    g_application_quit(G_APPLICATION(app));
+}
+
+static void wenshu_application_startup(GApplication *app)
+{
+    G_APPLICATION_CLASS(wenshu_application_parent_class)->startup(app);
+    static const GActionEntry entries[] = {{.name = "quit", .activate = quit_activated}};
+    g_action_map_add_action_entries(G_ACTION_MAP(app), entries, G_N_ELEMENTS(entries), app);
+    static const char *const quit_accels[] = {"<Control>q", NULL};
+    gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.quit", quit_accels);
+}
+
+static void wenshu_application_finalize(GObject *object)
+{
+    g_free(WENSHU_APPLICATION(object)->model_path);
+    G_OBJECT_CLASS(wenshu_application_parent_class)->finalize(object);
+}
+
+static void wenshu_application_class_init(WenshuApplicationClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = wenshu_application_finalize;
+    GApplicationClass *app_class = G_APPLICATION_CLASS(klass);
+    app_class->handle_local_options = wenshu_application_handle_local_options;
+    app_class->activate = wenshu_application_activate;
+    app_class->startup = wenshu_application_startup;
+}
+
+static void wenshu_application_init(WenshuApplication *self)
+{
+    static const GOptionEntry options[] = {
+        {"model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "A GGUF model to load at start", "PATH"},
+        {NULL},
+    };
+    g_application_add_main_option_entries(G_APPLICATION(self), options);
+}
+
+WenshuApplication *wenshu_application_new(void)
+{
+    return g_object_new(WENSHU_TYPE_APPLICATION, "application-id", WENSHU_APPLICATION_ID, "flags",
+                        G_APPLICATION_DEFAULT_FLAGS, "resource-base-path", "/org/wenshu/Wenshu",
+                        NULL);
+}

@@ -1,0 +1,500 @@
+/* wenshu-chat-page.c: the 对话 / Chat page. It keeps the conversation as
+ * role/content pairs, sends it to the runner, and appends each coalesced
+ * "tokens" emission at the end of the transcript. Text between <think> and
+ * </think> goes to the collapsed thinking block instead, and is left out of
+ * the message kept for the next turn; draft.new forgets the conversation.
+ * Enter inserts a newline; Ctrl+Enter sends unless an input method is
+ * composing (preedit); Esc stops.
+ */
+#include "wenshu-chat-page.h"
+
+#include <string.h>
+
+#define CONTEXT_WARNING_FRACTION 0.9
+#define THINK_OPEN "<think>"
+#define THINK_CLOSE "</think>"
+
+typedef struct {
+    char *role;    /* "user" or "assistant" */
+    char *content; /* UTF-8; an assistant message without its thinking */
+} ChatMessage;
+
+struct _WenshuChatPage {
+    AdwBin parent_instance;
+
+    GtkExpander *thinking_expander;
+    GtkTextView *thinking_view;
+    GtkStack *output_stack; /* "welcome" before a model is loaded, then "transcript" */
+    GtkScrolledWindow *output_scroller;
+    GtkTextView *output_view;
+    GtkTextView *prompt_view;
+    GtkLabel *token_label;
+    GtkButton *stop_button;
+    GtkButton *regenerate_button;
+    GtkButton *send_button;
+
+    WenshuRunner *runner; /* owned ref */
+    gulong tokens_handler, finished_handler, progress_handler;
+    GArray *messages;         /* of ChatMessage, owned, the turns so far */
+    gboolean own_run;         /* the runner's current run is this page's */
+    gboolean in_think;        /* the stream is inside <think>...</think> */
+    GString *carry;           /* streamed text held back: a possible partial tag */
+    GString *reply;           /* the reply being streamed, thinking left out */
+    GtkTextMark *reply_start; /* where the current reply begins in the transcript */
+    gboolean has_preedit;
+    int n_predict;
+};
+
+G_DEFINE_TYPE(WenshuChatPage, wenshu_chat_page, ADW_TYPE_BIN)
+
+static void chat_message_clear(gpointer data)
+{
+    ChatMessage *m = data;
+    g_free(m->role);
+    g_free(m->content);
+}
+
+static void append_message(WenshuChatPage *self, const char *role, const char *content)
+{
+    ChatMessage m = {g_strdup(role), g_strdup(content)};
+    g_array_append_val(self->messages, m);
+}
+
+/* The conversation as engine messages, plus extra_user when not NULL.
+ * Ownership: the array is the caller's (g_free); strings stay the page's. */
+static struct eng_chat_message *engine_messages(WenshuChatPage *self, const char *extra_user,
+                                                int *n_out)
+{
+    int n = (int)self->messages->len + (extra_user ? 1 : 0);
+    struct eng_chat_message *msgs = g_new0(struct eng_chat_message, MAX(n, 1));
+    for (guint i = 0; i < self->messages->len; i++) {
+        ChatMessage *m = &g_array_index(self->messages, ChatMessage, i);
+        msgs[i] = (struct eng_chat_message){m->role, m->content};
+    }
+    if (extra_user)
+        msgs[n - 1] = (struct eng_chat_message){"user", extra_user};
+    *n_out = n;
+    return msgs;
+}
+
+static char *dup_buffer_text(GtkTextBuffer *buffer)
+{
+    GtkTextIter start, end;
+    gtk_text_buffer_get_bounds(buffer, &start, &end);
+    return gtk_text_buffer_get_text(buffer, &start, &end, FALSE);
+}
+
+static void show_error(WenshuChatPage *self, const char *message)
+{
+    /* the window shows it in its banner; without a window it is logged */
+    if (!gtk_widget_activate_action(GTK_WIDGET(self), "win.show-error", "s", message))
+        g_message("%s", message);
+}
+
+/* ---- state -------------------------------------------------------------- */
+
+static gboolean last_is_assistant(WenshuChatPage *self)
+{
+    guint n = self->messages->len;
+    return n > 0 &&
+           strcmp(g_array_index(self->messages, ChatMessage, n - 1).role, "assistant") == 0;
+}
+
+/* The actions enabled and the welcome page shown as the runner's state says. */
+static void update_state(WenshuChatPage *self)
+{
+    gboolean loaded = wenshu_runner_is_loaded(self->runner);
+    gboolean running = wenshu_runner_is_running(self->runner);
+    /* first start: explain how to get a model instead of an empty transcript */
+    gtk_stack_set_visible_child_name(self->output_stack, loaded ? "transcript" : "welcome");
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "draft.send", loaded && !running);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "draft.stop", self->own_run && running);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "draft.regenerate",
+                                  loaded && !running && last_is_assistant(self));
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "draft.new",
+                                  !running && self->messages->len > 0);
+}
+
+void wenshu_chat_page_update_token_count(WenshuChatPage *self)
+{
+    g_return_if_fail(WENSHU_IS_CHAT_PAGE(self));
+    GtkWidget *label = GTK_WIDGET(self->token_label);
+    int n_ctx = wenshu_runner_n_ctx(self->runner);
+    g_autofree char *prompt = dup_buffer_text(gtk_text_view_get_buffer(self->prompt_view));
+    int n_msgs = 0;
+    g_autofree struct eng_chat_message *msgs =
+        engine_messages(self, prompt[0] ? prompt : NULL, &n_msgs);
+    int n_tokens = n_msgs > 0 ? wenshu_runner_count_tokens(self->runner, msgs, n_msgs) : 0;
+    g_autofree char *text = g_strdup_printf("%d / %d", MAX(n_tokens, 0), n_ctx);
+    gtk_label_set_label(self->token_label, text);
+    gboolean near_full = n_ctx > 0 && n_tokens > CONTEXT_WARNING_FRACTION * n_ctx;
+    if (near_full) {
+        gtk_widget_add_css_class(label, "warning");
+        gtk_widget_remove_css_class(label, "dim-label");
+    } else {
+        gtk_widget_remove_css_class(label, "warning");
+        gtk_widget_add_css_class(label, "dim-label");
+    }
+    update_state(self);
+}
+
+/* ---- streaming ---------------------------------------------------------- */
+
+static void append_to_view(GtkTextView *view, const char *text, gssize len)
+{
+    GtkTextBuffer *buffer = gtk_text_view_get_buffer(view);
+    GtkTextIter end;
+    gtk_text_buffer_get_end_iter(buffer, &end);
+    gtk_text_buffer_insert(buffer, &end, text, (int)len);
+}
+
+/* Send len bytes of the stream to the transcript or the thinking block. */
+static void route_piece(WenshuChatPage *self, const char *text, gsize len)
+{
+    if (len == 0)
+        return;
+    if (self->in_think) {
+        append_to_view(self->thinking_view, text, (gssize)len);
+        gtk_widget_set_visible(GTK_WIDGET(self->thinking_expander), TRUE);
+    } else {
+        append_to_view(self->output_view, text, (gssize)len);
+        g_string_append_len(self->reply, text, (gssize)len);
+    }
+}
+
+/* The length of the longest end of s that begins tag (a tag cut in two). */
+static gsize partial_tag_length(const GString *s, const char *tag)
+{
+    gsize tag_len = strlen(tag);
+    for (gsize n = MIN(s->len, tag_len - 1); n > 0; n--)
+        if (memcmp(s->str + s->len - n, tag, n) == 0)
+            return n;
+    return 0;
+}
+
+/* Split streamed text at <think> and </think>; a tag cut between two
+ * emissions is held back in carry until the next one. */
+static void route_stream(WenshuChatPage *self, const char *text)
+{
+    g_string_append(self->carry, text);
+    for (;;) {
+        const char *tag = self->in_think ? THINK_CLOSE : THINK_OPEN;
+        const char *hit = strstr(self->carry->str, tag);
+        if (hit) {
+            gsize before = (gsize)(hit - self->carry->str);
+            route_piece(self, self->carry->str, before);
+            g_string_erase(self->carry, 0, (gssize)(before + strlen(tag)));
+            self->in_think = !self->in_think;
+            continue;
+        }
+        gsize keep = partial_tag_length(self->carry, tag);
+        route_piece(self, self->carry->str, self->carry->len - keep);
+        g_string_erase(self->carry, 0, (gssize)(self->carry->len - keep));
+        return;
+    }
+}
+
+static void scroll_to_end(WenshuChatPage *self)
+{
+    GtkTextBuffer *buffer = gtk_text_view_get_buffer(self->output_view);
+    gtk_text_view_scroll_mark_onscreen(self->output_view, gtk_text_buffer_get_insert(buffer));
+    GtkTextIter end;
+    gtk_text_buffer_get_end_iter(buffer, &end);
+    gtk_text_buffer_place_cursor(buffer, &end);
+}
+
+static void on_runner_tokens(WenshuRunner *runner, const char *text, gpointer user_data)
+{
+    (void)runner;
+    WenshuChatPage *self = user_data;
+    if (!self->own_run)
+        return;
+    route_stream(self, text);
+    scroll_to_end(self);
+}
+
+static void on_runner_finished(WenshuRunner *runner, gboolean stopped, const GError *error,
+                               gpointer user_data)
+{
+    (void)runner;
+    WenshuChatPage *self = user_data;
+    if (!self->own_run) {
+        update_state(self);
+        return;
+    }
+    self->own_run = FALSE;
+    route_piece(self, self->carry->str, self->carry->len); /* a tag that never completed */
+    g_string_truncate(self->carry, 0);
+    append_message(self, "assistant", self->reply->str);
+    if (stopped)
+        append_to_view(self->output_view, "\n[已停止 stopped]", -1);
+    append_to_view(self->output_view, "\n", -1);
+    if (error)
+        show_error(self, error->message);
+    wenshu_chat_page_update_token_count(self);
+}
+
+static void on_runner_progress(WenshuRunner *runner, double fraction, const char *what,
+                               gpointer user_data)
+{
+    (void)runner;
+    (void)what;
+    if (fraction >= 1.0) /* a load ended: the context and the model changed */
+        wenshu_chat_page_update_token_count(user_data);
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+/* Start the runner on the conversation as it stands; the reply streams in
+ * at the end of the transcript. */
+static gboolean start_reply(WenshuChatPage *self)
+{
+    int n_msgs = 0;
+    g_autofree struct eng_chat_message *msgs = engine_messages(self, NULL, &n_msgs);
+    struct eng_sampler_params sampler = eng_sampler_params_default();
+    GError *error = NULL;
+    self->in_think = FALSE;
+    g_string_truncate(self->carry, 0);
+    g_string_truncate(self->reply, 0);
+    gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->thinking_view), "", 0);
+    gtk_widget_set_visible(GTK_WIDGET(self->thinking_expander), FALSE);
+    GtkTextBuffer *out = gtk_text_view_get_buffer(self->output_view);
+    GtkTextIter end;
+    gtk_text_buffer_get_end_iter(out, &end);
+    gtk_text_buffer_move_mark(out, self->reply_start, &end);
+    self->own_run = TRUE;
+    if (!wenshu_runner_start(self->runner, msgs, n_msgs, &sampler, self->n_predict, NULL, &error)) {
+        self->own_run = FALSE;
+        show_error(self, error->message);
+        g_error_free(error);
+        return FALSE;
+    }
+    update_state(self);
+    return TRUE;
+}
+
+static void send_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    (void)param;
+    WenshuChatPage *self = WENSHU_CHAT_PAGE(widget);
+    if (self->has_preedit || wenshu_runner_is_running(self->runner))
+        return;
+    GtkTextBuffer *prompt_buffer = gtk_text_view_get_buffer(self->prompt_view);
+    g_autofree char *prompt = dup_buffer_text(prompt_buffer);
+    if (g_strstrip(prompt)[0] == '\0')
+        return;
+    append_message(self, "user", prompt);
+    GtkTextBuffer *out = gtk_text_view_get_buffer(self->output_view);
+    GtkTextIter end;
+    gtk_text_buffer_get_end_iter(out, &end);
+    if (gtk_text_buffer_get_char_count(out) > 0)
+        gtk_text_buffer_insert(out, &end, "\n", -1);
+    gtk_text_buffer_insert_with_tags_by_name(out, &end, prompt, -1, "user", NULL);
+    gtk_text_buffer_insert(out, &end, "\n\n", -1);
+    if (start_reply(self))
+        gtk_text_buffer_set_text(prompt_buffer, "", 0);
+    else
+        g_array_remove_index(self->messages, self->messages->len - 1);
+}
+
+static void stop_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    (void)param;
+    WenshuChatPage *self = WENSHU_CHAT_PAGE(widget);
+    if (self->own_run)
+        wenshu_runner_stop(self->runner);
+}
+
+/* Drop the last reply (from the transcript too) and generate it again. */
+static void regenerate_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    (void)param;
+    WenshuChatPage *self = WENSHU_CHAT_PAGE(widget);
+    if (wenshu_runner_is_running(self->runner) || !last_is_assistant(self))
+        return;
+    g_array_remove_index(self->messages, self->messages->len - 1);
+    GtkTextBuffer *out = gtk_text_view_get_buffer(self->output_view);
+    GtkTextIter from, end;
+    gtk_text_buffer_get_iter_at_mark(out, &from, self->reply_start);
+    gtk_text_buffer_get_end_iter(out, &end);
+    gtk_text_buffer_delete(out, &from, &end);
+    start_reply(self);
+}
+
+/* Forget the conversation: the next prompt starts a new chat. */
+static void new_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    (void)param;
+    WenshuChatPage *self = WENSHU_CHAT_PAGE(widget);
+    if (wenshu_runner_is_running(self->runner))
+        return;
+    g_array_set_size(self->messages, 0);
+    gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->output_view), "", 0);
+    gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->thinking_view), "", 0);
+    gtk_widget_set_visible(GTK_WIDGET(self->thinking_expander), FALSE);
+    wenshu_chat_page_update_token_count(self);
+}
+
+/* ---- input -------------------------------------------------------------- */
+
+static void on_prompt_view_preedit_changed(GtkTextView *view, const char *preedit,
+                                           WenshuChatPage *self)
+{
+    (void)view;
+    self->has_preedit = preedit && preedit[0];
+}
+
+/* Capture phase, before the input method sees the key: Ctrl+Enter sends
+ * and Esc stops. Plain Enter is left to the text view (a newline, or the
+ * IME's commit during preedit). */
+static gboolean on_prompt_key_pressed(GtkEventControllerKey *controller, guint keyval,
+                                      guint keycode, GdkModifierType state, WenshuChatPage *self)
+{
+    (void)controller;
+    (void)keycode;
+    gboolean enter =
+        keyval == GDK_KEY_Return || keyval == GDK_KEY_KP_Enter || keyval == GDK_KEY_ISO_Enter;
+    if (enter && (state & GDK_CONTROL_MASK) && !self->has_preedit) {
+        /* consumed even while sending is disabled: never a stray newline */
+        gtk_widget_activate_action(GTK_WIDGET(self), "draft.send", NULL);
+        return TRUE;
+    }
+    if (keyval == GDK_KEY_Escape && !self->has_preedit && self->own_run)
+        return gtk_widget_activate_action(GTK_WIDGET(self), "draft.stop", NULL);
+    return FALSE;
+}
+
+static void on_prompt_changed(GtkTextBuffer *buffer, WenshuChatPage *self)
+{
+    (void)buffer;
+    wenshu_chat_page_update_token_count(self);
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+GtkTextBuffer *wenshu_chat_page_get_prompt_buffer(WenshuChatPage *self)
+{
+    g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), NULL);
+    return gtk_text_view_get_buffer(self->prompt_view);
+}
+
+char *wenshu_chat_page_dup_output(WenshuChatPage *self)
+{
+    g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), NULL);
+    return dup_buffer_text(gtk_text_view_get_buffer(self->output_view));
+}
+
+char *wenshu_chat_page_dup_thinking(WenshuChatPage *self)
+{
+    g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), NULL);
+    return dup_buffer_text(gtk_text_view_get_buffer(self->thinking_view));
+}
+
+void wenshu_chat_page_set_n_predict(WenshuChatPage *self, int n_predict)
+{
+    g_return_if_fail(WENSHU_IS_CHAT_PAGE(self));
+    self->n_predict = n_predict;
+}
+
+GtkWidget *wenshu_chat_page_get_token_label(WenshuChatPage *self)
+{
+    g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), NULL);
+    return GTK_WIDGET(self->token_label);
+}
+
+gboolean wenshu_chat_page_has_preedit(WenshuChatPage *self)
+{
+    g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), FALSE);
+    return self->has_preedit;
+}
+
+/* ---- object ------------------------------------------------------------- */
+
+static void wenshu_chat_page_dispose(GObject *object)
+{
+    WenshuChatPage *self = WENSHU_CHAT_PAGE(object);
+    if (self->runner) {
+        if (self->own_run)
+            wenshu_runner_stop(self->runner);
+        g_clear_signal_handler(&self->tokens_handler, self->runner);
+        g_clear_signal_handler(&self->finished_handler, self->runner);
+        g_clear_signal_handler(&self->progress_handler, self->runner);
+        g_clear_object(&self->runner);
+    }
+    gtk_widget_dispose_template(GTK_WIDGET(self), WENSHU_TYPE_CHAT_PAGE);
+    G_OBJECT_CLASS(wenshu_chat_page_parent_class)->dispose(object);
+}
+
+static void wenshu_chat_page_finalize(GObject *object)
+{
+    WenshuChatPage *self = WENSHU_CHAT_PAGE(object);
+    g_array_unref(self->messages);
+    g_string_free(self->carry, TRUE);
+    g_string_free(self->reply, TRUE);
+    G_OBJECT_CLASS(wenshu_chat_page_parent_class)->finalize(object);
+}
+
+static void wenshu_chat_page_class_init(WenshuChatPageClass *klass)
+{
+    GObjectClass *object_class = G_OBJECT_CLASS(klass);
+    GtkWidgetClass *widget_class = GTK_WIDGET_CLASS(klass);
+    object_class->dispose = wenshu_chat_page_dispose;
+    object_class->finalize = wenshu_chat_page_finalize;
+
+    gtk_widget_class_set_template_from_resource(widget_class,
+                                                "/org/wenshu/Wenshu/ui/wenshu-chat-page.ui");
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, thinking_expander);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, thinking_view);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, output_stack);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, output_scroller);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, output_view);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, prompt_view);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, token_label);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, stop_button);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, regenerate_button);
+    gtk_widget_class_bind_template_child(widget_class, WenshuChatPage, send_button);
+    gtk_widget_class_bind_template_callback(widget_class, on_prompt_view_preedit_changed);
+    gtk_widget_class_bind_template_callback(widget_class, on_prompt_key_pressed);
+
+    gtk_widget_class_install_action(widget_class, "draft.send", NULL, send_activated);
+    gtk_widget_class_install_action(widget_class, "draft.stop", NULL, stop_activated);
+    gtk_widget_class_install_action(widget_class, "draft.regenerate", NULL, regenerate_activated);
+    gtk_widget_class_install_action(widget_class, "draft.new", NULL, new_activated);
+    /* Esc stops wherever the focus is on the page */
+    gtk_widget_class_add_binding_action(widget_class, GDK_KEY_Escape, 0, "draft.stop", NULL);
+}
+
+static void wenshu_chat_page_init(WenshuChatPage *self)
+{
+    gtk_widget_init_template(GTK_WIDGET(self));
+    self->messages = g_array_new(FALSE, TRUE, sizeof(ChatMessage));
+    g_array_set_clear_func(self->messages, chat_message_clear);
+    self->carry = g_string_new(NULL);
+    self->reply = g_string_new(NULL);
+    self->n_predict = 512;
+    GtkTextBuffer *out = gtk_text_view_get_buffer(self->output_view);
+    gtk_text_buffer_create_tag(out, "user", "weight", PANGO_WEIGHT_BOLD, NULL);
+    GtkTextIter end;
+    gtk_text_buffer_get_end_iter(out, &end);
+    self->reply_start = gtk_text_buffer_create_mark(out, "reply-start", &end, TRUE);
+    g_signal_connect(gtk_text_view_get_buffer(self->prompt_view), "changed",
+                     G_CALLBACK(on_prompt_changed), self);
+}
+
+GtkWidget *wenshu_chat_page_new(WenshuRunner *runner)
+{
+    g_return_val_if_fail(WENSHU_IS_RUNNER(runner), NULL);
+    WenshuChatPage *self = g_object_new(WENSHU_TYPE_CHAT_PAGE, NULL);
+    self->runner = g_object_ref(runner);
+    self->tokens_handler = g_signal_connect(runner, "tokens", G_CALLBACK(on_runner_tokens), self);
+    self->finished_handler =
+        g_signal_connect(runner, "finished", G_CALLBACK(on_runner_finished), self);
+    self->progress_handler =
+        g_signal_connect(runner, "progress", G_CALLBACK(on_runner_progress), self);
+    wenshu_chat_page_update_token_count(self);
+    return GTK_WIDGET(self);
+}

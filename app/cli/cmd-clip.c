@@ -160,8 +160,10 @@ static int decode(const struct clip_options *o, struct eng_video **video, double
     return 0;
 }
 
+/* Segments from the cuts, the frames each holds, and each one's keyframe
+ * (the contact sheet's, and the model's for a segment without frames). */
 static int plan(const struct clip_options *o, const struct eng_video *video, const double *cuts,
-                int n_cuts, struct clip_segment **segments, int *n_segments)
+                int n_cuts, struct clip_segment **segments, int *n_segments, int **keyframes)
 {
     struct clip_plan_params pp = clip_plan_params_default();
     pp.min_seconds = o->min_chapter;
@@ -177,31 +179,15 @@ static int plan(const struct clip_options *o, const struct eng_video *video, con
     bool ok = clip_plan_segments(video->duration, cuts, n_cuts, &pp, segments, n_segments,
                                  &error) &&
               clip_assign_frames(*segments, *n_segments, times, video->n_frames, &error);
+    if (ok && (*keyframes = malloc(sizeof(int) * (size_t)*n_segments)))
+        clip_pick_keyframes(*segments, *n_segments, times, video->n_frames, *keyframes);
     free(times);
     if (!ok) {
         cli_fail("%s: %s", o->video, error->message);
         g_error_free(error);
         return 1;
     }
-    return 0;
-}
-
-/* Each segment's representative frame (the contact sheet's, and the model's
- * for a segment without sampled frames). */
-static int pick_keyframes(const struct eng_video *video, const struct clip_segment *segments,
-                          int n, int **keyframes)
-{
-    *keyframes = malloc(sizeof(int) * (size_t)n);
-    double *times = malloc(sizeof(double) * (size_t)video->n_frames); /* [n_frames] */
-    if (!*keyframes || !times) {
-        free(times);
-        return cli_fail("out of memory");
-    }
-    for (int i = 0; i < video->n_frames; i++)
-        times[i] = video->frames[i].time;
-    clip_pick_keyframes(segments, n, times, video->n_frames, *keyframes);
-    free(times);
-    return 0;
+    return *keyframes ? 0 : cli_fail("out of memory");
 }
 
 /* ---- the model: map and reduce ------------------------------------------------------------ */
@@ -470,17 +456,15 @@ int cmd_clip(int argc, char **argv)
     double t0 = now_seconds();
     int status = decode(&o, &video, &cuts, &n_cuts);
     r.t.decode = now_seconds() - t0;
+    int *keyframes = NULL; /* [n] */
     if (!status)
-        status = plan(&o, video, cuts, n_cuts, &segments, &n);
+        status = plan(&o, video, cuts, n_cuts, &segments, &n, &keyframes);
     if (!status && !(chapters = calloc((size_t)n, sizeof(*chapters))))
         status = cli_fail("out of memory");
     for (int i = 0; !status && i < n; i++) {
         chapters[i].start = segments[i].start;
         chapters[i].end = segments[i].end;
     }
-    int *keyframes = NULL; /* [n] */
-    if (!status)
-        status = pick_keyframes(video, segments, n, &keyframes);
     r.video = video;
     r.segments = segments;
     r.n_segments = n;

@@ -611,6 +611,54 @@ bool json_matcher_done(const struct json_state *st)
     return st->phase == PH_DONE;
 }
 
+int json_matcher_text_room(const struct json_state *st)
+{
+    if (st->phase != PH_STRING || st->node->n_choices || st->utf8_need)
+        return -1;
+    return max_chars_of(st->node) - st->n_chars;
+}
+
+/* The same byte tests as feed_string, without a schema. */
+int json_text_chars(const char *bytes, size_t n)
+{
+    struct json_state scratch; /* only its UTF-8 fields are used */
+    memset(&scratch, 0, sizeof scratch);
+    int n_chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)bytes[i];
+        if (scratch.utf8_need) {
+            if (b < scratch.utf8_lo || b > scratch.utf8_hi)
+                return JSON_TEXT_NEVER;
+            scratch.utf8_need--;
+            scratch.utf8_lo = 0x80;
+            scratch.utf8_hi = 0xBF;
+        } else if (b == '"') {
+            return JSON_TEXT_LEAVES;
+        } else if (b < 0x20 || b == '\\' || b == 0x7f || !utf8_lead(&scratch, b)) {
+            return JSON_TEXT_NEVER;
+        } else {
+            n_chars++;
+        }
+    }
+    return n_chars;
+}
+
+const char *json_state_kind(const struct json_state *st)
+{
+    switch (st->phase) {
+    case PH_STRING:
+        return st->node->n_choices ? "choice" : "text";
+    case PH_LITERAL:
+        return "literal";
+    case PH_NUMBER:
+        return "number";
+    case PH_DONE:
+        return "done";
+    default:
+        return "structure";
+    }
+}
+
 /* ---- the shortest ending ---------------------------------------------------------------- */
 
 /* The shortest choice the value can still become. */

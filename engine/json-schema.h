@@ -78,6 +78,26 @@ bool json_matcher_feed(const struct json_matcher *m, struct json_state *st, cons
 /* Whether the value is complete (the root's closing bracket written). */
 bool json_matcher_done(const struct json_state *st);
 
+/* Inside a string without choices and between characters: how many more
+ * code points it takes (max_chars less those written). -1 elsewhere. */
+int json_matcher_text_room(const struct json_state *st);
+
+/* How n bytes fare from a state where json_matcher_text_room() is r >= 0:
+ *   >= 0              text only: well-formed UTF-8 (the last character may be
+ *                     cut short), no control character, '"' or '\\'; the
+ *                     value is their code points (a cut one counted), and
+ *                     the bytes are accepted exactly when it is at most r;
+ *   JSON_TEXT_NEVER   never accepted: a byte no string takes comes before
+ *                     any '"';
+ *   JSON_TEXT_LEAVES  a '"' may close the string: only feeding tells. */
+enum { JSON_TEXT_NEVER = -1, JSON_TEXT_LEAVES = -2 };
+int json_text_chars(const char *bytes, size_t n);
+
+/* What st is writing, for benchmarks: "text" (a string without choices),
+ * "choice" (a string with choices), "literal" (a prefix, a key, true or
+ * false), "number", "structure" (between values) or "done". */
+const char *json_state_kind(const struct json_state *st);
+
 /* The shortest bytes that complete the value from st into out[cap]: the
  * current character finished with continuation bytes, a string padded to
  * min_chars with "-", the shortest choice, numbers raised to their minimum,
@@ -108,5 +128,11 @@ int32_t json_guide_next(struct json_guide *g, struct sampler *smp, const float *
 /* Advance the state over the chosen token. */
 void json_guide_accept(struct json_guide *g, int32_t token);
 bool json_guide_done(const struct json_guide *g);
+/* The state after the tokens accepted so far (owned by g). */
+const struct json_state *json_guide_state(const struct json_guide *g);
+/* How many masks were checked against the token-by-token feed: the guide
+ * checks every mask when created with WENSHU_JSON_GUIDE_VERIFY=1 in the
+ * environment, and aborts with a message on a difference. */
+long json_guide_n_verified(const struct json_guide *g);
 
 #endif /* WENSHU_JSON_SCHEMA_H */

@@ -27,6 +27,12 @@ booleans, an array root of chapters with numbers, number edge cases):
     so tight that the ending is forced;
   - generation with tiny models (byte-level and Qwen3 vocab) conforms; a
     budget below the shortest ending is refused with a clear error.
+  - the guide's shortcuts (first-byte groups, text-only tokens counted
+    instead of fed) against the token-by-token mask: with
+    WENSHU_JSON_GUIDE_VERIFY=1 the guide computes every mask both ways and
+    aborts on any difference; random-logit generations and bench runs over
+    both vocabs go through it, and the bench reports how many masks it
+    checked.
 """
 import json
 import os
@@ -57,6 +63,15 @@ def driver(*args):
                          timeout=900)
     if out.returncode != 0:
         raise SystemExit("driver %s failed: %s %s" % (args, out.stdout[-300:], out.stderr))
+    return out.stdout.splitlines()
+
+
+def driver_with_env(env, *args):
+    out = subprocess.run([DRIVER] + [str(a) for a in args], capture_output=True, text=True,
+                         timeout=900, env=env)
+    if out.returncode != 0:
+        raise SystemExit("driver %s failed (rc %d): %s %s"
+                         % (args, out.returncode, out.stdout[-300:], out.stderr[-600:]))
     return out.stdout.splitlines()
 
 
@@ -267,6 +282,26 @@ def generation(schemas, models):
               "%s: 5 tokens for schema 0 must be refused, got %s" % (model, line))
 
 
+def verified_masks(schemas, byte_model, qwen_model):
+    env = dict(os.environ, WENSHU_JSON_GUIDE_VERIFY="1")
+    runs = [(byte_model, "byte vocab", 40, 2000)]
+    if qwen_model:
+        runs.append((qwen_model, "Qwen3 vocab", 4, 150))
+    for model, what, n_generations, n_steps in runs:
+        for index, schema in enumerate(schemas):
+            label = "verified masks, %s, schema %d" % (what, index)
+            # roomy and tight budgets: the shortcuts near max_chars and forced endings
+            for seed, budget in ((400 + index, 300), (500 + index, 90)):
+                outputs_conform(schema, driver_with_env(env, "random", model, index, seed,
+                                                        n_generations, budget),
+                                "%s, budget %d" % (label, budget), n_generations)
+            line = driver("bench", model, index, 600 + index, n_steps, "verify")[0]
+            m = re.search(r"verified (\d+)\Z", line)
+            # forced steps (the budget's ending) build no mask; most steps do
+            check(m is not None and n_steps // 2 <= int(m.group(1)) <= n_steps,
+                  "%s: the bench checked too few masks: %s" % (label, line))
+
+
 def main():
     schemas = [json.loads(line) for line in driver("schemas")]
     hand_written(schemas)
@@ -285,6 +320,7 @@ def main():
         else:
             check(False, "the Qwen3 tokenizer.json is missing: %s" % QWEN_TOKENIZER)
         random_logits(schemas, byte_model, qwen_model)
+        verified_masks(schemas, byte_model, qwen_model)
         generation(schemas, models)
     if failures:
         print("%d failures" % len(failures))

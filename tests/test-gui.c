@@ -740,6 +740,10 @@ static gboolean poll_app(gpointer data)
 
 static void test_app_model_option(void)
 {
+    /* the app opens its history: a throwaway one, not the user's */
+    g_autofree char *dir = g_dir_make_tmp("wenshu-gui-app-XXXXXX", NULL);
+    g_autofree char *db = g_build_filename(dir, "history.db", NULL);
+    g_setenv("WENSHU_HISTORY_DB", db, TRUE);
     WenshuApplication *app = wenshu_application_new();
     g_application_set_flags(G_APPLICATION(app), G_APPLICATION_NON_UNIQUE);
     AppProbe probe = {.app = G_APPLICATION(app)};
@@ -749,6 +753,13 @@ static void test_app_model_option(void)
     g_assert_cmpint(status, ==, 0);
     g_assert_true(probe.loaded);
     g_object_unref(app);
+    g_unsetenv("WENSHU_HISTORY_DB");
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+        g_autofree char *p = g_strconcat(db, suffixes[i], NULL);
+        g_unlink(p);
+    }
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
 static void test_find_mmproj(void)

@@ -1,6 +1,9 @@
 /* wenshu-application.c: the application object. It parses --model, opens
- * one window per activation (the first, presented again later), and loads
- * the model named by --model or WENSHU_MODEL into it. AdwApplication loads
+ * one window per activation (the first, presented again later), gives it
+ * the history database (WENSHU_HISTORY_DB, else the XDG data dir), restores
+ * a reply a crash cut off, and loads the model named by --model or
+ * WENSHU_MODEL into it. --prompt (with --n-predict) is a test hook: it
+ * sends one chat prompt once that model has loaded. AdwApplication loads
  * style.css from the resource base path by itself.
  */
 #include "wenshu-application.h"
@@ -10,6 +13,8 @@
 struct _WenshuApplication {
     AdwApplication parent_instance;
     char *model_path; /* from --model or WENSHU_MODEL, or NULL; owned */
+    char *prompt;     /* from --prompt, or NULL; owned */
+    int n_predict;    /* from --n-predict; default 512 */
 };
 
 G_DEFINE_TYPE(WenshuApplication, wenshu_application, ADW_TYPE_APPLICATION)
@@ -22,7 +27,31 @@ static int wenshu_application_handle_local_options(GApplication *app, GVariantDi
         g_free(self->model_path);
         self->model_path = g_canonicalize_filename(path, NULL);
     }
+    const char *prompt = NULL;
+    if (g_variant_dict_lookup(options, "prompt", "&s", &prompt) && prompt[0]) {
+        g_free(self->prompt);
+        self->prompt = g_strdup(prompt);
+    }
+    g_variant_dict_lookup(options, "n-predict", "i", &self->n_predict);
     return -1; /* go on: register and activate */
+}
+
+/* The history database (WENSHU_HISTORY_DB names another file, for tests),
+ * and the reply a crash cut off, if any. A history that cannot be opened
+ * is named in the banner; the app then works without saving. */
+static void open_history(WenshuWindow *window)
+{
+    const char *path = g_getenv("WENSHU_HISTORY_DB");
+    GError *error = NULL;
+    WenshuHistory *history = wenshu_history_open(path && path[0] ? path : NULL, &error);
+    if (!history) {
+        g_autofree char *message = g_strdup_printf("历史记录 History: %s", error->message);
+        wenshu_window_show_error(window, message);
+        g_error_free(error);
+        return;
+    }
+    wenshu_window_set_history(window, history);
+    wenshu_window_restore_interrupted(window);
 }
 
 static void wenshu_application_activate(GApplication *app)
@@ -33,9 +62,16 @@ static void wenshu_application_activate(GApplication *app)
     if (fresh)
         window = GTK_WINDOW(wenshu_window_new(GTK_APPLICATION(app)));
     gtk_window_present(window);
+    if (!fresh)
+        return;
+    open_history(WENSHU_WINDOW(window));
     const char *model = self->model_path ? self->model_path : g_getenv("WENSHU_MODEL");
-    if (fresh && model && model[0])
+    if (model && model[0]) {
+        if (self->prompt)
+            wenshu_window_set_startup_prompt(WENSHU_WINDOW(window), self->prompt,
+                                             self->n_predict);
         wenshu_window_load_model(WENSHU_WINDOW(window), model, 0);
+    }
 }
 
 static void quit_activated(GSimpleAction *action, GVariant *param, gpointer app)
@@ -57,6 +93,7 @@ static void wenshu_application_startup(GApplication *app)
 static void wenshu_application_finalize(GObject *object)
 {
     g_free(WENSHU_APPLICATION(object)->model_path);
+    g_free(WENSHU_APPLICATION(object)->prompt);
     G_OBJECT_CLASS(wenshu_application_parent_class)->finalize(object);
 }
 
@@ -73,8 +110,13 @@ static void wenshu_application_init(WenshuApplication *self)
 {
     static const GOptionEntry options[] = {
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "A GGUF model to load at start", "PATH"},
+        {"prompt", 0, 0, G_OPTION_ARG_STRING, NULL,
+         "Send this chat prompt once the model has loaded (a test hook)", "TEXT"},
+        {"n-predict", 0, 0, G_OPTION_ARG_INT, NULL,
+         "Most new tokens for --prompt (default 512; -1: until the context is full)", "N"},
         {NULL},
     };
+    self->n_predict = 512;
     g_application_add_main_option_entries(G_APPLICATION(self), options);
 }
 

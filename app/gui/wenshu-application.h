@@ -1,6 +1,9 @@
 /* wenshu-application.h: the Wenshu application (cn.wenshu.Wenshu). It
- * opens the main window and, with --model PATH or WENSHU_MODEL in the
- * environment, loads that model at start.
+ * opens the main window with the history (WENSHU_HISTORY_DB=path, else
+ * $XDG_DATA_HOME/wenshu/history.db), restores a reply cut off by a crash,
+ * and, with --model PATH or WENSHU_MODEL in the environment, loads that
+ * model at start. Test hook: --prompt TEXT [--n-predict N] sends TEXT on
+ * the chat page once that model has loaded.
  * Thread-safety: main thread only.
  */
 #ifndef WENSHU_APPLICATION_H

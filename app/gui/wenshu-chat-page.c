@@ -5,6 +5,12 @@
  * the message kept for the next turn; draft.new forgets the conversation.
  * Enter inserts a newline; Ctrl+Enter sends unless an input method is
  * composing (preedit); Esc stops.
+ *
+ * With a history (wenshu_chat_page_set_history) every turn is autosaved: the
+ * first prompt creates a conversation, each prompt is a complete message,
+ * and the reply is a message saved every AUTOSAVE_MS while it streams
+ * (complete = FALSE) and completed when the run ends, so a kill loses at
+ * most the last interval. "history-changed" tells the window to relist.
  */
 #include "wenshu-chat-page.h"
 
@@ -13,6 +19,8 @@
 #define CONTEXT_WARNING_FRACTION 0.9
 #define THINK_OPEN "<think>"
 #define THINK_CLOSE "</think>"
+#define AUTOSAVE_MS 500   /* the longest a streamed reply stays unsaved */
+#define TITLE_CHARS 20    /* a new conversation's title: its first prompt, cut */
 
 typedef struct {
     char *role;    /* "user" or "assistant" */
@@ -43,7 +51,16 @@ struct _WenshuChatPage {
     GtkTextMark *reply_start; /* where the current reply begins in the transcript */
     gboolean has_preedit;
     int n_predict;
+
+    WenshuHistory *history; /* borrowed from the window, or NULL: no autosave */
+    gint64 conversation_id; /* this chat in the history, or 0 before its first turn */
+    gint64 reply_id;        /* the last assistant message in the history, or 0 */
+    gsize saved_len;        /* bytes of reply saved by the last autosave */
+    guint autosave_source;  /* the AUTOSAVE_MS timer during a run, or 0 */
 };
+
+enum { SIGNAL_HISTORY_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE(WenshuChatPage, wenshu_chat_page, ADW_TYPE_BIN)
 
@@ -105,8 +122,10 @@ static void update_state(WenshuChatPage *self)
 {
     gboolean loaded = wenshu_runner_is_loaded(self->runner);
     gboolean running = wenshu_runner_is_running(self->runner);
-    /* first start: explain how to get a model instead of an empty transcript */
-    gtk_stack_set_visible_child_name(self->output_stack, loaded ? "transcript" : "welcome");
+    /* first start: explain how to get a model instead of an empty transcript;
+     * a conversation restored from the history shows even before a load */
+    gboolean has_transcript = loaded || self->messages->len > 0;
+    gtk_stack_set_visible_child_name(self->output_stack, has_transcript ? "transcript" : "welcome");
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "draft.send", loaded && !running);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "draft.stop", self->own_run && running);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "draft.regenerate",
@@ -136,6 +155,91 @@ void wenshu_chat_page_update_token_count(WenshuChatPage *self)
         gtk_widget_add_css_class(label, "dim-label");
     }
     update_state(self);
+}
+
+/* ---- autosave ----------------------------------------------------------- */
+
+/* A history failure is shown once and ends autosaving for this page: the
+ * chat goes on, unsaved, rather than repeating the banner every 500 ms. */
+static void history_failed(WenshuChatPage *self, GError *error)
+{
+    g_autofree char *message = g_strdup_printf("历史记录 History: %s", error->message);
+    show_error(self, message);
+    g_error_free(error);
+    self->history = NULL;
+    g_clear_handle_id(&self->autosave_source, g_source_remove);
+}
+
+/* The first prompt, on one line, cut to TITLE_CHARS characters. Ownership:
+ * the caller frees the result. */
+static char *title_from_prompt(const char *prompt)
+{
+    g_autofree char *one_line = g_strdup(prompt);
+    g_strdelimit(one_line, "\r\n\t", ' ');
+    g_strstrip(one_line);
+    if (g_utf8_strlen(one_line, -1) <= TITLE_CHARS)
+        return g_steal_pointer(&one_line);
+    g_autofree char *cut = g_utf8_substring(one_line, 0, TITLE_CHARS);
+    return g_strconcat(cut, "…", NULL);
+}
+
+/* Save the reply as it stands; complete marks the end of the run. */
+static void save_reply(WenshuChatPage *self, gboolean complete)
+{
+    if (!self->history || !self->reply_id)
+        return;
+    GError *error = NULL;
+    if (!wenshu_history_update_message(self->history, self->reply_id, self->reply->str, complete,
+                                       &error)) {
+        history_failed(self, error);
+        return;
+    }
+    self->saved_len = self->reply->len;
+}
+
+static gboolean on_autosave_tick(gpointer user_data)
+{
+    WenshuChatPage *self = user_data;
+    if (self->reply->len != self->saved_len)
+        save_reply(self, FALSE);
+    return G_SOURCE_CONTINUE;
+}
+
+/* A new turn: the conversation (made on the first prompt), the prompt,
+ * and the empty reply about to stream. prompt NULL: a regenerate, which
+ * reuses the last reply's message. */
+static void save_turn_start(WenshuChatPage *self, const char *prompt)
+{
+    if (!self->history)
+        return;
+    GError *error = NULL;
+    if (prompt && !self->conversation_id) {
+        g_autofree char *title = title_from_prompt(prompt);
+        self->conversation_id =
+            wenshu_history_new_conversation(self->history, "chat", title, NULL, &error);
+        if (!self->conversation_id)
+            goto out_failed;
+    }
+    if (!self->conversation_id)
+        return;
+    if (prompt || !self->reply_id) {
+        if (prompt && !wenshu_history_add_message(self->history, self->conversation_id, "user",
+                                                  prompt, TRUE, &error))
+            goto out_failed;
+        self->reply_id = wenshu_history_add_message(self->history, self->conversation_id,
+                                                    "assistant", "", FALSE, &error);
+        if (!self->reply_id)
+            goto out_failed;
+    } else if (!wenshu_history_update_message(self->history, self->reply_id, "", FALSE, &error)) {
+        goto out_failed;
+    }
+    self->saved_len = 0;
+    g_clear_handle_id(&self->autosave_source, g_source_remove);
+    self->autosave_source = g_timeout_add(AUTOSAVE_MS, on_autosave_tick, self);
+    g_signal_emit(self, signals[SIGNAL_HISTORY_CHANGED], 0);
+    return;
+out_failed:
+    history_failed(self, error);
 }
 
 /* ---- streaming ---------------------------------------------------------- */
@@ -226,6 +330,11 @@ static void on_runner_finished(WenshuRunner *runner, gboolean stopped, const GEr
     route_piece(self, self->carry->str, self->carry->len); /* a tag that never completed */
     g_string_truncate(self->carry, 0);
     append_message(self, "assistant", self->reply->str);
+    g_clear_handle_id(&self->autosave_source, g_source_remove);
+    if (self->history && self->reply_id) {
+        save_reply(self, TRUE);
+        g_signal_emit(self, signals[SIGNAL_HISTORY_CHANGED], 0);
+    }
     if (stopped)
         append_to_view(self->output_view, "\n[已停止 stopped]", -1);
     append_to_view(self->output_view, "\n", -1);
@@ -292,10 +401,12 @@ static void send_activated(GtkWidget *widget, const char *action, GVariant *para
         gtk_text_buffer_insert(out, &end, "\n", -1);
     gtk_text_buffer_insert_with_tags_by_name(out, &end, prompt, -1, "user", NULL);
     gtk_text_buffer_insert(out, &end, "\n\n", -1);
-    if (start_reply(self))
+    if (start_reply(self)) {
         gtk_text_buffer_set_text(prompt_buffer, "", 0);
-    else
+        save_turn_start(self, prompt);
+    } else {
         g_array_remove_index(self->messages, self->messages->len - 1);
+    }
 }
 
 static void stop_activated(GtkWidget *widget, const char *action, GVariant *param)
@@ -321,7 +432,21 @@ static void regenerate_activated(GtkWidget *widget, const char *action, GVariant
     gtk_text_buffer_get_iter_at_mark(out, &from, self->reply_start);
     gtk_text_buffer_get_end_iter(out, &end);
     gtk_text_buffer_delete(out, &from, &end);
-    start_reply(self);
+    if (start_reply(self))
+        save_turn_start(self, NULL);
+}
+
+/* Empty the transcript and forget the conversation (in memory only). */
+static void clear_conversation(WenshuChatPage *self)
+{
+    self->conversation_id = 0;
+    self->reply_id = 0;
+    g_string_truncate(self->reply, 0);
+    g_array_set_size(self->messages, 0);
+    gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->output_view), "", 0);
+    gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->thinking_view), "", 0);
+    gtk_widget_set_visible(GTK_WIDGET(self->thinking_expander), FALSE);
+    wenshu_chat_page_update_token_count(self);
 }
 
 /* Forget the conversation: the next prompt starts a new chat. */
@@ -332,11 +457,10 @@ static void new_activated(GtkWidget *widget, const char *action, GVariant *param
     WenshuChatPage *self = WENSHU_CHAT_PAGE(widget);
     if (wenshu_runner_is_running(self->runner))
         return;
-    g_array_set_size(self->messages, 0);
-    gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->output_view), "", 0);
-    gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->thinking_view), "", 0);
-    gtk_widget_set_visible(GTK_WIDGET(self->thinking_expander), FALSE);
-    wenshu_chat_page_update_token_count(self);
+    gboolean was_saved = self->conversation_id != 0;
+    clear_conversation(self);
+    if (was_saved) /* the window's list no longer marks it as shown */
+        g_signal_emit(self, signals[SIGNAL_HISTORY_CHANGED], 0);
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -412,11 +536,89 @@ gboolean wenshu_chat_page_has_preedit(WenshuChatPage *self)
     return self->has_preedit;
 }
 
+void wenshu_chat_page_set_history(WenshuChatPage *self, WenshuHistory *history)
+{
+    g_return_if_fail(WENSHU_IS_CHAT_PAGE(self));
+    self->history = history;
+    self->conversation_id = 0;
+    self->reply_id = 0;
+}
+
+gint64 wenshu_chat_page_get_conversation(WenshuChatPage *self)
+{
+    g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), 0);
+    return self->conversation_id;
+}
+
+char *wenshu_chat_page_dup_reply(WenshuChatPage *self)
+{
+    g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), NULL);
+    if (self->own_run)
+        return g_strdup(self->reply->str);
+    for (guint i = self->messages->len; i > 0; i--) {
+        ChatMessage *m = &g_array_index(self->messages, ChatMessage, i - 1);
+        if (strcmp(m->role, "assistant") == 0)
+            return g_strdup(m->content);
+    }
+    return NULL;
+}
+
+/* Append one restored message to the transcript as send and the stream
+ * would have shown it: prompts in bold, replies after a blank line. */
+static void show_restored_message(WenshuChatPage *self, const WenshuMessage *m)
+{
+    GtkTextBuffer *out = gtk_text_view_get_buffer(self->output_view);
+    GtkTextIter end;
+    gtk_text_buffer_get_end_iter(out, &end);
+    if (strcmp(m->role, "user") == 0) {
+        if (gtk_text_buffer_get_char_count(out) > 0)
+            gtk_text_buffer_insert(out, &end, "\n", -1);
+        gtk_text_buffer_insert_with_tags_by_name(out, &end, m->content, -1, "user", NULL);
+        gtk_text_buffer_insert(out, &end, "\n\n", -1);
+    } else if (strcmp(m->role, "assistant") == 0) {
+        gtk_text_buffer_move_mark(out, self->reply_start, &end);
+        gtk_text_buffer_insert(out, &end, m->content, -1);
+        if (!m->complete)
+            gtk_text_buffer_insert(out, &end, "\n[未完成 unfinished]", -1);
+        gtk_text_buffer_insert(out, &end, "\n", -1);
+    }
+}
+
+gboolean wenshu_chat_page_load_conversation(WenshuChatPage *self, gint64 conversation,
+                                            GError **error)
+{
+    g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), FALSE);
+    g_return_val_if_fail(self->history != NULL, FALSE);
+    if (wenshu_runner_is_running(self->runner)) {
+        g_set_error_literal(error, WENSHU_RUNNER_ERROR, WENSHU_RUNNER_ERROR_BUSY,
+                            "对话 Chat: a reply is being generated; stop it first");
+        return FALSE;
+    }
+    g_autoptr(GPtrArray) messages = wenshu_history_messages(self->history, conversation, error);
+    if (!messages)
+        return FALSE;
+    clear_conversation(self);
+    for (guint i = 0; i < messages->len; i++) {
+        const WenshuMessage *m = g_ptr_array_index(messages, i);
+        append_message(self, m->role, m->content);
+        show_restored_message(self, m);
+        if (strcmp(m->role, "assistant") == 0)
+            self->reply_id = m->id;
+    }
+    self->conversation_id = conversation;
+    wenshu_chat_page_update_token_count(self);
+    return TRUE;
+}
+
 /* ---- object ------------------------------------------------------------- */
 
 static void wenshu_chat_page_dispose(GObject *object)
 {
     WenshuChatPage *self = WENSHU_CHAT_PAGE(object);
+    g_clear_handle_id(&self->autosave_source, g_source_remove);
+    if (self->own_run) /* closed mid-run: the reply ends here, it was not lost */
+        save_reply(self, TRUE);
+    self->history = NULL;
     if (self->runner) {
         if (self->own_run)
             wenshu_runner_stop(self->runner);
@@ -466,6 +668,10 @@ static void wenshu_chat_page_class_init(WenshuChatPageClass *klass)
     gtk_widget_class_install_action(widget_class, "draft.new", NULL, new_activated);
     /* Esc stops wherever the focus is on the page */
     gtk_widget_class_add_binding_action(widget_class, GDK_KEY_Escape, 0, "draft.stop", NULL);
+
+    signals[SIGNAL_HISTORY_CHANGED] =
+        g_signal_new("history-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                     NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void wenshu_chat_page_init(WenshuChatPage *self)

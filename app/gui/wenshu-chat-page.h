@@ -1,7 +1,11 @@
 /* wenshu-chat-page.h: the 对话 / Chat page: a prompt, the streaming reply,
  * a collapsed "thinking" block for reasoning models, the token count against
  * the context, and the draft.send / draft.stop / draft.regenerate /
- * draft.new actions.
+ * draft.new actions. With a history set, every turn is autosaved while it
+ * streams (see wenshu-chat-page.c), and a saved conversation can be loaded
+ * back. Signal "history-changed" (no arguments): a conversation was made,
+ * a message saved at the start or end of a run, or draft.new left a saved
+ * conversation, so lists should refresh.
  *
  * Ownership: the page holds a reference to its runner.
  * Thread-safety: main thread only, like every widget.
@@ -11,6 +15,7 @@
 
 #include <adwaita.h>
 
+#include "wenshu-history.h"
 #include "wenshu-runner.h"
 
 G_BEGIN_DECLS
@@ -33,6 +38,21 @@ void wenshu_chat_page_update_token_count(WenshuChatPage *self);
 GtkWidget *wenshu_chat_page_get_token_label(WenshuChatPage *self);
 /* Whether the IME has a preedit (pinyin being composed) in the prompt. */
 gboolean wenshu_chat_page_has_preedit(WenshuChatPage *self);
+
+/* Autosave into history (NULL: stop saving). The page borrows it: the
+ * caller keeps it open until the page is disposed or another is set.
+ * Setting it forgets which saved conversation the page shows. */
+void wenshu_chat_page_set_history(WenshuChatPage *self, WenshuHistory *history);
+/* Replace the transcript with a saved conversation (its messages, an
+ * unfinished reply marked as such); the next prompt continues it. Needs a
+ * history; refused (FALSE, error) while a reply is being generated. */
+gboolean wenshu_chat_page_load_conversation(WenshuChatPage *self, gint64 conversation,
+                                            GError **error);
+/* The saved conversation the page shows or writes, or 0. */
+gint64 wenshu_chat_page_get_conversation(WenshuChatPage *self);
+/* The reply being streamed, else the last assistant message (without its
+ * thinking), or NULL when none. Ownership: the caller frees it. */
+char *wenshu_chat_page_dup_reply(WenshuChatPage *self);
 
 G_END_DECLS
 

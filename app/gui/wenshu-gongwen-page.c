@@ -9,10 +9,18 @@
  * the preview (gw_export_png into a temporary directory, in a GTask thread,
  * loaded back as textures), so that the preview comes from the same layout
  * and drawing code (gw-layout.c, gw-pdf.c) as the PDF export.
+ *
+ * With a history (wenshu_gongwen_page_set_history) the page saves a "gongwen"
+ * conversation: the form as JSON settings (json-glib; keys kind, issuer,
+ * doc_number, signers, recipients, date, contact, notes) and the draft text
+ * as one complete assistant message. It saves when a drafting run ends and,
+ * debounced by AUTOSAVE_DELAY_MS, after edits; each Draft starts a new
+ * conversation. wenshu_gongwen_page_load_conversation() puts one back.
  */
 #include "wenshu-gongwen-page.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 #include "gongwen.h"
@@ -27,6 +35,8 @@
 #define PREVIEW_PAGE_HEIGHT 420 /* px a page takes in the preview column */
 #define HEADER_N_PREDICT 600
 #define BODY_N_PREDICT 1500
+#define AUTOSAVE_DELAY_MS 1000 /* the quiet time after an edit before it is saved */
+#define TITLE_CHARS 20         /* a saved draft's title: kind and issuer, cut */
 
 enum draft_step {
     DRAFT_STEP_HEADER, /* the header JSON streams into job->json */
@@ -62,6 +72,12 @@ struct _WenshuGongwenPage {
     gboolean preview_dirty;       /* the text changed while a render ran */
     GtkFileChooserNative *chooser; /* the open export dialog, or NULL */
 
+    WenshuHistory *history;  /* borrowed from the window, or NULL: nothing is saved */
+    gint64 conversation_id;  /* the saved draft shown, or 0 */
+    gint64 draft_message_id; /* its draft text message, or 0 */
+    guint autosave_source;   /* the pending debounced save, or 0 */
+    gboolean restoring;      /* filling the form from the history: not an edit */
+
     /* template children */
     AdwComboRow *kind_row;
     AdwEntryRow *issuer_row, *number_row, *signer_row, *recipients_row, *date_row, *contact_row;
@@ -77,7 +93,7 @@ G_DEFINE_FINAL_TYPE(WenshuGongwenPage, wenshu_gongwen_page, ADW_TYPE_BIN)
 enum { PROP_0, PROP_RUNNER, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
-enum { SIGNAL_CHECKED, SIGNAL_PREVIEW_READY, SIGNAL_DRAFTED, N_SIGNALS };
+enum { SIGNAL_CHECKED, SIGNAL_PREVIEW_READY, SIGNAL_DRAFTED, SIGNAL_HISTORY_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -265,6 +281,12 @@ static void remove_dir(const char *dir)
     g_rmdir(dir);
 }
 
+/* The layout and its exports (fontconfig, pango, cairo) run in the preview
+ * thread and on the main thread (export): one at a time, so that the two
+ * never share font machinery at once. An export may wait for a preview
+ * render to end (well under a second). */
+static GMutex layout_lock;
+
 /* Runs in a worker thread: lay the draft out, write the pages as PNGs in a
  * fresh temporary directory, load them as textures, delete the files.
  * Returns a GPtrArray of GdkTexture (one a page), or an error. */
@@ -284,7 +306,10 @@ static GPtrArray *render_preview_pages(const char *text, GError **error)
     char *prefix = g_build_filename(dir, "page", NULL);
     int n_pages = 0;
     GPtrArray *pages = NULL;
-    if (!gw_export_png(doc, NULL, prefix, PREVIEW_DPI, &n_pages, &err))
+    g_mutex_lock(&layout_lock);
+    gboolean rendered = gw_export_png(doc, NULL, prefix, PREVIEW_DPI, &n_pages, &err);
+    g_mutex_unlock(&layout_lock);
+    if (!rendered)
         g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, err.msg);
     else
         pages = g_ptr_array_new_with_free_func(g_object_unref);
@@ -393,6 +418,8 @@ static gboolean on_preview_timeout(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+static void schedule_autosave(WenshuGongwenPage *self);
+
 static void on_draft_buffer_changed(GtkTextBuffer *buffer, WenshuGongwenPage *self)
 {
     (void)buffer;
@@ -402,6 +429,212 @@ static void on_draft_buffer_changed(GtkTextBuffer *buffer, WenshuGongwenPage *se
     g_clear_handle_id(&self->preview_source, g_source_remove);
     self->check_source = g_timeout_add(CHECK_DELAY_MS, on_check_timeout, self);
     self->preview_source = g_timeout_add(PREVIEW_DELAY_MS, on_preview_timeout, self);
+    schedule_autosave(self);
+}
+
+/* ---- autosave into the history ----------------------------------------------------------- */
+
+/* The form's entry rows with their JSON keys, in the order saved. */
+static const struct {
+    const char *key;
+    gsize offset; /* of the AdwEntryRow * in WenshuGongwenPage */
+} form_entries[] = {
+    {"issuer", G_STRUCT_OFFSET(WenshuGongwenPage, issuer_row)},
+    {"doc_number", G_STRUCT_OFFSET(WenshuGongwenPage, number_row)},
+    {"signers", G_STRUCT_OFFSET(WenshuGongwenPage, signer_row)},
+    {"recipients", G_STRUCT_OFFSET(WenshuGongwenPage, recipients_row)},
+    {"date", G_STRUCT_OFFSET(WenshuGongwenPage, date_row)},
+    {"contact", G_STRUCT_OFFSET(WenshuGongwenPage, contact_row)},
+};
+
+static GtkEditable *form_entry(WenshuGongwenPage *self, guint i)
+{
+    return GTK_EDITABLE(G_STRUCT_MEMBER(AdwEntryRow *, self, form_entries[i].offset));
+}
+
+static const char *selected_kind_name(WenshuGongwenPage *self)
+{
+    guint item = adw_combo_row_get_selected(self->kind_row);
+    return item < (guint)self->n_kinds ? gw_kind_name(self->kinds[item]) : "";
+}
+
+/* The form as JSON text. Ownership: the caller frees it. */
+static char *form_to_json(WenshuGongwenPage *self)
+{
+    g_autoptr(JsonBuilder) builder = json_builder_new();
+    json_builder_begin_object(builder);
+    json_builder_set_member_name(builder, "kind");
+    json_builder_add_string_value(builder, selected_kind_name(self));
+    for (guint i = 0; i < G_N_ELEMENTS(form_entries); i++) {
+        json_builder_set_member_name(builder, form_entries[i].key);
+        json_builder_add_string_value(builder, gtk_editable_get_text(form_entry(self, i)));
+    }
+    g_autofree char *notes = buffer_text(gtk_text_view_get_buffer(self->facts_view));
+    json_builder_set_member_name(builder, "notes");
+    json_builder_add_string_value(builder, notes);
+    json_builder_end_object(builder);
+    g_autoptr(JsonNode) root = json_builder_get_root(builder);
+    return json_to_string(root, FALSE);
+}
+
+/* Fill the form from form_to_json()'s text; keys missing or not strings
+ * leave their field as it is. FALSE (error names the conversation) when the
+ * text is not a JSON object. */
+static gboolean form_from_json(WenshuGongwenPage *self, const char *json, const char *title,
+                               GError **error)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    GError *parse_error = NULL;
+    if (!json_parser_load_from_data(parser, json, -1, &parse_error) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+        g_set_error(error, WENSHU_HISTORY_ERROR, WENSHU_HISTORY_ERROR_FAILED,
+                    "%s: the saved 公文 form is not a JSON object%s%s", title,
+                    parse_error ? ": " : "", parse_error ? parse_error->message : "");
+        g_clear_error(&parse_error);
+        return FALSE;
+    }
+    JsonObject *form = json_node_get_object(json_parser_get_root(parser));
+    const char *kind = json_object_get_string_member_with_default(form, "kind", "");
+    for (int i = 0; i < self->n_kinds; i++)
+        if (g_str_equal(kind, gw_kind_name(self->kinds[i])))
+            adw_combo_row_set_selected(self->kind_row, (guint)i);
+    for (guint i = 0; i < G_N_ELEMENTS(form_entries); i++) {
+        const char *value =
+            json_object_get_string_member_with_default(form, form_entries[i].key, NULL);
+        if (value)
+            gtk_editable_set_text(form_entry(self, i), value);
+    }
+    const char *notes = json_object_get_string_member_with_default(form, "notes", NULL);
+    if (notes)
+        gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->facts_view), notes, -1);
+    return TRUE;
+}
+
+/* "通知 · 某某市人民政府", cut to TITLE_CHARS. Ownership: the caller frees it. */
+static char *draft_title(WenshuGongwenPage *self)
+{
+    g_autofree char *issuer = entry_value(self->issuer_row);
+    g_autofree char *full = g_strdup_printf("%s%s%s", selected_kind_name(self),
+                                            issuer ? " · " : "", issuer ? issuer : "");
+    if (g_utf8_strlen(full, -1) <= TITLE_CHARS)
+        return g_steal_pointer(&full);
+    g_autofree char *cut = g_utf8_substring(full, 0, TITLE_CHARS);
+    return g_strconcat(cut, "…", NULL);
+}
+
+/* Save the form and the draft now: a new conversation the first time
+ * (once there is a draft text), an update after. A failure shows in the
+ * window's banner and ends saving for this page. */
+static void save_to_history(WenshuGongwenPage *self)
+{
+    g_clear_handle_id(&self->autosave_source, g_source_remove);
+    if (!self->history)
+        return;
+    g_autofree char *text = wenshu_gongwen_page_get_draft_text(self);
+    if (!self->conversation_id && !text[0])
+        return;
+    g_autofree char *settings = form_to_json(self);
+    GError *error = NULL;
+    if (!self->conversation_id) {
+        g_autofree char *title = draft_title(self);
+        self->conversation_id =
+            wenshu_history_new_conversation(self->history, "gongwen", title, settings, &error);
+        self->draft_message_id = 0;
+    } else if (!wenshu_history_set_settings(self->history, self->conversation_id, settings,
+                                            &error)) {
+        goto out_failed;
+    }
+    if (!self->conversation_id)
+        goto out_failed;
+    if (!self->draft_message_id)
+        self->draft_message_id = wenshu_history_add_message(
+            self->history, self->conversation_id, "assistant", text, TRUE, &error);
+    else if (!wenshu_history_update_message(self->history, self->draft_message_id, text, TRUE,
+                                            &error))
+        goto out_failed;
+    if (!self->draft_message_id)
+        goto out_failed;
+    g_signal_emit(self, signals[SIGNAL_HISTORY_CHANGED], 0);
+    return;
+out_failed : {
+    g_autofree char *message = g_strdup_printf("历史记录 History: %s", error->message);
+    g_error_free(error);
+    self->history = NULL;
+    if (!gtk_widget_activate_action(GTK_WIDGET(self), "win.show-error", "s", message))
+        g_message("%s", message);
+}
+}
+
+static gboolean on_autosave_timeout(gpointer user_data)
+{
+    WenshuGongwenPage *self = user_data;
+    self->autosave_source = 0;
+    save_to_history(self);
+    return G_SOURCE_REMOVE;
+}
+
+/* An edit to the form or the draft: save once the user pauses. */
+static void schedule_autosave(WenshuGongwenPage *self)
+{
+    if (!self->history || self->restoring || self->job)
+        return;
+    g_clear_handle_id(&self->autosave_source, g_source_remove);
+    self->autosave_source = g_timeout_add(AUTOSAVE_DELAY_MS, on_autosave_timeout, self);
+}
+
+static void on_form_changed(WenshuGongwenPage *self)
+{
+    schedule_autosave(self);
+}
+
+void wenshu_gongwen_page_set_history(WenshuGongwenPage *self, WenshuHistory *history)
+{
+    g_return_if_fail(WENSHU_IS_GONGWEN_PAGE(self));
+    g_clear_handle_id(&self->autosave_source, g_source_remove);
+    self->history = history;
+    self->conversation_id = 0;
+    self->draft_message_id = 0;
+}
+
+gint64 wenshu_gongwen_page_get_conversation(WenshuGongwenPage *self)
+{
+    g_return_val_if_fail(WENSHU_IS_GONGWEN_PAGE(self), 0);
+    return self->conversation_id;
+}
+
+gboolean wenshu_gongwen_page_load_conversation(WenshuGongwenPage *self, WenshuHistory *history,
+                                               gint64 conversation, GError **error)
+{
+    g_return_val_if_fail(WENSHU_IS_GONGWEN_PAGE(self), FALSE);
+    if (self->job) {
+        g_set_error_literal(error, WENSHU_RUNNER_ERROR, WENSHU_RUNNER_ERROR_BUSY,
+                            "公文: a draft is being generated; stop it first");
+        return FALSE;
+    }
+    g_autoptr(WenshuConversation) c = wenshu_history_get(history, conversation, error);
+    if (!c)
+        return FALSE;
+    g_autoptr(GPtrArray) messages = wenshu_history_messages(history, conversation, error);
+    if (!messages)
+        return FALSE;
+    if (self->autosave_source) /* the edits shown so far go to their own conversation */
+        save_to_history(self);
+    self->restoring = TRUE;
+    gboolean ok = !c->settings || form_from_json(self, c->settings, c->title, error);
+    const WenshuMessage *draft = NULL;
+    for (guint i = 0; i < messages->len; i++) {
+        const WenshuMessage *m = g_ptr_array_index(messages, i);
+        if (g_str_equal(m->role, "assistant"))
+            draft = m;
+    }
+    if (ok)
+        wenshu_gongwen_page_set_draft_text(self, draft ? draft->content : "");
+    self->restoring = FALSE;
+    if (!ok)
+        return FALSE;
+    self->conversation_id = conversation;
+    self->draft_message_id = draft ? draft->id : 0;
+    return TRUE;
 }
 
 /* ---- drafting ---------------------------------------------------------------------------- */
@@ -475,6 +708,7 @@ static void end_draft(WenshuGongwenPage *self, gboolean ok, gboolean is_error, c
     g_clear_pointer(&self->job, draft_job_free);
     gtk_text_view_set_editable(self->draft_view, TRUE);
     update_actions(self);
+    save_to_history(self); /* what was drafted, even when stopped */
     g_signal_emit(self, signals[SIGNAL_DRAFTED], 0, ok);
 }
 
@@ -592,6 +826,11 @@ static void draft_activated(GtkWidget *widget, const char *action, GVariant *par
     struct draft_job *job = job_from_form(self);
     if (!job)
         return;
+    /* a new draft is a new saved conversation; pending edits go to the old one */
+    if (self->autosave_source)
+        save_to_history(self);
+    self->conversation_id = 0;
+    self->draft_message_id = 0;
     self->job = job;
     struct eng_chat_message msgs[2] = {{"system", job->system}, {"user", job->user_header}};
     struct eng_sampler_params sampler = eng_sampler_params_default();
@@ -626,9 +865,11 @@ gboolean wenshu_gongwen_page_export(WenshuGongwenPage *self, const char *docx, c
     struct gw_doc *doc = NULL;
     struct gw_err err = {{0}};
     const char *target = docx ? docx : pdf ? pdf : "稿件";
+    g_mutex_lock(&layout_lock);
     gboolean ok = gw_parse_text(text, strlen(text), target, &doc, &err) &&
                   (!docx || gw_export_docx(doc, NULL, docx, &err)) &&
                   (!pdf || gw_export_pdf(doc, NULL, pdf, NULL, &err));
+    g_mutex_unlock(&layout_lock);
     if (!ok)
         g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, err.msg);
     gw_doc_free(&doc);
@@ -721,6 +962,13 @@ static void wenshu_gongwen_page_init(WenshuGongwenPage *self)
     g_free(today);
     g_signal_connect(gtk_text_view_get_buffer(self->draft_view), "changed",
                      G_CALLBACK(on_draft_buffer_changed), self);
+    for (guint i = 0; i < G_N_ELEMENTS(form_entries); i++)
+        g_signal_connect_swapped(form_entry(self, i), "changed", G_CALLBACK(on_form_changed),
+                                 self);
+    g_signal_connect_swapped(gtk_text_view_get_buffer(self->facts_view), "changed",
+                             G_CALLBACK(on_form_changed), self);
+    g_signal_connect_swapped(self->kind_row, "notify::selected", G_CALLBACK(on_form_changed),
+                             self);
     update_actions(self);
 }
 
@@ -751,6 +999,9 @@ static void wenshu_gongwen_page_dispose(GObject *object)
     g_clear_pointer(&self->job, draft_job_free);
     g_clear_handle_id(&self->check_source, g_source_remove);
     g_clear_handle_id(&self->preview_source, g_source_remove);
+    if (self->autosave_source) /* the last edits, before the history goes */
+        save_to_history(self);
+    self->history = NULL;
     if (self->preview_cancel)
         g_cancellable_cancel(self->preview_cancel);
     g_clear_object(&self->preview_cancel);
@@ -759,6 +1010,8 @@ static void wenshu_gongwen_page_dispose(GObject *object)
     g_clear_object(&self->chooser);
     if (self->draft_view) /* the buffer may outlive the view for a moment */
         g_signal_handlers_disconnect_by_data(gtk_text_view_get_buffer(self->draft_view), self);
+    if (self->facts_view)
+        g_signal_handlers_disconnect_by_data(gtk_text_view_get_buffer(self->facts_view), self);
     gtk_widget_dispose_template(GTK_WIDGET(self), WENSHU_TYPE_GONGWEN_PAGE);
     G_OBJECT_CLASS(wenshu_gongwen_page_parent_class)->dispose(object);
 }
@@ -804,6 +1057,9 @@ static void wenshu_gongwen_page_class_init(WenshuGongwenPageClass *klass)
                      NULL, G_TYPE_NONE, 1, G_TYPE_INT);
     signals[SIGNAL_DRAFTED] = g_signal_new("drafted", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
                                            0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+    signals[SIGNAL_HISTORY_CHANGED] =
+        g_signal_new("history-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                     NULL, G_TYPE_NONE, 0);
 
     gtk_widget_class_set_template_from_resource(widget_class, WENSHU_GONGWEN_PAGE_UI);
     gtk_widget_class_bind_template_child(widget_class, WenshuGongwenPage, kind_row);

@@ -14,6 +14,7 @@
  *                              (-1: the draft does not parse)
  *   "preview-ready" (int n_pages)  the preview pages were redrawn (0: none)
  *   "drafted" (gboolean ok)    a drafting run ended (composed, or stopped/failed)
+ *   "history-changed"          the form and draft were saved into the history
  *
  * Ownership: the page keeps a reference to its runner. Thread-safety: main
  * loop only; the preview renders in a GTask thread that touches no widget.
@@ -23,6 +24,7 @@
 
 #include <adwaita.h>
 
+#include "wenshu-history.h"
 #include "wenshu-runner.h"
 
 G_BEGIN_DECLS
@@ -44,6 +46,18 @@ char *wenshu_gongwen_page_get_draft_text(WenshuGongwenPage *self);
  * at the path. Errors: FALSE with error (G_IO_ERROR) naming the file. */
 gboolean wenshu_gongwen_page_export(WenshuGongwenPage *self, const char *docx, const char *pdf,
                                     GError **error);
+
+/* Save the form (JSON settings) and the draft (a message) into history as
+ * a "gongwen" conversation when a draft ends and after edits (debounced);
+ * NULL stops saving. The page borrows history until it is disposed or
+ * another is set. */
+void wenshu_gongwen_page_set_history(WenshuGongwenPage *self, WenshuHistory *history);
+/* Put a saved 公文 back: the form from its settings, the draft text; later
+ * edits update it. Refused (FALSE, error) while a draft is generated. */
+gboolean wenshu_gongwen_page_load_conversation(WenshuGongwenPage *self, WenshuHistory *history,
+                                               gint64 conversation, GError **error);
+/* The saved conversation the page shows or writes, or 0. */
+gint64 wenshu_gongwen_page_get_conversation(WenshuGongwenPage *self);
 
 G_END_DECLS
 

@@ -3,10 +3,18 @@
  * them from the sidebar, loads models through the runner on its worker, and
  * shows errors in the banner and notices as toasts. On a narrow window the
  * leaflet folds: the sidebar and the page show one at a time.
+ *
+ * History: the window owns the WenshuHistory its pages autosave into. The
+ * sidebar lists its conversations below the task kinds, newest first,
+ * filtered by the search entry; selecting one restores it into its page.
+ * Each row's menu renames, exports (Markdown) or deletes it; a delete goes
+ * to the bin with an Undo toast, and the bin is purged when the last such
+ * toast is dismissed, or when the window goes.
  */
 #include "wenshu-window.h"
 
 #include "wenshu-chat-page.h"
+#include "wenshu-history.h"
 #ifdef WENSHU_HAVE_GONGWEN_PAGE
 #include "wenshu-gongwen-page.h"
 #endif
@@ -27,12 +35,24 @@ struct _WenshuWindow {
     GtkLabel *error_label;
     GtkProgressBar *load_progress;
     GtkStack *page_stack;
+    GtkSearchEntry *history_search;
+    GtkListBox *history_list;
 
     WenshuRunner *runner; /* owned */
     GtkWidget *chat_page; /* owned by page_stack */
+    GtkWidget *gongwen_page; /* owned by page_stack */
     guint pulse_source;   /* pulses load_progress during a load, or 0 */
     char *error_text;     /* the banner's text while it shows, or NULL */
+
+    WenshuHistory *history;   /* owned, or NULL: nothing is saved */
+    gint64 shown_id;          /* the conversation the pages show, or 0 */
+    gboolean listing;         /* refilling history_list: selections are not choices */
+    int n_undo_toasts;        /* delete toasts still showing; purge at 0 */
+    char *startup_prompt;     /* sent once the next model load succeeds, or NULL */
+    int startup_n_predict;
 };
+
+#define HISTORY_ID_KEY "wenshu-conversation-id" /* a history row's gint64 id (boxed) */
 
 G_DEFINE_TYPE(WenshuWindow, wenshu_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -102,6 +122,25 @@ static void update_device_label(WenshuWindow *self)
     gtk_widget_set_tooltip_text(GTK_WIDGET(self->device_label), notice[0] ? notice : NULL);
 }
 
+/* The test hook (wenshu --prompt): send the prompt on the chat page. */
+static void send_startup_prompt(WenshuWindow *self)
+{
+    g_autofree char *prompt = g_steal_pointer(&self->startup_prompt);
+    WenshuChatPage *chat = WENSHU_CHAT_PAGE(self->chat_page);
+    wenshu_window_show_page(self, "chat");
+    wenshu_chat_page_set_n_predict(chat, self->startup_n_predict);
+    gtk_text_buffer_set_text(wenshu_chat_page_get_prompt_buffer(chat), prompt, -1);
+    gtk_widget_activate_action(self->chat_page, "draft.send", NULL);
+}
+
+void wenshu_window_set_startup_prompt(WenshuWindow *self, const char *prompt, int n_predict)
+{
+    g_return_if_fail(WENSHU_IS_WINDOW(self));
+    g_free(self->startup_prompt);
+    self->startup_prompt = g_strdup(prompt);
+    self->startup_n_predict = n_predict;
+}
+
 static void on_model_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     WenshuWindow *self = user_data;
@@ -121,6 +160,8 @@ static void on_model_loaded(GObject *source, GAsyncResult *result, gpointer user
             wenshu_window_show_toast(self, fallback);
     }
     gtk_widget_set_sensitive(GTK_WIDGET(self->open_model_button), TRUE);
+    if (self->startup_prompt && wenshu_runner_is_loaded(self->runner))
+        send_startup_prompt(self);
     g_object_unref(self);
 }
 
@@ -180,6 +221,413 @@ static void dismiss_error_activated(GtkWidget *widget, const char *action, GVari
     hide_error(WENSHU_WINDOW(widget));
 }
 
+/* ---- history ------------------------------------------------------------ */
+
+static gint64 row_conversation_id(GtkListBoxRow *row)
+{
+    gint64 *id = row ? g_object_get_data(G_OBJECT(row), HISTORY_ID_KEY) : NULL;
+    return id ? *id : 0;
+}
+
+static void show_history_error(WenshuWindow *self, GError *error)
+{
+    g_autofree char *message = g_strdup_printf("历史记录 History: %s", error->message);
+    wenshu_window_show_error(self, message);
+    g_error_free(error);
+}
+
+/* One history row: the title, and a menu to rename, export or delete. */
+static GtkWidget *history_row_new(const WenshuConversation *c)
+{
+    GtkWidget *row = gtk_list_box_row_new();
+    g_object_set_data_full(G_OBJECT(row), HISTORY_ID_KEY, g_memdup2(&c->id, sizeof c->id),
+                           g_free);
+    GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+    GtkWidget *label = gtk_label_new(c->title[0] ? c->title : "（无标题 Untitled）");
+    gtk_label_set_xalign(GTK_LABEL(label), 0);
+    gtk_label_set_ellipsize(GTK_LABEL(label), PANGO_ELLIPSIZE_END);
+    gtk_widget_set_hexpand(label, TRUE);
+    gtk_widget_set_tooltip_text(label, c->title);
+    gtk_box_append(GTK_BOX(box), label);
+
+    g_autoptr(GMenu) menu = g_menu_new();
+    const struct {
+        const char *label, *action;
+    } items[] = {{"重命名 Rename", "win.history-rename"},
+                 {"导出 Markdown Export as Markdown", "win.history-export"},
+                 {"删除 Delete", "win.history-delete"}};
+    for (guint i = 0; i < G_N_ELEMENTS(items); i++) {
+        g_autoptr(GMenuItem) item = g_menu_item_new(items[i].label, NULL);
+        g_menu_item_set_action_and_target_value(item, items[i].action,
+                                                g_variant_new_int64(c->id));
+        g_menu_append_item(menu, item);
+    }
+    GtkWidget *button = gtk_menu_button_new();
+    gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(button), "view-more-symbolic");
+    gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(button), G_MENU_MODEL(menu));
+    gtk_menu_button_set_has_frame(GTK_MENU_BUTTON(button), FALSE);
+    gtk_widget_set_tooltip_text(button, "更多 More");
+    /* GTK 4.8 does not pass a menu button's label to its inner toggle, the
+     * widget screen readers focus: label both */
+    for (GtkWidget *w = button; w; w = w == button ? gtk_widget_get_first_child(button) : NULL)
+        gtk_accessible_update_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "对话操作 Conversation actions", -1);
+    gtk_box_append(GTK_BOX(box), button);
+    gtk_list_box_row_set_child(GTK_LIST_BOX_ROW(row), box);
+    return row;
+}
+
+void wenshu_window_refresh_history(WenshuWindow *self)
+{
+    g_return_if_fail(WENSHU_IS_WINDOW(self));
+    self->listing = TRUE;
+    GtkWidget *child;
+    while ((child = gtk_widget_get_first_child(GTK_WIDGET(self->history_list))))
+        gtk_list_box_remove(self->history_list, child);
+    if (self->history) {
+        const char *query = gtk_editable_get_text(GTK_EDITABLE(self->history_search));
+        GError *error = NULL;
+        g_autoptr(GPtrArray) list =
+            wenshu_history_list(self->history, query[0] ? query : NULL, &error);
+        if (!list)
+            show_history_error(self, error);
+        for (guint i = 0; list && i < list->len; i++) {
+            const WenshuConversation *c = g_ptr_array_index(list, i);
+            GtkWidget *row = history_row_new(c);
+            gtk_list_box_append(self->history_list, row);
+            if (c->id == self->shown_id)
+                gtk_list_box_select_row(self->history_list, GTK_LIST_BOX_ROW(row));
+        }
+    }
+    self->listing = FALSE;
+}
+
+static void on_history_search_search_changed(GtkSearchEntry *entry, WenshuWindow *self)
+{
+    (void)entry;
+    wenshu_window_refresh_history(self);
+}
+
+/* The page of a saved conversation's kind, and whether it can show it. */
+static gboolean restore_into_page(WenshuWindow *self, const WenshuConversation *c, GError **error)
+{
+    if (g_str_equal(c->kind, "chat")) {
+        if (!wenshu_chat_page_load_conversation(WENSHU_CHAT_PAGE(self->chat_page), c->id, error))
+            return FALSE;
+        wenshu_window_show_page(self, "chat");
+        return TRUE;
+    }
+#ifdef WENSHU_HAVE_GONGWEN_PAGE
+    if (g_str_equal(c->kind, "gongwen")) {
+        if (!wenshu_gongwen_page_load_conversation(WENSHU_GONGWEN_PAGE(self->gongwen_page),
+                                                   self->history, c->id, error))
+            return FALSE;
+        wenshu_window_show_page(self, "gongwen");
+        return TRUE;
+    }
+#endif
+    g_set_error(error, WENSHU_HISTORY_ERROR, WENSHU_HISTORY_ERROR_FAILED,
+                "%s: this version cannot open a “%s” conversation", c->title, c->kind);
+    return FALSE;
+}
+
+gboolean wenshu_window_open_conversation(WenshuWindow *self, gint64 conversation, GError **error)
+{
+    g_return_val_if_fail(WENSHU_IS_WINDOW(self), FALSE);
+    if (!self->history) {
+        g_set_error_literal(error, WENSHU_HISTORY_ERROR, WENSHU_HISTORY_ERROR_FAILED,
+                            "历史记录 History: not open");
+        return FALSE;
+    }
+    g_autoptr(WenshuConversation) c = wenshu_history_get(self->history, conversation, error);
+    if (!c || !restore_into_page(self, c, error))
+        return FALSE;
+    self->shown_id = conversation;
+    wenshu_window_refresh_history(self);
+    return TRUE;
+}
+
+/* Whether a page already shows the saved conversation id. */
+static gboolean page_shows(WenshuWindow *self, gint64 id)
+{
+    if (wenshu_chat_page_get_conversation(WENSHU_CHAT_PAGE(self->chat_page)) == id)
+        return TRUE;
+#ifdef WENSHU_HAVE_GONGWEN_PAGE
+    if (wenshu_gongwen_page_get_conversation(WENSHU_GONGWEN_PAGE(self->gongwen_page)) == id)
+        return TRUE;
+#endif
+    return FALSE;
+}
+
+/* A row chosen: its conversation into its page, unless a page shows it
+ * already (then that page comes forward). */
+static void open_row(WenshuWindow *self, GtkListBoxRow *row)
+{
+    gint64 id = row_conversation_id(row);
+    if (self->listing || !id)
+        return;
+    GError *error = NULL;
+    if (page_shows(self, id)) {
+        g_autoptr(WenshuConversation) c = wenshu_history_get(self->history, id, &error);
+        if (c)
+            wenshu_window_show_page(self, c->kind);
+        else
+            show_history_error(self, error);
+        return;
+    }
+    if (!wenshu_window_open_conversation(self, id, &error))
+        show_history_error(self, error);
+}
+
+static void on_history_list_row_selected(GtkListBox *list, GtkListBoxRow *row, WenshuWindow *self)
+{
+    (void)list;
+    open_row(self, row);
+}
+
+static void on_history_list_row_activated(GtkListBox *list, GtkListBoxRow *row,
+                                          WenshuWindow *self)
+{
+    (void)list;
+    open_row(self, row);
+    adw_leaflet_set_visible_child(self->leaflet, self->content);
+}
+
+/* A page saved a turn: list it (a new conversation comes to the top). */
+static void on_page_history_changed(GtkWidget *page, WenshuWindow *self)
+{
+    gint64 id = 0;
+    if (page == self->chat_page)
+        id = wenshu_chat_page_get_conversation(WENSHU_CHAT_PAGE(page));
+#ifdef WENSHU_HAVE_GONGWEN_PAGE
+    else
+        id = wenshu_gongwen_page_get_conversation(WENSHU_GONGWEN_PAGE(page));
+#endif
+    self->shown_id = id;
+    wenshu_window_refresh_history(self);
+}
+
+static void purge_deleted(WenshuWindow *self)
+{
+    GError *error = NULL;
+    if (self->history && !wenshu_history_purge_deleted(self->history, &error))
+        show_history_error(self, error);
+}
+
+static void on_undo_toast_dismissed(AdwToast *toast, WenshuWindow *self)
+{
+    (void)toast;
+    if (--self->n_undo_toasts == 0)
+        purge_deleted(self);
+}
+
+gboolean wenshu_window_delete_conversation(WenshuWindow *self, gint64 conversation,
+                                           GError **error)
+{
+    g_return_val_if_fail(WENSHU_IS_WINDOW(self), FALSE);
+    g_return_val_if_fail(self->history != NULL, FALSE);
+    g_autoptr(WenshuConversation) c = wenshu_history_get(self->history, conversation, error);
+    if (!c || !wenshu_history_delete(self->history, conversation, error))
+        return FALSE;
+    wenshu_window_refresh_history(self);
+    g_autofree char *text = g_strdup_printf("已删除 Deleted “%s”", c->title);
+    AdwToast *toast = adw_toast_new(text);
+    adw_toast_set_button_label(toast, "撤销 Undo");
+    adw_toast_set_action_name(toast, "win.history-undo");
+    adw_toast_set_action_target_value(toast, g_variant_new_int64(conversation));
+    self->n_undo_toasts++;
+    g_signal_connect_object(toast, "dismissed", G_CALLBACK(on_undo_toast_dismissed), self, 0);
+    adw_toast_overlay_add_toast(self->toast_overlay, toast);
+    return TRUE;
+}
+
+gboolean wenshu_window_rename_conversation(WenshuWindow *self, gint64 conversation,
+                                           const char *title, GError **error)
+{
+    g_return_val_if_fail(WENSHU_IS_WINDOW(self), FALSE);
+    g_return_val_if_fail(self->history != NULL, FALSE);
+    if (!wenshu_history_rename(self->history, conversation, title, error))
+        return FALSE;
+    wenshu_window_refresh_history(self);
+    return TRUE;
+}
+
+gboolean wenshu_window_export_conversation(WenshuWindow *self, gint64 conversation,
+                                           const char *path, GError **error)
+{
+    g_return_val_if_fail(WENSHU_IS_WINDOW(self), FALSE);
+    g_return_val_if_fail(self->history != NULL, FALSE);
+    return wenshu_history_export_markdown(self->history, conversation, path, error);
+}
+
+static void history_delete_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    WenshuWindow *self = WENSHU_WINDOW(widget);
+    GError *error = NULL;
+    if (self->history &&
+        !wenshu_window_delete_conversation(self, g_variant_get_int64(param), &error))
+        show_history_error(self, error);
+}
+
+static void history_undo_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    WenshuWindow *self = WENSHU_WINDOW(widget);
+    GError *error = NULL;
+    if (!self->history)
+        return;
+    if (!wenshu_history_undo_delete(self->history, g_variant_get_int64(param), &error))
+        show_history_error(self, error);
+    wenshu_window_refresh_history(self);
+}
+
+static void on_rename_response(AdwMessageDialog *dialog, const char *response, WenshuWindow *self)
+{
+    if (g_str_equal(response, "rename")) {
+        GtkEditable *entry = GTK_EDITABLE(adw_message_dialog_get_extra_child(dialog));
+        gint64 *id = g_object_get_data(G_OBJECT(dialog), HISTORY_ID_KEY);
+        g_autofree char *title = g_strstrip(g_strdup(gtk_editable_get_text(entry)));
+        GError *error = NULL;
+        if (title[0] && !wenshu_window_rename_conversation(self, *id, title, &error))
+            show_history_error(self, error);
+    }
+}
+
+static void history_rename_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    WenshuWindow *self = WENSHU_WINDOW(widget);
+    gint64 id = g_variant_get_int64(param);
+    GError *error = NULL;
+    g_autoptr(WenshuConversation) c =
+        self->history ? wenshu_history_get(self->history, id, &error) : NULL;
+    if (!c) {
+        if (error)
+            show_history_error(self, error);
+        return;
+    }
+    GtkWidget *dialog =
+        adw_message_dialog_new(GTK_WINDOW(self), "重命名 Rename", NULL);
+    GtkWidget *entry = gtk_entry_new();
+    gtk_editable_set_text(GTK_EDITABLE(entry), c->title);
+    gtk_entry_set_activates_default(GTK_ENTRY(entry), TRUE);
+    gtk_accessible_update_property(GTK_ACCESSIBLE(entry), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                   "标题 Title", -1);
+    adw_message_dialog_set_extra_child(ADW_MESSAGE_DIALOG(dialog), entry);
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", "取消 Cancel",
+                                     "rename", "重命名 Rename", NULL);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "rename");
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "rename",
+                                               ADW_RESPONSE_SUGGESTED);
+    g_object_set_data_full(G_OBJECT(dialog), HISTORY_ID_KEY, g_memdup2(&id, sizeof id), g_free);
+    g_signal_connect_object(dialog, "response", G_CALLBACK(on_rename_response), self, 0);
+    gtk_window_present(GTK_WINDOW(dialog));
+}
+
+static void on_export_chosen(GtkNativeDialog *dialog, int response, WenshuWindow *self)
+{
+    if (response == GTK_RESPONSE_ACCEPT) {
+        gint64 *id = g_object_get_data(G_OBJECT(dialog), HISTORY_ID_KEY);
+        g_autoptr(GFile) file = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(dialog));
+        g_autofree char *path = file ? g_file_get_path(file) : NULL;
+        GError *error = NULL;
+        if (!path) {
+            wenshu_window_show_error(self, "导出 Export: not a local file");
+        } else if (!wenshu_window_export_conversation(self, *id, path, &error)) {
+            show_history_error(self, error);
+        } else {
+            g_autofree char *notice = g_strdup_printf("已导出 Exported %s", path);
+            wenshu_window_show_toast(self, notice);
+        }
+    }
+    g_object_unref(dialog);
+}
+
+static void history_export_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    WenshuWindow *self = WENSHU_WINDOW(widget);
+    gint64 id = g_variant_get_int64(param);
+    GError *error = NULL;
+    g_autoptr(WenshuConversation) c =
+        self->history ? wenshu_history_get(self->history, id, &error) : NULL;
+    if (!c) {
+        if (error)
+            show_history_error(self, error);
+        return;
+    }
+    GtkFileChooserNative *dialog =
+        gtk_file_chooser_native_new("导出 Markdown Export as Markdown", GTK_WINDOW(self),
+                                    GTK_FILE_CHOOSER_ACTION_SAVE, NULL, NULL);
+    g_autofree char *name = g_strdup_printf("%s.md", c->title[0] ? c->title : "wenshu");
+    g_strdelimit(name, "/\\\\", '_');
+    gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(dialog), name);
+    g_object_set_data_full(G_OBJECT(dialog), HISTORY_ID_KEY, g_memdup2(&id, sizeof id), g_free);
+    g_signal_connect(dialog, "response", G_CALLBACK(on_export_chosen), self);
+    gtk_native_dialog_show(GTK_NATIVE_DIALOG(dialog));
+}
+
+void wenshu_window_set_history(WenshuWindow *self, WenshuHistory *history)
+{
+    g_return_if_fail(WENSHU_IS_WINDOW(self));
+    purge_deleted(self);
+    wenshu_chat_page_set_history(WENSHU_CHAT_PAGE(self->chat_page), history);
+#ifdef WENSHU_HAVE_GONGWEN_PAGE
+    wenshu_gongwen_page_set_history(WENSHU_GONGWEN_PAGE(self->gongwen_page), history);
+#endif
+    g_clear_pointer(&self->history, wenshu_history_close);
+    self->history = history;
+    self->shown_id = 0;
+    wenshu_window_refresh_history(self);
+}
+
+WenshuHistory *wenshu_window_get_history(WenshuWindow *self)
+{
+    g_return_val_if_fail(WENSHU_IS_WINDOW(self), NULL);
+    return self->history;
+}
+
+gboolean wenshu_window_restore_interrupted(WenshuWindow *self)
+{
+    g_return_val_if_fail(WENSHU_IS_WINDOW(self), FALSE);
+    if (!self->history)
+        return FALSE;
+    GError *error = NULL;
+    gint64 id = wenshu_history_find_interrupted(self->history, &error);
+    if (error)
+        show_history_error(self, error);
+    if (id <= 0)
+        return FALSE;
+    if (!wenshu_window_open_conversation(self, id, &error)) {
+        show_history_error(self, error);
+        return FALSE;
+    }
+    /* shown once: marked complete as cut off, it is not restored at every start */
+    g_autoptr(GPtrArray) messages = wenshu_history_messages(self->history, id, &error);
+    for (guint i = 0; messages && i < messages->len && !error; i++) {
+        const WenshuMessage *m = g_ptr_array_index(messages, i);
+        if (!m->complete)
+            wenshu_history_update_message(self->history, m->id, m->content, TRUE, &error);
+    }
+    if (error)
+        show_history_error(self, error);
+    wenshu_window_show_toast(self, "上次未完成的内容已恢复 / Restored an unfinished draft");
+    return TRUE;
+}
+
+GtkListBox *wenshu_window_get_history_list(WenshuWindow *self)
+{
+    g_return_val_if_fail(WENSHU_IS_WINDOW(self), NULL);
+    return self->history_list;
+}
+
+GtkEditable *wenshu_window_get_history_search(WenshuWindow *self)
+{
+    g_return_val_if_fail(WENSHU_IS_WINDOW(self), NULL);
+    return GTK_EDITABLE(self->history_search);
+}
+
 /* ---- navigation --------------------------------------------------------- */
 
 void wenshu_window_show_page(WenshuWindow *self, const char *name)
@@ -230,7 +678,9 @@ static void on_leaflet_folded_changed(AdwLeaflet *leaflet, GParamSpec *pspec, We
 static gboolean on_close_request(GtkWindow *window, gpointer user_data)
 {
     (void)user_data;
-    wenshu_runner_stop(WENSHU_WINDOW(window)->runner);
+    WenshuWindow *self = WENSHU_WINDOW(window);
+    wenshu_runner_stop(self->runner);
+    purge_deleted(self); /* quitting: deletes can no longer be undone */
     return FALSE;
 }
 
@@ -270,7 +720,19 @@ static void wenshu_window_dispose(GObject *object)
     g_clear_handle_id(&self->pulse_source, g_source_remove);
     if (self->runner)
         g_signal_handlers_disconnect_by_data(self->runner, self);
+    if (self->chat_page)
+        g_signal_handlers_disconnect_by_data(self->chat_page, self);
+    if (self->gongwen_page)
+        g_signal_handlers_disconnect_by_data(self->gongwen_page, self);
     gtk_widget_dispose_template(GTK_WIDGET(self), WENSHU_TYPE_WINDOW);
+    self->chat_page = NULL;
+    self->gongwen_page = NULL;
+    /* the pages are gone, so nothing borrows the history any more */
+    if (self->history) {
+        if (!wenshu_history_purge_deleted(self->history, NULL))
+            g_message("历史记录 History: the deleted conversations were not purged");
+        g_clear_pointer(&self->history, wenshu_history_close);
+    }
     g_clear_object(&self->runner);
     G_OBJECT_CLASS(wenshu_window_parent_class)->dispose(object);
 }
@@ -278,6 +740,7 @@ static void wenshu_window_dispose(GObject *object)
 static void wenshu_window_finalize(GObject *object)
 {
     g_free(WENSHU_WINDOW(object)->error_text);
+    g_free(WENSHU_WINDOW(object)->startup_prompt);
     G_OBJECT_CLASS(wenshu_window_parent_class)->finalize(object);
 }
 
@@ -303,6 +766,11 @@ static void wenshu_window_class_init(WenshuWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, error_label);
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, load_progress);
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, page_stack);
+    gtk_widget_class_bind_template_child(widget_class, WenshuWindow, history_search);
+    gtk_widget_class_bind_template_child(widget_class, WenshuWindow, history_list);
+    gtk_widget_class_bind_template_callback(widget_class, on_history_search_search_changed);
+    gtk_widget_class_bind_template_callback(widget_class, on_history_list_row_selected);
+    gtk_widget_class_bind_template_callback(widget_class, on_history_list_row_activated);
     gtk_widget_class_bind_template_callback(widget_class, on_kind_list_row_selected);
     gtk_widget_class_bind_template_callback(widget_class, on_kind_list_row_activated);
     gtk_widget_class_bind_template_callback(widget_class, on_back_button_clicked);
@@ -312,6 +780,14 @@ static void wenshu_window_class_init(WenshuWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.show-error", "s", show_error_activated);
     gtk_widget_class_install_action(widget_class, "win.dismiss-error", NULL,
                                     dismiss_error_activated);
+    gtk_widget_class_install_action(widget_class, "win.history-rename", "x",
+                                    history_rename_activated);
+    gtk_widget_class_install_action(widget_class, "win.history-delete", "x",
+                                    history_delete_activated);
+    gtk_widget_class_install_action(widget_class, "win.history-undo", "x",
+                                    history_undo_activated);
+    gtk_widget_class_install_action(widget_class, "win.history-export", "x",
+                                    history_export_activated);
     gtk_widget_class_add_binding_action(widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open-model",
                                         NULL);
 }
@@ -321,9 +797,16 @@ static void wenshu_window_init(WenshuWindow *self)
     gtk_widget_init_template(GTK_WIDGET(self));
     self->runner = wenshu_runner_new();
     g_signal_connect(self->runner, "progress", G_CALLBACK(on_runner_progress), self);
-    gtk_stack_add_titled(self->page_stack, gongwen_page_new(self->runner), "gongwen",
+    self->gongwen_page = gongwen_page_new(self->runner);
+    gtk_stack_add_titled(self->page_stack, self->gongwen_page, "gongwen",
                          "公文 Official document");
+#ifdef WENSHU_HAVE_GONGWEN_PAGE
+    g_signal_connect(self->gongwen_page, "history-changed", G_CALLBACK(on_page_history_changed),
+                     self);
+#endif
     self->chat_page = wenshu_chat_page_new(self->runner);
+    g_signal_connect(self->chat_page, "history-changed", G_CALLBACK(on_page_history_changed),
+                     self);
     gtk_stack_add_titled(self->page_stack, self->chat_page, "chat", "对话 Chat");
     g_signal_connect(self, "close-request", G_CALLBACK(on_close_request), NULL);
     wenshu_window_show_page(self, "chat");

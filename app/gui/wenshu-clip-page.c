@@ -9,6 +9,7 @@
  * timeline from the keyframes' RGB as memory textures.
  */
 #include "wenshu-clip-page.h"
+#include "wenshu-page-util.h"
 
 #include <math.h>
 #include <string.h>
@@ -61,15 +62,6 @@ G_DEFINE_FINAL_TYPE(WenshuClipPage, wenshu_clip_page, ADW_TYPE_BIN)
 
 enum { SIGNAL_ANALYSED, N_SIGNALS };
 static guint signals[N_SIGNALS];
-
-static void set_status(WenshuClipPage *self, gboolean is_error, const char *text)
-{
-    gtk_label_set_text(self->status_label, text);
-    if (is_error)
-        gtk_widget_add_css_class(GTK_WIDGET(self->status_label), "error");
-    else
-        gtk_widget_remove_css_class(GTK_WIDGET(self->status_label), "error");
-}
 
 static void update_actions(WenshuClipPage *self)
 {
@@ -308,12 +300,12 @@ static void on_decode_done(GObject *source, GAsyncResult *result, gpointer user_
         gtk_progress_bar_set_text(self->progress_bar, "100%");
         char *msg = g_strdup_printf("%d 个章节，%d 帧（%.1f 秒）", self->n_chapters,
                                     a->video->n_frames, a->video->duration);
-        set_status(self, FALSE, msg);
+        wenshu_status_set(self->status_label, FALSE, msg);
         g_free(msg);
     } else {
         gtk_progress_bar_set_fraction(self->progress_bar, 0.0);
         gtk_progress_bar_set_text(self->progress_bar, "");
-        set_status(self, TRUE, error->message);
+        wenshu_status_set(self->status_label, TRUE, error->message);
     }
     update_actions(self);
     g_signal_emit(self, signals[SIGNAL_ANALYSED], 0, a != NULL);
@@ -335,7 +327,7 @@ gboolean wenshu_clip_page_open(WenshuClipPage *self, const char *path, GError **
     char *name = g_path_get_basename(path);
     gtk_label_set_text(self->file_label, name);
     g_free(name);
-    set_status(self, FALSE, "正在查找场景切换并抽取帧…");
+    wenshu_status_set(self->status_label, FALSE, "正在查找场景切换并抽取帧…");
     gtk_progress_bar_set_fraction(self->progress_bar, 0.0);
 
     struct decode_job *job = g_new0(struct decode_job, 1);
@@ -401,11 +393,11 @@ static void on_chooser_response(GtkNativeDialog *dialog, int response, WenshuCli
                                          g_str_equal(kind, "md") ? path : NULL,
                                          g_str_equal(kind, "sheet") ? path : NULL, &error);
         if (!ok) {
-            set_status(self, TRUE, error->message);
+            wenshu_status_set(self->status_label, TRUE, error->message);
             g_error_free(error);
         } else if (!g_str_equal(kind, "open")) {
             char *msg = g_strdup_printf("已导出 %s", path);
-            set_status(self, FALSE, msg);
+            wenshu_status_set(self->status_label, FALSE, msg);
             g_free(msg);
         }
     }

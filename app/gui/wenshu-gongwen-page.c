@@ -18,6 +18,7 @@
  * conversation. wenshu_gongwen_page_load_conversation() puts one back.
  */
 #include "wenshu-gongwen-page.h"
+#include "wenshu-page-util.h"
 #include "wenshu-layout-lock.h"
 
 #include <glib/gstdio.h>
@@ -98,22 +99,6 @@ enum { SIGNAL_CHECKED, SIGNAL_PREVIEW_READY, SIGNAL_DRAFTED, SIGNAL_HISTORY_CHAN
 static guint signals[N_SIGNALS];
 
 /* ---- small helpers ------------------------------------------------------------------ */
-
-static void set_status(WenshuGongwenPage *self, gboolean is_error, const char *text)
-{
-    gtk_label_set_text(self->status_label, text);
-    if (is_error)
-        gtk_widget_add_css_class(GTK_WIDGET(self->status_label), "error");
-    else
-        gtk_widget_remove_css_class(GTK_WIDGET(self->status_label), "error");
-}
-
-static char *buffer_text(GtkTextBuffer *buffer)
-{
-    GtkTextIter start, end;
-    gtk_text_buffer_get_bounds(buffer, &start, &end);
-    return gtk_text_buffer_get_text(buffer, &start, &end, FALSE);
-}
 
 /* The entry's text without surrounding spaces, or NULL when empty. */
 static char *entry_value(AdwEntryRow *row)
@@ -203,7 +188,7 @@ static void clear_issues(WenshuGongwenPage *self)
 static int run_check(WenshuGongwenPage *self)
 {
     clear_issues(self);
-    char *text = buffer_text(gtk_text_view_get_buffer(self->draft_view));
+    char *text = wenshu_buffer_text(gtk_text_view_get_buffer(self->draft_view));
     size_t len = strlen(text);
     if (len == 0) {
         g_free(text);
@@ -267,22 +252,6 @@ static void on_issues_list_row_activated(GtkListBox *list, GtkListBoxRow *row,
 
 /* ---- the preview ------------------------------------------------------------------------ */
 
-/* Remove a directory of plain files (the preview's temporary pages). */
-static void remove_dir(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        char *path = g_build_filename(dir, name, NULL);
-        g_unlink(path);
-        g_free(path);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
-}
-
-
 /* Runs in a worker thread: lay the draft out, write the pages as PNGs in a
  * fresh temporary directory, load them as textures, delete the files.
  * Returns a GPtrArray of GdkTexture (one a page), or an error. */
@@ -318,7 +287,7 @@ static GPtrArray *render_preview_pages(const char *text, GError **error)
             g_clear_pointer(&pages, g_ptr_array_unref);
         g_free(path);
     }
-    remove_dir(dir); /* whatever the export left, a failed one included */
+    wenshu_remove_dir(dir); /* whatever the export left, a failed one included */
     g_free(prefix);
     g_free(dir);
     gw_doc_free(&doc);
@@ -391,7 +360,7 @@ static void start_preview(WenshuGongwenPage *self)
         return;
     }
     self->preview_dirty = FALSE;
-    char *text = buffer_text(gtk_text_view_get_buffer(self->draft_view));
+    char *text = wenshu_buffer_text(gtk_text_view_get_buffer(self->draft_view));
     if (*text == '\0') {
         g_free(text);
         show_preview_pages(self, NULL);
@@ -465,7 +434,7 @@ static char *form_to_json(WenshuGongwenPage *self)
         json_builder_set_member_name(builder, form_entries[i].key);
         json_builder_add_string_value(builder, gtk_editable_get_text(form_entry(self, i)));
     }
-    g_autofree char *notes = buffer_text(gtk_text_view_get_buffer(self->facts_view));
+    g_autofree char *notes = wenshu_buffer_text(gtk_text_view_get_buffer(self->facts_view));
     json_builder_set_member_name(builder, "notes");
     json_builder_add_string_value(builder, notes);
     json_builder_end_object(builder);
@@ -661,7 +630,7 @@ static struct draft_job *job_from_form(WenshuGongwenPage *self)
 {
     guint item = adw_combo_row_get_selected(self->kind_row);
     if (item >= (guint)self->n_kinds) {
-        set_status(self, TRUE, "请选择文种");
+        wenshu_status_set(self->status_label, TRUE, "请选择文种");
         return NULL;
     }
     struct draft_job *job = g_new0(struct draft_job, 1);
@@ -673,12 +642,12 @@ static struct draft_job *job_from_form(WenshuGongwenPage *self)
     job->recipients = entry_value(self->recipients_row);
     job->date = entry_value(self->date_row);
     job->contact = entry_value(self->contact_row);
-    job->notes = g_strstrip(buffer_text(gtk_text_view_get_buffer(self->facts_view)));
+    job->notes = g_strstrip(wenshu_buffer_text(gtk_text_view_get_buffer(self->facts_view)));
     if (!job->date)
         job->date = today_text();
     const char *missing = !job->issuer ? "请填写发文机关" : !*job->notes ? "请填写事实与要点" : NULL;
     if (missing) {
-        set_status(self, TRUE, missing);
+        wenshu_status_set(self->status_label, TRUE, missing);
         draft_job_free(job);
         return NULL;
     }
@@ -690,7 +659,7 @@ static struct draft_job *job_from_form(WenshuGongwenPage *self)
     job->system = gw_draft_system_prompt(&job->facts);
     job->user_header = gw_draft_header_prompt(&job->facts);
     if (!job->system || !job->user_header) {
-        set_status(self, TRUE, "内存不足");
+        wenshu_status_set(self->status_label, TRUE, "内存不足");
         draft_job_free(job);
         return NULL;
     }
@@ -700,7 +669,7 @@ static struct draft_job *job_from_form(WenshuGongwenPage *self)
 /* End the run: report, drop the job, re-enable the actions. */
 static void end_draft(WenshuGongwenPage *self, gboolean ok, gboolean is_error, const char *status)
 {
-    set_status(self, is_error, status);
+    wenshu_status_set(self->status_label, is_error, status);
     g_clear_pointer(&self->job, draft_job_free);
     gtk_text_view_set_editable(self->draft_view, TRUE);
     update_actions(self);
@@ -758,7 +727,7 @@ static void header_finished(WenshuGongwenPage *self)
         g_free(msg);
         return;
     }
-    set_status(self, FALSE, "正在撰写正文…");
+    wenshu_status_set(self->status_label, FALSE, "正在撰写正文…");
     if (!start_body(self, &error)) {
         end_draft(self, FALSE, TRUE, error->message);
         g_error_free(error);
@@ -815,7 +784,7 @@ static void draft_activated(GtkWidget *widget, const char *action, GVariant *par
     if (self->job)
         return;
     if (!self->runner || !wenshu_runner_is_loaded(self->runner)) {
-        set_status(self, TRUE, "尚未加载模型");
+        wenshu_status_set(self->status_label, TRUE, "尚未加载模型");
         update_actions(self);
         return;
     }
@@ -837,7 +806,7 @@ static void draft_activated(GtkWidget *widget, const char *action, GVariant *par
         g_error_free(error);
         return;
     }
-    set_status(self, FALSE, "正在拟定版头…");
+    wenshu_status_set(self->status_label, FALSE, "正在拟定版头…");
     gtk_text_view_set_editable(self->draft_view, FALSE); /* the body streams in at its end */
     update_actions(self);
 }
@@ -885,10 +854,10 @@ static void on_chooser_response(GtkNativeDialog *dialog, int response, WenshuGon
         if (wenshu_gongwen_page_export(self, as_pdf ? NULL : path, as_pdf ? path : NULL,
                                        &error)) {
             char *msg = g_strdup_printf("已导出 %s", path);
-            set_status(self, FALSE, msg);
+            wenshu_status_set(self->status_label, FALSE, msg);
             g_free(msg);
         } else {
-            set_status(self, TRUE, error->message);
+            wenshu_status_set(self->status_label, TRUE, error->message);
             g_error_free(error);
         }
     }
@@ -927,7 +896,7 @@ void wenshu_gongwen_page_set_draft_text(WenshuGongwenPage *self, const char *tex
 char *wenshu_gongwen_page_get_draft_text(WenshuGongwenPage *self)
 {
     g_return_val_if_fail(WENSHU_IS_GONGWEN_PAGE(self), NULL);
-    return buffer_text(gtk_text_view_get_buffer(self->draft_view));
+    return wenshu_buffer_text(gtk_text_view_get_buffer(self->draft_view));
 }
 
 /* ---- the object ---------------------------------------------------------------------------- */

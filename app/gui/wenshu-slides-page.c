@@ -11,6 +11,7 @@
  * come from the same drawing code as the PDF export.
  */
 #include "wenshu-slides-page.h"
+#include "wenshu-page-util.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -77,23 +78,6 @@ static GParamSpec *props[N_PROPS];
 enum { SIGNAL_OUTLINED, SIGNAL_GENERATED, SIGNAL_PREVIEW_READY, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-static void set_status(WenshuSlidesPage *self, gboolean is_error, const char *text)
-{
-    gtk_label_set_text(self->status_label, text);
-    if (is_error)
-        gtk_widget_add_css_class(GTK_WIDGET(self->status_label), "error");
-    else
-        gtk_widget_remove_css_class(GTK_WIDGET(self->status_label), "error");
-}
-
-static char *view_text(WenshuSlidesPage *self)
-{
-    GtkTextBuffer *buffer = gtk_text_view_get_buffer(self->outline_view);
-    GtkTextIter start, end;
-    gtk_text_buffer_get_bounds(buffer, &start, &end);
-    return gtk_text_buffer_get_text(buffer, &start, &end, FALSE);
-}
-
 static const char *selected_theme(WenshuSlidesPage *self)
 {
     guint item = gtk_drop_down_get_selected(self->theme_dropdown);
@@ -147,20 +131,6 @@ static gboolean load_theme(const char *name, struct deck_theme *theme, GError **
 
 /* ---- thumbnails ------------------------------------------------------------------------- */
 
-static void remove_dir(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        char *path = g_build_filename(dir, name, NULL);
-        g_unlink(path);
-        g_free(path);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
-}
-
 struct render_input {
     char *text;  /* the view's JSON */
     char *theme; /* a theme name */
@@ -208,7 +178,7 @@ static GPtrArray *render_thumbnails(const struct render_input *in, GError **erro
             g_clear_pointer(&pages, g_ptr_array_unref);
         g_free(path);
     }
-    remove_dir(dir);
+    wenshu_remove_dir(dir);
     g_free(prefix);
     g_free(dir);
     deck_free(&deck);
@@ -260,7 +230,7 @@ static void on_preview_done(GObject *source, GAsyncResult *result, gpointer user
         g_clear_object(&self->preview_cancel);
         show_thumbnails(self, pages);
         if (error && !self->job)
-            set_status(self, TRUE, error->message);
+            wenshu_status_set(self->status_label, TRUE, error->message);
         if (self->preview_dirty)
             start_preview(self);
         else
@@ -279,7 +249,7 @@ static void start_preview(WenshuSlidesPage *self)
     }
     self->preview_dirty = FALSE;
     struct render_input *in = g_new0(struct render_input, 1);
-    in->text = view_text(self);
+    in->text = wenshu_buffer_text(gtk_text_view_get_buffer(self->outline_view));
     in->theme = g_strdup(selected_theme(self));
     self->preview_cancel = g_cancellable_new();
     GTask *task = g_task_new(self, self->preview_cancel, on_preview_done, NULL);
@@ -346,7 +316,7 @@ static void end_job(WenshuSlidesPage *self, gboolean ok, gboolean is_error, cons
 {
     int step = self->job ? self->job->step : STEP_OUTLINE;
     g_clear_pointer(&self->job, gen_job_free);
-    set_status(self, is_error, status);
+    wenshu_status_set(self->status_label, is_error, status);
     gtk_text_view_set_editable(self->outline_view, TRUE);
     update_actions(self);
     schedule_preview(self);
@@ -491,7 +461,7 @@ static gboolean can_generate(WenshuSlidesPage *self)
     if (self->job)
         return FALSE;
     if (!self->runner || !wenshu_runner_is_loaded(self->runner)) {
-        set_status(self, TRUE, "尚未加载模型");
+        wenshu_status_set(self->status_label, TRUE, "尚未加载模型");
         update_actions(self);
         return FALSE;
     }
@@ -507,7 +477,7 @@ static void begin_job(WenshuSlidesPage *self, struct gen_job *job, const char *s
         g_error_free(error);
         return;
     }
-    set_status(self, FALSE, status);
+    wenshu_status_set(self->status_label, FALSE, status);
     gtk_text_view_set_editable(self->outline_view, FALSE);
     update_actions(self);
 }
@@ -522,7 +492,7 @@ static void outline_activated(GtkWidget *widget, const char *action, GVariant *p
     struct gen_job *job = job_new(self, STEP_OUTLINE);
     if (!job->input.topic && !job->input.source_text) {
         gen_job_free(job);
-        set_status(self, TRUE, "请填写主题或选择源文档");
+        wenshu_status_set(self->status_label, TRUE, "请填写主题或选择源文档");
         return;
     }
     g_clear_handle_id(&self->preview_source, g_source_remove);
@@ -538,14 +508,14 @@ static void generate_activated(GtkWidget *widget, const char *action, GVariant *
     if (!can_generate(self))
         return;
     struct gen_job *job = job_new(self, STEP_SLIDE);
-    job->outline = view_text(self);
+    job->outline = wenshu_buffer_text(gtk_text_view_get_buffer(self->outline_view));
     char why[256] = "";
     int n = deck_gen_outline_slides(job->outline, why, sizeof why);
     if (n <= 0 || n > DECK_GEN_MAX_SLIDES) {
         char *msg = n > DECK_GEN_MAX_SLIDES
                         ? g_strdup_printf("提纲有 %d 张，最多 %d 张", n, DECK_GEN_MAX_SLIDES)
                         : g_strdup_printf("提纲无法解析：%s", why);
-        set_status(self, TRUE, msg);
+        wenshu_status_set(self->status_label, TRUE, msg);
         g_free(msg);
         gen_job_free(job);
         return;
@@ -594,7 +564,7 @@ gboolean wenshu_slides_page_export(WenshuSlidesPage *self, const char *pptx, con
                                    GError **error)
 {
     g_return_val_if_fail(WENSHU_IS_SLIDES_PAGE(self), FALSE);
-    char *text = view_text(self);
+    char *text = wenshu_buffer_text(gtk_text_view_get_buffer(self->outline_view));
     struct deck *deck = NULL;
     gboolean ok = deck_from_text(text, &deck, error);
     g_free(text);
@@ -630,10 +600,10 @@ static void on_save_response(GtkNativeDialog *dialog, int response, WenshuSlides
                                                               as_pdf ? path : NULL, &error);
         if (ok) {
             char *msg = g_strdup_printf(open_source ? "已读入 %s" : "已导出 %s", path);
-            set_status(self, FALSE, msg);
+            wenshu_status_set(self->status_label, FALSE, msg);
             g_free(msg);
         } else {
-            set_status(self, TRUE, error->message);
+            wenshu_status_set(self->status_label, TRUE, error->message);
             g_error_free(error);
         }
     }
@@ -698,7 +668,7 @@ void wenshu_slides_page_set_outline_text(WenshuSlidesPage *self, const char *jso
 char *wenshu_slides_page_get_outline_text(WenshuSlidesPage *self)
 {
     g_return_val_if_fail(WENSHU_IS_SLIDES_PAGE(self), NULL);
-    return view_text(self);
+    return wenshu_buffer_text(gtk_text_view_get_buffer(self->outline_view));
 }
 
 /* ---- the object -------------------------------------------------------------------------- */

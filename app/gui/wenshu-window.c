@@ -24,9 +24,7 @@
 #include "wenshu-history.h"
 #include "wenshu-preferences.h"
 #include "wenshu-slides-page.h"
-#ifdef WENSHU_HAVE_GONGWEN_PAGE
 #include "wenshu-gongwen-page.h"
-#endif
 
 struct _WenshuWindow {
     AdwApplicationWindow parent_instance;
@@ -444,7 +442,6 @@ static gboolean restore_into_page(WenshuWindow *self, const WenshuConversation *
         wenshu_window_show_page(self, "chat");
         return TRUE;
     }
-#ifdef WENSHU_HAVE_GONGWEN_PAGE
     if (g_str_equal(c->kind, "gongwen")) {
         if (!wenshu_gongwen_page_load_conversation(WENSHU_GONGWEN_PAGE(self->gongwen_page),
                                                    self->history, c->id, error))
@@ -452,7 +449,6 @@ static gboolean restore_into_page(WenshuWindow *self, const WenshuConversation *
         wenshu_window_show_page(self, "gongwen");
         return TRUE;
     }
-#endif
     g_set_error(error, WENSHU_HISTORY_ERROR, WENSHU_HISTORY_ERROR_FAILED,
                 "%s: this version cannot open a “%s” conversation", c->title, c->kind);
     return FALSE;
@@ -479,10 +475,8 @@ static gboolean page_shows(WenshuWindow *self, gint64 id)
 {
     if (wenshu_chat_page_get_conversation(WENSHU_CHAT_PAGE(self->chat_page)) == id)
         return TRUE;
-#ifdef WENSHU_HAVE_GONGWEN_PAGE
     if (wenshu_gongwen_page_get_conversation(WENSHU_GONGWEN_PAGE(self->gongwen_page)) == id)
         return TRUE;
-#endif
     return FALSE;
 }
 
@@ -526,10 +520,8 @@ static void on_page_history_changed(GtkWidget *page, WenshuWindow *self)
     gint64 id = 0;
     if (page == self->chat_page)
         id = wenshu_chat_page_get_conversation(WENSHU_CHAT_PAGE(page));
-#ifdef WENSHU_HAVE_GONGWEN_PAGE
     else
         id = wenshu_gongwen_page_get_conversation(WENSHU_GONGWEN_PAGE(page));
-#endif
     self->shown_id = id;
     wenshu_window_refresh_history(self);
 }
@@ -621,19 +613,24 @@ static void on_rename_response(AdwMessageDialog *dialog, const char *response, W
     }
 }
 
+/* The conversation id of the history, or NULL (an error shown in the banner). */
+static WenshuConversation *conversation_or_error(WenshuWindow *self, gint64 id)
+{
+    GError *error = NULL;
+    WenshuConversation *c = self->history ? wenshu_history_get(self->history, id, &error) : NULL;
+    if (!c && error)
+        show_history_error(self, error);
+    return c;
+}
+
 static void history_rename_activated(GtkWidget *widget, const char *action, GVariant *param)
 {
     (void)action;
     WenshuWindow *self = WENSHU_WINDOW(widget);
     gint64 id = g_variant_get_int64(param);
-    GError *error = NULL;
-    g_autoptr(WenshuConversation) c =
-        self->history ? wenshu_history_get(self->history, id, &error) : NULL;
-    if (!c) {
-        if (error)
-            show_history_error(self, error);
+    g_autoptr(WenshuConversation) c = conversation_or_error(self, id);
+    if (!c)
         return;
-    }
     GtkWidget *dialog =
         adw_message_dialog_new(GTK_WINDOW(self), "重命名 Rename", NULL);
     GtkWidget *entry = gtk_entry_new();
@@ -676,14 +673,9 @@ static void history_export_activated(GtkWidget *widget, const char *action, GVar
     (void)action;
     WenshuWindow *self = WENSHU_WINDOW(widget);
     gint64 id = g_variant_get_int64(param);
-    GError *error = NULL;
-    g_autoptr(WenshuConversation) c =
-        self->history ? wenshu_history_get(self->history, id, &error) : NULL;
-    if (!c) {
-        if (error)
-            show_history_error(self, error);
+    g_autoptr(WenshuConversation) c = conversation_or_error(self, id);
+    if (!c)
         return;
-    }
     GtkFileChooserNative *dialog =
         gtk_file_chooser_native_new("导出 Markdown Export as Markdown", GTK_WINDOW(self),
                                     GTK_FILE_CHOOSER_ACTION_SAVE, NULL, NULL);
@@ -700,9 +692,7 @@ void wenshu_window_set_history(WenshuWindow *self, WenshuHistory *history)
     g_return_if_fail(WENSHU_IS_WINDOW(self));
     purge_deleted(self);
     wenshu_chat_page_set_history(WENSHU_CHAT_PAGE(self->chat_page), history);
-#ifdef WENSHU_HAVE_GONGWEN_PAGE
     wenshu_gongwen_page_set_history(WENSHU_GONGWEN_PAGE(self->gongwen_page), history);
-#endif
     g_clear_pointer(&self->history, wenshu_history_close);
     self->history = history;
     self->shown_id = 0;
@@ -813,22 +803,6 @@ static gboolean on_close_request(GtkWindow *window, gpointer user_data)
 
 /* ---- object ------------------------------------------------------------- */
 
-static GtkWidget *gongwen_page_new(WenshuRunner *runner)
-{
-#ifdef WENSHU_HAVE_GONGWEN_PAGE
-    return wenshu_gongwen_page_new(runner);
-#else
-    (void)runner;
-    GtkWidget *page = adw_status_page_new();
-    adw_status_page_set_icon_name(ADW_STATUS_PAGE(page), "x-office-document-symbolic");
-    adw_status_page_set_title(ADW_STATUS_PAGE(page), "公文 Official document");
-    adw_status_page_set_description(ADW_STATUS_PAGE(page),
-                                    "即将推出；现在可用 wenshu-cli draft。"
-                                    "Coming next; use wenshu-cli draft for now.");
-    return page;
-#endif
-}
-
 WenshuRunner *wenshu_window_get_runner(WenshuWindow *self)
 {
     g_return_val_if_fail(WENSHU_IS_WINDOW(self), NULL);
@@ -933,13 +907,11 @@ static void wenshu_window_init(WenshuWindow *self)
     gtk_widget_init_template(GTK_WIDGET(self));
     self->runner = wenshu_runner_new();
     g_signal_connect(self->runner, "progress", G_CALLBACK(on_runner_progress), self);
-    self->gongwen_page = gongwen_page_new(self->runner);
+    self->gongwen_page = wenshu_gongwen_page_new(self->runner);
     gtk_stack_add_titled(self->page_stack, self->gongwen_page, "gongwen",
                          "公文 Official document");
-#ifdef WENSHU_HAVE_GONGWEN_PAGE
     g_signal_connect(self->gongwen_page, "history-changed", G_CALLBACK(on_page_history_changed),
                      self);
-#endif
     gtk_stack_add_titled(self->page_stack, wenshu_slides_page_new(self->runner), "slides",
                          "幻灯片 Slides");
     gtk_stack_add_titled(self->page_stack, wenshu_clip_page_new(), "clip", "视频摘要 Clip summary");

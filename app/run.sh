@@ -27,6 +27,9 @@ if [ -x "$gui" ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
     # the settings schema compiled in the build tree (uninstalled run)
     GSETTINGS_SCHEMA_DIR="$PWD/build/assets${GSETTINGS_SCHEMA_DIR:+:$GSETTINGS_SCHEMA_DIR}"
     export GSETTINGS_SCHEMA_DIR
+    # the UI's translations compiled in the build tree (ui/po/<lang>/LC_MESSAGES)
+    WENSHU_LOCALEDIR="$PWD/build/ui/po"
+    export WENSHU_LOCALEDIR
     exec "$gui" --model "$model"
 fi
 [ -x "$gui" ] || echo "The desktop app was not built (GTK4/libadwaita missing?): starting the CLI chat." >&2

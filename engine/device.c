@@ -117,10 +117,12 @@ enum eng_status device_choose_index(int device, int *index, char *notice, size_t
     return ENG_STATUS_OK;
 }
 
-enum eng_status device_upload(struct eng_model *m, int device, int index, struct eng_err *err)
+enum eng_status device_upload(struct eng_model *m, int device, int index,
+                              eng_progress_fn progress, void *progress_user_data,
+                              struct eng_err *err)
 {
     struct eng_err e = {{0}};
-    enum eng_status st = vk_model_new(m, index, &m->gpu, &e);
+    enum eng_status st = vk_model_new(m, index, progress, progress_user_data, &m->gpu, &e);
     if (st) {
         char why[1200];
         snprintf(why, sizeof why, "%s: Vulkan device %d: %s", m->gguf->path, index, e.msg);
@@ -164,11 +166,15 @@ enum eng_status device_choose(struct eng_model *m, int device, int *index,
     return device_choose_index(device, index, m->device_notice, sizeof m->device_notice, err);
 }
 
-enum eng_status device_upload(struct eng_model *m, int device, int index, struct eng_err *err)
+enum eng_status device_upload(struct eng_model *m, int device, int index,
+                              eng_progress_fn progress, void *progress_user_data,
+                              struct eng_err *err)
 {
     (void)m;
     (void)device;
     (void)index;
+    (void)progress;
+    (void)progress_user_data;
     return eng_set_err(err, ENG_STATUS_ERR_UNSUPPORTED, "this build has no Vulkan backend");
 }
 

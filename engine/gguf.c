@@ -119,6 +119,9 @@ struct gguf_file_impl {
     void *map_base;   /* what mmap() returned (the image may start later) */
     bool file_backed; /* map_base maps the file itself (not a private copy) */
     size_t map_size;  /* the size given to mmap() */
+    void *data_copy_base;  /* GGUF_LOAD_HUGE_PAGES: what mmap() returned for the private
+                            * copy of the data section the tensors point into, or NULL */
+    size_t data_copy_size; /* the size given to that mmap() */
     struct gguf_index kv_index;
     struct gguf_index tensor_index;
 };
@@ -547,6 +550,8 @@ static void free_impl(struct gguf_file_impl *g)
     free(g->tensor_index.slots);
     if (g->mapped)
         munmap(g->map_base, g->map_size);
+    if (g->data_copy_base)
+        munmap(g->data_copy_base, g->data_copy_size);
     free(f->path);
     free(g);
 }
@@ -614,12 +619,33 @@ static bool huge_pages_available(void)
     return ok;
 }
 
-/* Read the whole file into anonymous memory backed by huge pages. On success
- * base and base_size describe the mapping, image the (aligned) file bytes. */
-static enum eng_status read_into_huge_pages(int fd, const char *path, size_t size, void **base,
-                                            size_t *base_size, uint8_t **image,
-                                            struct eng_err *err)
+/* Bytes of tensor data before data-section offset `end`: how much of the
+ * weights a read that goes through the section in order has brought in. */
+static uint64_t tensor_bytes_below(const struct gguf_file *f, uint64_t end)
 {
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const struct gguf_tensor *t = &f->tensors[i];
+        if (end > t->offset)
+            n += end - t->offset < t->n_bytes ? end - t->offset : t->n_bytes;
+    }
+    return n;
+}
+
+/* The data section is read in pieces of this size, with a progress report
+ * after each (some 30 reports a GiB: nothing next to the read itself). */
+#define READ_CHUNK_BYTES ((size_t)32 << 20)
+
+/* Copy the data section of the opened file (fd) into anonymous memory backed
+ * by huge pages, in chunks, reporting the tensor bytes read; on success the
+ * tensors point into the copy, which g owns. */
+static enum eng_status read_data_into_huge_pages(struct gguf_file_impl *g, int fd,
+                                                 eng_progress_fn progress, void *user_data,
+                                                 struct eng_err *err)
+{
+    struct gguf_file *f = &g->pub;
+    const char *path = f->path;
+    size_t size = (size_t)(f->size - f->data_offset); /* bytes of the data section */
     size_t alloc = size + HUGE_PAGE_SIZE;
     void *p = mmap(NULL, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
@@ -628,27 +654,36 @@ static enum eng_status read_into_huge_pages(int fd, const char *path, size_t siz
     uint8_t *aligned =
         (uint8_t *)(((uintptr_t)p + HUGE_PAGE_SIZE - 1) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1));
     madvise(aligned, size, MADV_HUGEPAGE);
+    const uint64_t total = tensor_bytes_below(f, size);
+    if (progress)
+        progress(0, total, user_data);
     size_t done = 0;
     while (done < size) {
-        ssize_t got = read(fd, aligned + done, size - done);
+        size_t want = size - done < READ_CHUNK_BYTES ? size - done : READ_CHUNK_BYTES;
+        ssize_t got = pread(fd, aligned + done, want, (off_t)(f->data_offset + done));
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0) {
             int e = got < 0 ? errno : 0;
             munmap(p, alloc);
-            return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: read failed at byte %zu: %s", path,
-                               done, e ? strerror(e) : "the file shrank while loading");
+            return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: read failed at byte %" PRIu64 ": %s",
+                               path, f->data_offset + done,
+                               e ? strerror(e) : "the file shrank while loading");
         }
         done += (size_t)got;
+        if (progress)
+            progress(tensor_bytes_below(f, done), total, user_data);
     }
-    *base = p;
-    *base_size = alloc;
-    *image = aligned;
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        f->tensors[i].data = aligned + f->tensors[i].offset;
+    g->data_copy_base = p;
+    g->data_copy_size = alloc;
     return ENG_STATUS_OK;
 }
 
-enum eng_status gguf_open_ex(const char *path, enum gguf_load_mode mode, struct gguf_file **out,
-                             struct eng_err *err)
+enum eng_status gguf_open_with_progress(const char *path, enum gguf_load_mode mode,
+                                        eng_progress_fn progress, void *progress_user_data,
+                                        struct gguf_file **out, struct eng_err *err)
 {
     ENG_ASSERT(path != NULL && out != NULL);
     *out = NULL;
@@ -657,54 +692,60 @@ enum eng_status gguf_open_ex(const char *path, enum gguf_load_mode mode, struct 
         return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot open: %s", path,
                            strerror(errno));
     struct stat st;
+    enum eng_status status = ENG_STATUS_OK;
     if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+        status = eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot stat: %s", path,
+                             strerror(errno));
+        goto out_close;
     }
     if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: not a regular file", path);
+        status = eng_set_err(err, ENG_STATUS_ERR_IO, "%s: not a regular file", path);
+        goto out_close;
     }
     if (st.st_size == 0) {
-        close(fd);
-        return gguf_open_memory(NULL, 0, path, out, err);
+        status = gguf_open_memory(NULL, 0, path, out, err);
+        goto out_close;
     }
     if ((uint64_t)st.st_size > SIZE_MAX) {
-        close(fd);
-        return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: too large to map", path);
+        status = eng_set_err(err, ENG_STATUS_ERR_IO, "%s: too large to map", path);
+        goto out_close;
     }
+    /* The header is parsed from a map of the file (only its pages are
+     * touched); in GGUF_LOAD_HUGE_PAGES mode the data section is then read
+     * into private memory. */
     size_t size = (size_t)st.st_size;
-    void *base = NULL;
-    size_t base_size = size;
-    uint8_t *image = NULL;
-    if (mode == GGUF_LOAD_HUGE_PAGES && huge_pages_available()) {
-        enum eng_status st_read = read_into_huge_pages(fd, path, size, &base, &base_size, &image,
-                                                       err);
-        close(fd);
-        if (st_read != ENG_STATUS_OK)
-            return st_read;
-    } else {
-        base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        int map_errno = errno;
-        close(fd);
-        if (base == MAP_FAILED)
-            return eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot map: %s", path,
-                               strerror(map_errno));
-        image = base;
+    void *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (base == MAP_FAILED) {
+        status = eng_set_err(err, ENG_STATUS_ERR_IO, "%s: cannot map: %s", path,
+                             strerror(errno));
+        goto out_close;
     }
     struct gguf_file_impl *g = impl_new(path);
     if (g == NULL) {
-        munmap(base, base_size);
-        return eng_set_err(err, ENG_STATUS_ERR_NOMEM, "%s: out of memory", path);
+        munmap(base, size);
+        status = eng_set_err(err, ENG_STATUS_ERR_NOMEM, "%s: out of memory", path);
+        goto out_close;
     }
-    g->pub.map = image;
+    g->pub.map = base;
     g->pub.size = (uint64_t)size;
     g->mapped = true;
-    g->file_backed = image == base;
+    g->file_backed = true;
     g->map_base = base;
-    g->map_size = base_size;
-    return open_image(g, out, err);
+    g->map_size = size;
+    if ((status = open_image(g, out, err)))
+        goto out_close; /* open_image freed g */
+    if (mode == GGUF_LOAD_HUGE_PAGES && (*out)->n_tensors > 0 && huge_pages_available() &&
+        (status = read_data_into_huge_pages(g, fd, progress, progress_user_data, err)))
+        gguf_close(out);
+out_close:
+    close(fd);
+    return status;
+}
+
+enum eng_status gguf_open_ex(const char *path, enum gguf_load_mode mode, struct gguf_file **out,
+                             struct eng_err *err)
+{
+    return gguf_open_with_progress(path, mode, NULL, NULL, out, err);
 }
 
 enum eng_status gguf_open(const char *path, struct gguf_file **out, struct eng_err *err)
@@ -715,7 +756,7 @@ enum eng_status gguf_open(const char *path, struct gguf_file **out, struct eng_e
 void gguf_drop_resident_data(struct gguf_file *f)
 {
     struct gguf_file_impl *g = impl_of(f);
-    if (!g->mapped || !g->file_backed || f->data_offset >= f->size)
+    if (!g->mapped || !g->file_backed || g->data_copy_base || f->data_offset >= f->size)
         return;
     long page = sysconf(_SC_PAGESIZE);
     uintptr_t begin = ((uintptr_t)f->map + f->data_offset + (uintptr_t)page - 1) &

@@ -63,7 +63,7 @@ struct gguf_tensor {
     enum eng_type type;
     uint64_t offset;           /* relative to the data blob */
     uint64_t n_bytes;          /* validated: data + n_bytes <= end of file */
-    const void *data;          /* inside the mapping */
+    const void *data;          /* inside the mapping, or its private copy */
 };
 
 struct gguf_file {
@@ -88,14 +88,23 @@ enum eng_status gguf_open(const char *path, struct gguf_file **out, struct eng_e
 /* How gguf_open_ex() brings the file into memory. */
 enum gguf_load_mode {
     GGUF_LOAD_MMAP,       /* map the file read-only (shared with the page cache) */
-    GGUF_LOAD_HUGE_PAGES, /* read it into private memory on transparent huge pages,
-                           * when the kernel offers them (else map it): weights then
-                           * stream about 1.5x faster on two threads */
+    GGUF_LOAD_HUGE_PAGES, /* map it, and read the tensor data into private memory on
+                           * transparent huge pages when the kernel offers them:
+                           * weights then stream about 1.5x faster on two threads */
 };
 
 /* gguf_open() with a choice of load mode. */
 enum eng_status gguf_open_ex(const char *path, enum gguf_load_mode mode, struct gguf_file **out,
                              struct eng_err *err);
+
+/* gguf_open_ex() that reports the read: when the data section is read into
+ * private memory (GGUF_LOAD_HUGE_PAGES where the kernel offers huge pages),
+ * progress (may be NULL) gets the tensor bytes read so far of the sum of
+ * every tensor's n_bytes: first 0, then after each chunk of 32 MiB, the last
+ * call with done == total. A file that is only mapped gets no call. */
+enum eng_status gguf_open_with_progress(const char *path, enum gguf_load_mode mode,
+                                        eng_progress_fn progress, void *progress_user_data,
+                                        struct gguf_file **out, struct eng_err *err);
 
 /* Validate a GGUF image held in memory (used by the fuzz target). `name` is
  * used in messages. The buffer must outlive the returned file. */

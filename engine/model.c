@@ -274,6 +274,45 @@ static void count_weights(struct eng_model *m)
     }
 }
 
+/* The caller's progress callback for one load. The steps report in turn
+ * (the read, or the upload, then the end), each in the units of the whole:
+ * bytes of the weights, of total. */
+struct load_progress {
+    eng_progress_fn fn; /* NULL: no reports */
+    void *user_data;
+    uint64_t total;     /* the weight bytes: the sum of every tensor's n_bytes */
+    bool started;       /* a report was made */
+};
+
+static void load_progress_report(struct load_progress *lp, uint64_t done)
+{
+    if (!lp->fn)
+        return;
+    lp->started = true;
+    lp->fn(done, lp->total, lp->user_data);
+}
+
+/* gguf's report of the tensor bytes read (an eng_progress_fn): the same units
+ * and the same total as the load's. */
+static void on_read_progress(uint64_t done, uint64_t total, void *user_data)
+{
+    struct load_progress *lp = user_data;
+    lp->total = total;
+    load_progress_report(lp, done);
+}
+
+/* The upload's report of bytes uploaded (an eng_progress_fn), scaled to the
+ * weight bytes: what goes to the device is not byte for byte the file (norm
+ * vectors become f32, tied embeddings go once). */
+static void on_upload_progress(uint64_t done, uint64_t total, void *user_data)
+{
+    struct load_progress *lp = user_data;
+    if (total == 0 || done == total)
+        load_progress_report(lp, lp->total);
+    else
+        load_progress_report(lp, (uint64_t)((double)done / (double)total * (double)lp->total));
+}
+
 static void setup_chat(struct eng_model *m)
 {
     struct gguf_str tmpl = {NULL, 0};
@@ -304,8 +343,10 @@ enum eng_status eng_model_load(const struct eng_model_params *params, struct eng
     enum gguf_load_mode mode = params->use_mmap || params->vocab_only || gpu_index >= 0
                                    ? GGUF_LOAD_MMAP
                                    : GGUF_LOAD_HUGE_PAGES;
-    if ((st = gguf_open_ex(params->path, mode, &m->gguf, err)) || (st = read_arch(m, err)) ||
-        (st = tokenizer_from_gguf(m->gguf, &m->tok, err)))
+    struct load_progress lp = {.fn = params->progress, .user_data = params->progress_user_data};
+    if ((st = gguf_open_with_progress(params->path, mode, on_read_progress, &lp, &m->gguf,
+                                      err)) ||
+        (st = read_arch(m, err)) || (st = tokenizer_from_gguf(m->gguf, &m->tok, err)))
         goto out_free;
     struct gguf_str name;
     if (gguf_get_str(m->gguf, "general.name", &name))
@@ -313,10 +354,16 @@ enum eng_status eng_model_load(const struct eng_model_params *params, struct eng
                  name.data);
     setup_chat(m);
     count_weights(m);
+    /* A mapped file reads nothing here: its first report says so. */
+    lp.total = m->weight_bytes;
+    if (!lp.started)
+        load_progress_report(&lp, 0);
     if (!m->vocab_only && ((st = read_hparams(m, err)) || (st = bind_weights(m, err))))
         goto out_free;
-    if (gpu_index >= 0 && (st = device_upload(m, params->device, gpu_index, err)))
+    if (gpu_index >= 0 && (st = device_upload(m, params->device, gpu_index, on_upload_progress,
+                                              &lp, err)))
         goto out_free;
+    load_progress_report(&lp, lp.total);
     *out = m;
     return ENG_STATUS_OK;
 

@@ -83,8 +83,12 @@ enum eng_status device_choose(struct eng_model *m, int device, int *index,
 enum eng_status device_choose_index(int device, int *index, char *notice, size_t notice_size,
                                     struct eng_err *err);
 /* Upload the bound weights to Vulkan device index, with the same fallback
- * rule; on success the mapped file's pages are let go. */
-enum eng_status device_upload(struct eng_model *m, int device, int index, struct eng_err *err);
+ * rule; on success the mapped file's pages are let go. progress (may be
+ * NULL) gets the bytes uploaded of all the bytes to upload, after each
+ * weight. */
+enum eng_status device_upload(struct eng_model *m, int device, int index,
+                              eng_progress_fn progress, void *progress_user_data,
+                              struct eng_err *err);
 /* Free the device copy of the weights. */
 void device_detach(struct eng_model *m);
 

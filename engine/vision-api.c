@@ -238,25 +238,39 @@ static struct idefics3_preprocess_params idefics3_params(const struct eng_mmproj
     return q;
 }
 
+/* The progress of one encode call of n_images encoder images (groups,
+ * tiles or frames) through every layer; the first report, 0 of the total,
+ * goes out now. */
+static struct vision_progress progress_start(const struct eng_mmproj *mp, int64_t n_images)
+{
+    struct vision_progress vp = {.fn = mp->params.progress,
+                                 .user_data = mp->params.progress_user_data,
+                                 .total = (uint64_t)mp->p->n_layer * (uint64_t)n_images};
+    if (vp.fn)
+        vp.fn(0, vp.total, vp.user_data);
+    return vp;
+}
+
 /* Run the Qwen encoder on the projector's device; rows go to out. */
 static enum eng_status encode_qwen(struct eng_mmproj *mp, const struct qwen_pixels *px,
-                                   float *out, struct eng_err *err)
+                                   struct vision_progress *vp, float *out, struct eng_err *err)
 {
 #ifdef WENSHU_HAVE_VULKAN
     if (mp->gpu)
-        return vk_vision_encode_qwen(mp->gpu, px, out, err);
+        return vk_vision_encode_qwen(mp->gpu, px, vp, out, err);
 #endif
-    return vision_encode_qwen_cpu(mp->p, mp->pool, px, out, err);
+    return vision_encode_qwen_cpu(mp->p, mp->pool, px, vp, out, err);
 }
 
 static enum eng_status encode_idefics3(struct eng_mmproj *mp, const struct idefics3_pixels *px,
-                                       float *out, struct eng_err *err)
+                                       struct vision_progress *vp, float *out,
+                                       struct eng_err *err)
 {
 #ifdef WENSHU_HAVE_VULKAN
     if (mp->gpu)
-        return vk_vision_encode_idefics3(mp->gpu, px, out, err);
+        return vk_vision_encode_idefics3(mp->gpu, px, vp, out, err);
 #endif
-    return vision_encode_idefics3_cpu(mp->p, mp->pool, px, out, err);
+    return vision_encode_idefics3_cpu(mp->p, mp->pool, px, vp, out, err);
 }
 
 static enum eng_status encode_image_qwen(struct eng_mmproj *mp, const struct eng_image *image,
@@ -273,7 +287,8 @@ static enum eng_status encode_image_qwen(struct eng_mmproj *mp, const struct eng
         m->grid_h = px->grid_h / px->merge_size;
         m->grid_w = px->grid_w / px->merge_size;
         m->n_images = 1;
-        st = encode_qwen(mp, px, m->embd, err);
+        struct vision_progress vp = progress_start(mp, px->grid_t);
+        st = encode_qwen(mp, px, &vp, m->embd, err);
     }
     qwen_pixels_free(&px);
     return st;
@@ -294,7 +309,8 @@ static enum eng_status encode_image_idefics3(struct eng_mmproj *mp, const struct
         m->n_cols = px->n_cols;
         m->n_images = px->n_images;
         m->tokens_per_image = per_image;
-        st = encode_idefics3(mp, px, m->embd, err);
+        struct vision_progress vp = progress_start(mp, px->n_images);
+        st = encode_idefics3(mp, px, &vp, m->embd, err);
     }
     idefics3_pixels_free(&px);
     return st;
@@ -338,6 +354,7 @@ static enum eng_status encode_video_qwen(struct eng_mmproj *mp, const struct eng
     m->grid_h = gh;
     m->grid_w = gw;
     m->seconds_per_group = v->sample_fps > 0 ? 2.0 / v->sample_fps : 0.0;
+    struct vision_progress vp = progress_start(mp, n_groups);
     for (int g = 0; g < n_groups && st == ENG_STATUS_OK; g++) {
         if (cancel && *cancel)
             return eng_set_err(err, ENG_STATUS_CANCELLED, "cancelled after %d of %d frame pairs",
@@ -351,7 +368,7 @@ static enum eng_status encode_video_qwen(struct eng_mmproj *mp, const struct eng
             st = eng_set_err(err, ENG_STATUS_ERR_ARG, "frame %d of the clip has another size "
                              "than the first", 2 * g);
         if (st == ENG_STATUS_OK)
-            st = encode_qwen(mp, px, m->embd + (size_t)g * gh * gw * m->n_embd, err);
+            st = encode_qwen(mp, px, &vp, m->embd + (size_t)g * gh * gw * m->n_embd, err);
         qwen_pixels_free(&px);
     }
     return st;
@@ -371,6 +388,7 @@ static enum eng_status encode_video_idefics3(struct eng_mmproj *mp, const struct
     m->is_video = true;
     m->n_images = v->n_frames;
     m->tokens_per_image = per_image;
+    struct vision_progress vp = progress_start(mp, v->n_frames);
     for (int f = 0; f < v->n_frames && st == ENG_STATUS_OK; f++) {
         if (cancel && *cancel)
             return eng_set_err(err, ENG_STATUS_CANCELLED, "cancelled after %d of %d frames", f,
@@ -378,7 +396,7 @@ static enum eng_status encode_video_idefics3(struct eng_mmproj *mp, const struct
         struct idefics3_pixels *px = NULL;
         st = idefics3_preprocess_image(&v->frames[f].image, &ip, &px, err);
         if (st == ENG_STATUS_OK)
-            st = encode_idefics3(mp, px, m->embd + (size_t)f * per_image * m->n_embd, err);
+            st = encode_idefics3(mp, px, &vp, m->embd + (size_t)f * per_image * m->n_embd, err);
         idefics3_pixels_free(&px);
     }
     return st;

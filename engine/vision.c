@@ -53,7 +53,18 @@ struct vit_run {
 
     uint8_t *qact_data[CPU_QACT_COUNT]; /* per activation type: the largest input, quantized */
     struct cpu_qact qact[CPU_QACT_COUNT];
+
+    struct vision_progress *progress; /* may be NULL */
+    int n_images;                     /* encoder images in the batch (groups, tiles) */
 };
+
+void vision_progress_add(struct vision_progress *vp, int n_images)
+{
+    if (!vp || !vp->fn)
+        return;
+    vp->done += (uint64_t)n_images;
+    vp->fn(vp->done, vp->total, vp->user_data);
+}
 
 /* ---- scratch ---------------------------------------------------------------- */
 
@@ -303,6 +314,7 @@ static void vit_blocks(struct vit_run *r)
     for (int il = 0; il < r->p->n_layer; il++) {
         attention_block(r, &r->p->layers[il]);
         mlp_block(r, &r->p->layers[il]);
+        vision_progress_add(r->progress, r->n_images);
     }
 }
 
@@ -457,14 +469,15 @@ static void qwen_merger(struct vit_run *r, float *out)
 }
 
 enum eng_status vision_encode_qwen_cpu(const struct mmproj *p, struct threadpool *pool,
-                                       const struct qwen_pixels *px, float *out,
+                                       const struct qwen_pixels *px,
+                                       struct vision_progress *progress, float *out,
                                        struct eng_err *err)
 {
     enum eng_status st = qwen_check(p, px, err);
     if (st)
         return st;
     quant_init();
-    struct vit_run r = {.p = p, .pool = pool};
+    struct vit_run r = {.p = p, .pool = pool, .progress = progress, .n_images = px->grid_t};
     r.n_tok = px->grid_t * px->grid_h * px->grid_w;
     r.n_units = r.n_tok / (p->merge_size * p->merge_size);
     if (!(st = qwen_layout(&r, px, err)) && !(st = vit_alloc(&r, true, err)) &&
@@ -557,14 +570,16 @@ static void idefics3_shuffle(const struct vit_run *r, int side, const float *x, 
 }
 
 enum eng_status vision_encode_idefics3_cpu(const struct mmproj *p, struct threadpool *pool,
-                                           const struct idefics3_pixels *px, float *out,
+                                           const struct idefics3_pixels *px,
+                                           struct vision_progress *progress, float *out,
                                            struct eng_err *err)
 {
     enum eng_status st = idefics3_check(p, px, err);
     if (st)
         return st;
     quant_init();
-    struct vit_run r = {.p = p, .pool = pool};
+    struct vit_run r = {.p = p, .pool = pool, .progress = progress,
+                        .n_images = px->n_images};
     r.n_tok = px->n_images * p->n_pos;
     r.n_units = r.n_tok / (p->merge_size * p->merge_size);
     r.n_seg_full = px->n_images;

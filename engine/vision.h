@@ -34,12 +34,30 @@
 #include "media/preprocess.h"
 #include "mmproj.h"
 
+/* The progress of one eng_mmproj_encode_* call, across every encoder pass it
+ * makes (see eng_mmproj_params.progress): done and total count encoder
+ * layers times encoder images (Qwen: temporal groups; Idefics3: tiles). */
+struct vision_progress {
+    eng_progress_fn fn; /* NULL: nothing is reported */
+    void *user_data;
+    uint64_t done, total;
+    int vk_layers_per_submit; /* Vulkan: encoder layers one submit runs while the
+                               * encode is followed (0 = 1 to start); it grows
+                               * while a submit takes under a few milliseconds */
+};
+
+/* One more encoder layer has run on n_images encoder images: add them and
+ * report. Accepts NULL and a NULL fn (nothing to do). */
+void vision_progress_add(struct vision_progress *vp, int n_images);
+
 /* Encode Qwen2-VL / Qwen2.5-VL pixels. out: [qwen_pixels_n_tokens(px)][projection_dim].
+ * progress (may be NULL) advances by px->grid_t after each encoder layer.
  * Errors: ENG_STATUS_ERR_ARG when the pixels do not fit the projector
  * (patch_dim, merge size, a grid not a multiple of the merge size),
  * ENG_STATUS_ERR_NOMEM. */
 enum eng_status vision_encode_qwen_cpu(const struct mmproj *p, struct threadpool *pool,
-                                       const struct qwen_pixels *px, float *out,
+                                       const struct qwen_pixels *px,
+                                       struct vision_progress *progress, float *out,
                                        struct eng_err *err);
 
 /* Tokens one Idefics3 image of side `size` becomes:
@@ -48,11 +66,13 @@ int vision_idefics3_tokens_per_image(const struct mmproj *p, int size);
 
 /* Encode Idefics3 / SmolVLM images (tiles and the global image).
  * out: [px->n_images * vision_idefics3_tokens_per_image(p, px->size)][projection_dim].
+ * progress (may be NULL) advances by px->n_images after each encoder layer.
  * Errors: ENG_STATUS_ERR_ARG when the tile size does not give the
  * projector's n_pos positions or does not divide by the shuffle factor,
  * ENG_STATUS_ERR_NOMEM. */
 enum eng_status vision_encode_idefics3_cpu(const struct mmproj *p, struct threadpool *pool,
-                                           const struct idefics3_pixels *px, float *out,
+                                           const struct idefics3_pixels *px,
+                                           struct vision_progress *progress, float *out,
                                            struct eng_err *err);
 
 #endif /* WENSHU_VISION_H */

@@ -77,6 +77,13 @@ int eng_devices_list(struct eng_device_info *out, int max, struct eng_err *err);
 
 struct eng_model;
 
+/* Progress of a long step, called on the thread doing it: done of total
+ * units (bytes while a model loads, encoder layers while media encode),
+ * non-decreasing, the same total in every call of a step, the first call
+ * before the work starts and the last, when the step succeeds, with
+ * done == total. Keep it quick: it runs between pieces of the work. */
+typedef void (*eng_progress_fn)(uint64_t done, uint64_t total, void *user_data);
+
 struct eng_model_params {
     const char *path; /* the GGUF file */
     int n_threads;    /* CPU threads for compute; 0 = all cores */
@@ -87,6 +94,15 @@ struct eng_model_params {
     int device;       /* ENG_DEVICE_AUTO, _CPU, _VULKAN or ENG_DEVICE_INDEX(i); the
                        * default is AUTO, or what WENSHU_DEVICE says (see
                        * eng_device_parse) */
+    eng_progress_fn progress; /* may be NULL; bytes of weights read (and, on a
+                               * GPU, uploaded) of the total to read and upload.
+                               * total = eng_model_info.weight_bytes (the sum of
+                               * the file's tensor sizes). Read into memory: after
+                               * every 32 MiB. Mapped on the CPU: nothing to read,
+                               * 0 then total. On a GPU: after each weight, the
+                               * uploaded share of total (the upload reads the
+                               * mapped file) */
+    void *progress_user_data;
 };
 
 struct eng_model_params eng_model_params_default(void);
@@ -439,6 +455,17 @@ struct eng_mmproj_params {
     int longest_edge;         /* Idefics3 image resize; 0 = the file's
                                * clip.vision.preproc_image_size, else 2048 */
     int max_tiles;            /* Idefics3 cap on tiles per image; < 0 = none (HF) */
+    eng_progress_fn progress; /* may be NULL; during each eng_mmproj_encode_image
+                               * or _video call: encoder layers done of all the
+                               * layers that call runs (layers x encoder images:
+                               * Qwen temporal groups, i.e. 1 for an image and the
+                               * frame pairs of a clip; Idefics3 tiles plus the
+                               * global image, or a clip's frames), 0 first, then
+                               * once a layer (where one pass holds several
+                               * images, done grows by their count). On Vulkan a
+                               * followed encode is split into submits of whole
+                               * layers, reported as each submit ends */
+    void *progress_user_data; /* kept by the projector: valid while it encodes */
 };
 struct eng_mmproj_params eng_mmproj_params_default(void);
 

@@ -28,6 +28,12 @@ test_pkgs="$test_pkgs libreoffice-writer-nogui libreoffice-impress-nogui"
 # The desktop app: GTK4 + libadwaita, SQLite for the history; its tests run
 # under Xvfb and validate the .desktop and AppStream files.
 build_pkgs="$build_pkgs libgtk-4-dev libadwaita-1-dev libsqlite3-dev"
+# gettext: msgfmt and xgettext build and check the UI translations (ui/po)
+build_pkgs="$build_pkgs gettext"
+# libsoup3: the model downloader and `wenshu-cli serve` (HTTP client and server)
+build_pkgs="$build_pkgs libsoup-3.0-dev"
+# libsecret: remote endpoints' API keys in the system keyring
+build_pkgs="$build_pkgs libsecret-1-dev"
 test_pkgs="$test_pkgs xvfb xauth desktop-file-utils appstream libxml2-utils"
 
 want="$build_pkgs"

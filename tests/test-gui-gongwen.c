@@ -602,8 +602,8 @@ static void test_draft_with_model(Fixture *f, gconstpointer data)
     g_assert_true(action_enabled(f, "gongwen.draft"));
     g_assert_false(action_enabled(f, "gongwen.stop"));
 
-    set_entry(f, "发文机关", "临江市应急管理局");
-    set_entry(f, "成文日期", "2025年3月18日");
+    set_entry(f, "Issuing agency", "临江市应急管理局"); /* 发文机关; LANGUAGE=en */
+    set_entry(f, "Date", "2025年3月18日"); /* 成文日期 */
     GtkTextView *facts = GTK_TEXT_VIEW(named(f, "facts"));
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(facts),
                              "定于2025年4月在全市开展安全生产大检查。各区于5月10日前报送情况。", -1);

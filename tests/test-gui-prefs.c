@@ -276,7 +276,7 @@ static void test_device_list(void)
     const char *const *ids = wenshu_preferences_get_device_ids(prefs);
     g_assert_cmpstr(ids[0], ==, "auto");
     g_assert_cmpstr(ids[1], ==, "cpu");
-    g_assert_cmpstr(combo_label(row, 0), ==, "自动 Auto");
+    g_assert_cmpstr(combo_label(row, 0), ==, "Auto"); /* the tests run with LANGUAGE=en */
     g_assert_cmpstr(combo_label(row, 1), ==, "CPU");
 
     struct eng_err err = {0};
@@ -428,7 +428,7 @@ static void test_menu_actions(void)
     g_assert_nonnull(about);
     gui_wait_until(gui_widget_drawn, about, WAIT_MS, "the about window to map");
     g_assert_cmpstr(adw_about_window_get_application_name(ADW_ABOUT_WINDOW(about)), ==,
-                    "文书 Wenshu");
+                    "Wenshu");
     gui_save_screenshot(about, "prefs-about", 150);
     gtk_window_destroy(GTK_WINDOW(about));
     gtk_window_destroy(GTK_WINDOW(window));

@@ -12,8 +12,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+/* ---- progress lines ------------------------------------------------------------- */
+
+bool cli_progress_wanted(void)
+{
+    return isatty(STDERR_FILENO) == 1;
+}
+
+void cli_progress_init(struct cli_progress *line, const char *label)
+{
+    snprintf(line->label, sizeof line->label, "%s", label);
+    line->last_percent = -1;
+}
+
+void cli_progress_print(uint64_t done, uint64_t total, void *user_data)
+{
+    struct cli_progress *line = user_data;
+    int percent = done >= total ? 100 : (int)((double)done * 100.0 / (double)total);
+    if (percent == line->last_percent)
+        return;
+    if (percent == 100) {
+        cli_progress_clear(line);
+        line->last_percent = 100;
+        return;
+    }
+    /* \r and "erase to the end of the line": the line is redrawn in place. */
+    fprintf(stderr, "\r\033[Kwenshu-cli: %s %d%%", line->label, percent);
+    line->last_percent = percent;
+}
+
+void cli_progress_clear(struct cli_progress *line)
+{
+    if (line->last_percent >= 0 && line->last_percent < 100)
+        fputs("\r\033[K", stderr);
+    line->last_percent = -1;
+}
 
 bool cli_media_opt(int argc, char **argv, int *i, struct cli_media_options *o, bool *bad)
 {
@@ -111,6 +148,11 @@ int cli_media_start(const struct cli_media_options *o, int device, int n_threads
     mp.path = o->mmproj;
     mp.device = device;
     mp.n_threads = n_threads;
+    cli_progress_init(&set->encode_line, "encoding");
+    if (cli_progress_wanted()) {
+        mp.progress = cli_progress_print;
+        mp.progress_user_data = &set->encode_line;
+    }
     struct eng_err err;
     if (eng_mmproj_load(&mp, &set->proj, &err) != ENG_STATUS_OK) {
         cli_fail("%s", err.msg);
@@ -124,30 +166,38 @@ int cli_media_start(const struct cli_media_options *o, int device, int n_threads
     return 0;
 }
 
-/* Decode and encode one image. */
-static int encode_image_file(struct eng_mmproj *proj, const char *path, struct eng_media **out)
+/* Decode and encode one image; err names the file on failure. */
+static enum eng_status encode_image_file(struct eng_mmproj *proj, const char *path,
+                                         struct eng_media **out, struct eng_err *err)
 {
     struct eng_image *image = NULL;
-    struct eng_err err;
-    enum eng_status st = eng_image_load(path, NULL, &image, &err);
-    if (st == ENG_STATUS_OK && (st = eng_mmproj_encode_image(proj, image, out, &err)))
-        snprintf(err.msg + strlen(err.msg), sizeof err.msg - strlen(err.msg), " (%s)", path);
+    enum eng_status st = eng_image_load(path, NULL, &image, err);
+    if (st == ENG_STATUS_OK && (st = eng_mmproj_encode_image(proj, image, out, err)))
+        snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg), " (%s)", path);
     eng_image_free(&image);
-    return st ? cli_fail("%s", err.msg) : 0;
+    return st;
 }
 
-/* Encode item i: an image file, or the clip its job decoded. */
+/* Encode item i: an image file, or the clip its job decoded, with the
+ * encode's progress line on a terminal. */
 static int encode_item(struct cli_media_set *set, int i, struct eng_media **out)
 {
     struct cli_clip_job *job = &set->jobs[i];
-    if (!set->options->items[i].is_video)
-        return encode_image_file(set->proj, set->options->items[i].path, out);
-    if (job->status != ENG_STATUS_OK)
+    const char *path = set->options->items[i].path;
+    if (set->options->items[i].is_video && job->status != ENG_STATUS_OK)
         return cli_fail("%s", job->err.msg);
+    char label[sizeof set->encode_line.label];
+    snprintf(label, sizeof label, "encoding %s", path);
+    cli_progress_init(&set->encode_line, label);
     struct eng_err err;
-    if (eng_mmproj_encode_video(set->proj, job->video, NULL, out, &err) != ENG_STATUS_OK)
-        return cli_fail("%s: %s", job->path, err.msg);
-    return 0;
+    enum eng_status st = set->options->items[i].is_video
+                             ? eng_mmproj_encode_video(set->proj, job->video, NULL, out, &err)
+                             : encode_image_file(set->proj, path, out, &err);
+    cli_progress_clear(&set->encode_line);
+    if (st == ENG_STATUS_OK)
+        return 0;
+    return set->options->items[i].is_video ? cli_fail("%s: %s", path, err.msg)
+                                           : cli_fail("%s", err.msg);
 }
 
 int cli_media_finish(struct cli_media_set *set)
@@ -297,9 +347,17 @@ struct eng_model *cli_load_model(const char *path, int n_threads, int device, bo
     mp.vocab_only = vocab_only;
     mp.use_mmap = use_mmap;
     mp.device = device;
+    struct cli_progress line;
+    cli_progress_init(&line, "loading");
+    if (cli_progress_wanted() && !vocab_only) {
+        mp.progress = cli_progress_print;
+        mp.progress_user_data = &line;
+    }
     struct eng_model *model = NULL;
     struct eng_err err;
-    if (eng_model_load(&mp, &model, &err) != ENG_STATUS_OK) {
+    enum eng_status st = eng_model_load(&mp, &model, &err);
+    cli_progress_clear(&line);
+    if (st != ENG_STATUS_OK) {
         cli_fail("%s", err.msg);
         return NULL;
     }

@@ -11,6 +11,9 @@
 /* Each sub-command: argc/argv start at the sub-command's name. Returns the
  * process exit status. */
 int cmd_run(int argc, char **argv);
+/* run --remote URL --remote-model M (cmd-remote.c, owner: remote): the run on an
+ * OpenAI-compatible server; cmd_run hands over when --remote is given. */
+int cmd_run_remote(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
@@ -47,6 +50,26 @@ int cmd_frames(int argc, char **argv);
 /* Write n_rows x n_cols float32 values (n_cols 0: a vector of n_rows) as a
  * version 1.0 .npy file. Returns 0, or 1 when the file cannot be written. */
 int cli_write_npy(const char *path, const float *v, size_t n_rows, size_t n_cols);
+
+/* ---- progress lines (cli-media.c) ---- */
+
+/* One line on stderr, "wenshu-cli: loading 42%" or "wenshu-cli: encoding
+ * photo.png 42%", redrawn in place while stderr is a terminal and cleared
+ * when the step ends. Elsewhere nothing is printed: scripts and tests read
+ * stderr. */
+struct cli_progress {
+    char label[320];  /* "loading", "encoding NAME" */
+    int last_percent; /* what the line shows; -1: nothing shown */
+};
+/* Whether progress lines are printed (stderr is a terminal). */
+bool cli_progress_wanted(void);
+/* Start a line labelled label (nothing is printed until the first report). */
+void cli_progress_init(struct cli_progress *line, const char *label);
+/* An eng_progress_fn on a struct cli_progress: redraws the line when its
+ * percentage changes; done == total clears it. */
+void cli_progress_print(uint64_t done, uint64_t total, void *user_data);
+/* Clear the line if it still shows (a step that failed half way). */
+void cli_progress_clear(struct cli_progress *line);
 
 /* ---- images and clips (cli-media.c) ---- */
 
@@ -89,6 +112,7 @@ struct cli_media_set {
     struct cli_clip_job jobs[CLI_MAX_MEDIA]; /* [i] for items[i] that are clips */
     struct eng_media *media[CLI_MAX_MEDIA];  /* [n_media], owned */
     int n_media;
+    struct cli_progress encode_line;         /* the projector reports here (a terminal only) */
 };
 /* Start decoding the clips on worker threads and load the projector; then
  * (after loading the text model) cli_media_finish() encodes every item.

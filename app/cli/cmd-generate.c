@@ -384,6 +384,9 @@ static int generate_with_media(struct eng_model *model, struct eng_session *sess
 
 int cmd_run(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--remote") == 0)
+            return cmd_run_remote(argc, argv);
     struct gen_options o;
     if (!parse_gen_options(argc, argv, &o))
         return 2;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd-models.h"
+#include "cmd-serve.h"
 
 struct command {
     const char *name;
@@ -18,7 +20,9 @@ struct command {
 
 static const struct command commands[] = {
     {"run", cmd_run, "run -m MODEL -p PROMPT [--system TEXT] [-n N] [--raw] [media flags] "
-                     "[sampling flags]"},
+                     "[sampling flags]\n"
+                     "  run --remote URL --remote-model M [--api-key-env VAR] [--timeout S] "
+                     "-p PROMPT [--system TEXT] [-n N] [--image F] [sampling flags]"},
     {"chat", cmd_chat, "chat -m MODEL [--system TEXT] [--no-think] [sampling flags]"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL (-p TEXT | -f FILE) [--special]"},
     {"logits", cmd_logits, "logits -m MODEL -p TEXT -o OUT.npy [-n N] [--ctx N] [media flags]"},
@@ -50,6 +54,13 @@ static const struct command commands[] = {
      "image FILE... [--max-pixels N] [-o OUT.ppm]   decode images (size; pixels as PPM)"},
     {"frames", cmd_frames,
      "frames CLIP [--fps F] [--min-frames N] [--max-frames N] [--max-edge N] [--json]   sampled frames and scene cuts"},
+    {"models", cmd_models,
+     "models list|pull NAME [--mirror M]|verify [NAME]|rm NAME|import PATH [--name N]|path NAME"
+     "   the model catalogue and downloads"},
+    {"serve", cmd_serve,
+     "serve -m MODEL [--mmproj P] [--host 127.0.0.1] [--port 8080] [--api-key KEY] "
+     "[--parallel N] [--queue N] [--max-tokens N] [--max-body BYTES] [--ctx N] [-t N] "
+     "[--device D]   an OpenAI-compatible server"},
 };
 
 int cli_fail(const char *fmt, ...)

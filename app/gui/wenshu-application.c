@@ -10,6 +10,8 @@
  */
 #include "wenshu-application.h"
 
+#include <glib/gi18n.h>
+
 #include "wenshu-preferences.h"
 #include "wenshu-window.h"
 
@@ -48,7 +50,7 @@ static void open_history(WenshuWindow *window)
     GError *error = NULL;
     WenshuHistory *history = wenshu_history_open(path && path[0] ? path : NULL, &error);
     if (!history) {
-        g_autofree char *message = g_strdup_printf("历史记录 History: %s", error->message);
+        g_autofree char *message = g_strdup_printf(_("History: %s"), error->message);
         wenshu_window_show_error(window, message);
         g_error_free(error);
         return;
@@ -91,8 +93,11 @@ static void preferences_activated(GSimpleAction *action, GVariant *param, gpoint
     GtkWindow *parent = gtk_application_get_active_window(GTK_APPLICATION(app));
     g_autoptr(GSettings) settings = wenshu_settings_new();
     if (!settings) {
-        const char *reason = "首选项 Preferences: the settings schema " WENSHU_SETTINGS_SCHEMA_ID
-                             " is not installed (set GSETTINGS_SCHEMA_DIR for a build folder)";
+        g_autofree char *reason = g_strdup_printf(
+            /* TRANSLATORS: the schema's id; GSETTINGS_SCHEMA_DIR is an environment variable */
+            _("Preferences: the settings schema %s is not installed (set GSETTINGS_SCHEMA_DIR "
+              "for a build folder)"),
+            WENSHU_SETTINGS_SCHEMA_ID);
         if (WENSHU_IS_WINDOW(parent))
             wenshu_window_show_error(WENSHU_WINDOW(parent), reason);
         else
@@ -107,12 +112,15 @@ static void about_activated(GSimpleAction *action, GVariant *param, gpointer app
     (void)action;
     (void)param;
     GtkWindow *parent = gtk_application_get_active_window(GTK_APPLICATION(app));
-    static const char *const developers[] = {"Wenshu contributors", NULL};
+    const char *developers[] = {_("Wenshu contributors"), NULL};
     GtkWidget *about = g_object_new(
         ADW_TYPE_ABOUT_WINDOW, "transient-for", parent, "modal", TRUE, "application-name",
-        "文书 Wenshu", "application-icon", WENSHU_APPLICATION_ID, "version", WENSHU_VERSION,
-        "comments", "离线 AI 写作台 An offline AI drafting desk", "developers", developers,
-        "license-type", GTK_LICENSE_APACHE_2_0, NULL);
+        /* TRANSLATORS: the application's name */
+        _("Wenshu"), "application-icon", WENSHU_APPLICATION_ID, "version", WENSHU_VERSION,
+        "comments", _("An offline AI drafting desk"), "developers", developers,
+        "license-type", GTK_LICENSE_APACHE_2_0,
+        /* TRANSLATORS: your names, one a line, as the About window credits them */
+        "translator-credits", _("translator-credits"), NULL);
     gtk_window_present(GTK_WINDOW(about));
 }
 
@@ -149,11 +157,12 @@ static void wenshu_application_class_init(WenshuApplicationClass *klass)
 static void wenshu_application_init(WenshuApplication *self)
 {
     static const GOptionEntry options[] = {
-        {"model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "A GGUF model to load at start", "PATH"},
+        {"model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, N_("A GGUF model to load at start"),
+         N_("PATH")},
         {"prompt", 0, 0, G_OPTION_ARG_STRING, NULL,
-         "Send this chat prompt once the model has loaded (a test hook)", "TEXT"},
+         N_("Send this chat prompt once the model has loaded (a test hook)"), N_("TEXT")},
         {"n-predict", 0, 0, G_OPTION_ARG_INT, NULL,
-         "Most new tokens for --prompt (default 512; -1: until the context is full)", "N"},
+         N_("Most new tokens for --prompt (default 512; -1: until the context is full)"), "N"},
         {NULL},
     };
     self->n_predict = 512;

@@ -11,6 +11,7 @@
 #include "wenshu-clip-page.h"
 #include "wenshu-page-util.h"
 
+#include <glib/gi18n.h>
 #include <math.h>
 #include <string.h>
 
@@ -141,7 +142,7 @@ static struct analysis *analyse_video(struct decode_job *job, GError **error)
     }
     if (st != ENG_STATUS_OK) {
         if (st == ENG_STATUS_CANCELLED)
-            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "已取消");
+            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Cancelled"));
         else
             g_set_error_literal(error, CLIP_ERROR, CLIP_ERROR_FORMAT, err.msg);
         free(cuts);
@@ -268,9 +269,11 @@ static gboolean on_progress_poll(gpointer user_data)
         return G_SOURCE_CONTINUE;
     double f = g_atomic_int_get(&self->job->progress_permille) / 1000.0;
     double elapsed = (g_get_monotonic_time() - self->started_us) / 1e6;
-    char *text =
-        f >= 0.05 ? g_strdup_printf("%.0f%% · 约剩 %.0f 秒", 100 * f, ceil(elapsed * (1 - f) / f))
-                  : g_strdup_printf("%.0f%%", 100 * f);
+    double seconds_left = f > 0 ? ceil(elapsed * (1 - f) / f) : 0;
+    char *text = f >= 0.05
+                     /* TRANSLATORS: the progress in percent, then the seconds left */
+                     ? g_strdup_printf(_("%.0f%% · about %.0f s left"), 100 * f, seconds_left)
+                     : g_strdup_printf("%.0f%%", 100 * f);
     gtk_progress_bar_set_fraction(self->progress_bar, f);
     gtk_progress_bar_set_text(self->progress_bar, text);
     g_free(text);
@@ -298,7 +301,8 @@ static void on_decode_done(GObject *source, GAsyncResult *result, gpointer user_
         show_timeline(self);
         gtk_progress_bar_set_fraction(self->progress_bar, 1.0);
         gtk_progress_bar_set_text(self->progress_bar, "100%");
-        char *msg = g_strdup_printf("%d 个章节，%d 帧（%.1f 秒）", self->n_chapters,
+        char *msg = /* TRANSLATORS: chapters, frames read, the video's length in seconds */
+            g_strdup_printf(_("Chapters: %d, frames: %d (%.1f s)"), self->n_chapters,
                                     a->video->n_frames, a->video->duration);
         wenshu_status_set(self->status_label, FALSE, msg);
         g_free(msg);
@@ -316,7 +320,7 @@ gboolean wenshu_clip_page_open(WenshuClipPage *self, const char *path, GError **
 {
     g_return_val_if_fail(WENSHU_IS_CLIP_PAGE(self), FALSE);
     if (self->job) {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BUSY, "正在读取另一个视频");
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BUSY, _("Another video is being read"));
         return FALSE;
     }
     clear_chapters(self);
@@ -327,7 +331,7 @@ gboolean wenshu_clip_page_open(WenshuClipPage *self, const char *path, GError **
     char *name = g_path_get_basename(path);
     gtk_label_set_text(self->file_label, name);
     g_free(name);
-    wenshu_status_set(self->status_label, FALSE, "正在查找场景切换并抽取帧…");
+    wenshu_status_set(self->status_label, FALSE, _("Finding the scene cuts and taking frames…"));
     gtk_progress_bar_set_fraction(self->progress_bar, 0.0);
 
     struct decode_job *job = g_new0(struct decode_job, 1);
@@ -359,7 +363,7 @@ gboolean wenshu_clip_page_export(WenshuClipPage *self, const char *srt, const ch
 {
     g_return_val_if_fail(WENSHU_IS_CLIP_PAGE(self), FALSE);
     if (!self->analysis || self->n_chapters == 0) {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "尚未读取视频");
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, _("No video read yet"));
         return FALSE;
     }
     char *title = g_path_get_basename(self->video_path);
@@ -396,7 +400,7 @@ static void on_chooser_response(GtkNativeDialog *dialog, int response, WenshuCli
             wenshu_status_set(self->status_label, TRUE, error->message);
             g_error_free(error);
         } else if (!g_str_equal(kind, "open")) {
-            char *msg = g_strdup_printf("已导出 %s", path);
+            char *msg = g_strdup_printf(_("Exported %s"), path);
             wenshu_status_set(self->status_label, FALSE, msg);
             g_free(msg);
         }
@@ -421,7 +425,7 @@ static void show_chooser(WenshuClipPage *self, const char *kind, const char *tit
         gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(self->chooser), name);
     if (open) {
         GtkFileFilter *filter = gtk_file_filter_new();
-        gtk_file_filter_set_name(filter, "视频 Videos");
+        gtk_file_filter_set_name(filter, _("Videos"));
         gtk_file_filter_add_mime_type(filter, "video/*");
         gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(self->chooser), filter);
         g_object_unref(filter);
@@ -436,15 +440,15 @@ static void chooser_activated(GtkWidget *widget, const char *action, GVariant *p
     (void)param;
     WenshuClipPage *self = WENSHU_CLIP_PAGE(widget);
     if (g_str_equal(action, "clip.open"))
-        show_chooser(self, "open", "选择视频", NULL);
+        show_chooser(self, "open", _("Choose a video"), NULL);
     else if (g_str_equal(action, "clip.export-srt"))
-        show_chooser(self, "srt", "导出 SRT 章节", "chapters.srt");
+        show_chooser(self, "srt", _("Export SRT chapters"), "chapters.srt");
     else if (g_str_equal(action, "clip.export-vtt"))
-        show_chooser(self, "vtt", "导出 WebVTT 章节", "chapters.vtt");
+        show_chooser(self, "vtt", _("Export WebVTT chapters"), "chapters.vtt");
     else if (g_str_equal(action, "clip.export-md"))
-        show_chooser(self, "md", "导出 Markdown 摘要", "summary.md");
+        show_chooser(self, "md", _("Export Markdown summary"), "summary.md");
     else
-        show_chooser(self, "sheet", "导出关键帧拼图", "contact-sheet.png");
+        show_chooser(self, "sheet", _("Export keyframe contact sheet"), "contact-sheet.png");
 }
 
 /* ---- the object -------------------------------------------------------------------------- */

@@ -13,14 +13,19 @@
  * With a history (wenshu_gongwen_page_set_history) the page saves a "gongwen"
  * conversation: the form as JSON settings (json-glib; keys kind, issuer,
  * doc_number, signers, recipients, date, contact, notes) and the draft text
- * as one complete assistant message. It saves when a drafting run ends and,
+ * as one assistant message. It saves when a drafting run ends and,
  * debounced by AUTOSAVE_DELAY_MS, after edits; each Draft starts a new
- * conversation. wenshu_gongwen_page_load_conversation() puts one back.
+ * conversation. While the body streams, the text so far is saved at most
+ * every STREAM_SAVE_MS as an unfinished message (on the first tokens, then
+ * as they come), so a crash or a kill loses at most that much and the
+ * window restores the draft at the next start.
+ * wenshu_gongwen_page_load_conversation() puts one back.
  */
 #include "wenshu-gongwen-page.h"
 #include "wenshu-page-util.h"
 #include "wenshu-layout-lock.h"
 
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -38,6 +43,7 @@
 #define HEADER_N_PREDICT 600
 #define BODY_N_PREDICT 1500
 #define AUTOSAVE_DELAY_MS 1000 /* the quiet time after an edit before it is saved */
+#define STREAM_SAVE_MS 500     /* the longest a streaming body stays unsaved */
 #define TITLE_CHARS 20         /* a saved draft's title: kind and issuer, cut */
 
 enum draft_step {
@@ -78,6 +84,8 @@ struct _WenshuGongwenPage {
     gint64 conversation_id;  /* the saved draft shown, or 0 */
     gint64 draft_message_id; /* its draft text message, or 0 */
     guint autosave_source;   /* the pending debounced save, or 0 */
+    gint64 stream_saved_at;  /* monotonic µs of the last save while the body
+                              * streams; 0: not saved since it began */
     gboolean restoring;      /* filling the form from the history: not an edit */
 
     /* template children */
@@ -155,7 +163,9 @@ static GtkWidget *issue_row_new(const char *severity, gboolean is_error, int lin
     GtkWidget *sev = issue_label(severity, is_error ? "error" : "warning", FALSE);
     gtk_widget_set_valign(sev, GTK_ALIGN_START);
     gtk_box_append(GTK_BOX(box), sev);
-    char *where = line > 0 ? g_strdup_printf("第%d行", line) : g_strdup("全文");
+    char *where = line > 0 ? g_strdup_printf(_("Line %d"), line)
+                           /* TRANSLATORS: an issue that concerns no single line */
+                           : g_strdup(_("Whole text"));
     GtkWidget *line_label = issue_label(where, "numeric", FALSE);
     gtk_widget_set_valign(line_label, GTK_ALIGN_START);
     gtk_box_append(GTK_BOX(box), line_label);
@@ -164,7 +174,8 @@ static GtkWidget *issue_row_new(const char *severity, gboolean is_error, int lin
     gtk_widget_set_hexpand(texts, TRUE);
     gtk_box_append(GTK_BOX(texts), issue_label(message, NULL, TRUE));
     if (fix && *fix) {
-        char *advice = g_strdup_printf("建议：%s", fix);
+        char *advice = /* TRANSLATORS: how to fix a format issue */
+            g_strdup_printf(_("Suggestion: %s"), fix);
         gtk_box_append(GTK_BOX(texts), issue_label(advice, "dim-label", TRUE));
         g_free(advice);
     }
@@ -196,10 +207,14 @@ static int run_check(WenshuGongwenPage *self)
     }
     struct gw_doc *doc = NULL;
     struct gw_err err = {{0}};
-    if (!gw_parse_text(text, len, "稿件", &doc, &err)) {
-        gtk_list_box_append(self->issues_list,
-                            issue_row_new(gw_severity_name(GW_SEVERITY_ERROR), TRUE, 0, "parse",
-                                          err.msg, "按“# 标题”、“发文机关：”等格式书写"));
+    /* TRANSLATORS: names the draft editor's text in parse errors ("draft: ...") */
+    if (!gw_parse_text(text, len, _("draft"), &doc, &err)) {
+        gtk_list_box_append(
+            self->issues_list,
+            issue_row_new(gw_severity_name(GW_SEVERITY_ERROR), TRUE, 0, "parse", err.msg,
+                          /* TRANSLATORS: the draft's syntax: keep “# 标题” and “发文机关：” */
+                          _("Write the draft as “# 标题” (title), “发文机关：” (issuing agency) "
+                            "and the like")));
         g_free(text);
         return -1;
     }
@@ -259,7 +274,7 @@ static GPtrArray *render_preview_pages(const char *text, GError **error)
 {
     struct gw_doc *doc = NULL;
     struct gw_err err = {{0}};
-    if (!gw_parse_text(text, strlen(text), "稿件", &doc, &err)) {
+    if (!gw_parse_text(text, strlen(text), _("draft"), &doc, &err)) {
         g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, err.msg);
         return NULL;
     }
@@ -322,7 +337,8 @@ static void show_preview_pages(WenshuGongwenPage *self, GPtrArray *pages)
          * page's height at about a third of the texture's size */
         gtk_widget_set_size_request(picture, -1, PREVIEW_PAGE_HEIGHT);
         gtk_widget_add_css_class(picture, "card");
-        char *name = g_strdup_printf("第%u页", i + 1);
+        char *name = /* TRANSLATORS: a preview page's accessible name */
+            g_strdup_printf(_("Page %u"), i + 1);
         gtk_accessible_update_property(GTK_ACCESSIBLE(picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                        name, -1);
         g_free(name);
@@ -453,7 +469,8 @@ static gboolean form_from_json(WenshuGongwenPage *self, const char *json, const 
     if (!json_parser_load_from_data(parser, json, -1, &parse_error) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
         g_set_error(error, WENSHU_HISTORY_ERROR, WENSHU_HISTORY_ERROR_FAILED,
-                    "%s: the saved 公文 form is not a JSON object%s%s", title,
+                    /* TRANSLATORS: the conversation's title; ": " and a reason, or nothing */
+                    _("%s: the saved official document form is not a JSON object%s%s"), title,
                     parse_error ? ": " : "", parse_error ? parse_error->message : "");
         g_clear_error(&parse_error);
         return FALSE;
@@ -488,9 +505,10 @@ static char *draft_title(WenshuGongwenPage *self)
 }
 
 /* Save the form and the draft now: a new conversation the first time
- * (once there is a draft text), an update after. A failure shows in the
- * window's banner and ends saving for this page. */
-static void save_to_history(WenshuGongwenPage *self)
+ * (once there is a draft text), an update after; complete FALSE while the
+ * body is still streaming. A failure shows in the window's banner and ends
+ * saving for this page. */
+static void save_draft(WenshuGongwenPage *self, gboolean complete)
 {
     g_clear_handle_id(&self->autosave_source, g_source_remove);
     if (!self->history)
@@ -513,21 +531,37 @@ static void save_to_history(WenshuGongwenPage *self)
         goto out_failed;
     if (!self->draft_message_id)
         self->draft_message_id = wenshu_history_add_message(
-            self->history, self->conversation_id, "assistant", text, TRUE, &error);
-    else if (!wenshu_history_update_message(self->history, self->draft_message_id, text, TRUE,
-                                            &error))
+            self->history, self->conversation_id, "assistant", text, complete, &error);
+    else if (!wenshu_history_update_message(self->history, self->draft_message_id, text,
+                                            complete, &error))
         goto out_failed;
     if (!self->draft_message_id)
         goto out_failed;
     g_signal_emit(self, signals[SIGNAL_HISTORY_CHANGED], 0);
     return;
 out_failed : {
-    g_autofree char *message = g_strdup_printf("历史记录 History: %s", error->message);
+    g_autofree char *message = g_strdup_printf(_("History: %s"), error->message);
     g_error_free(error);
     self->history = NULL;
     if (!gtk_widget_activate_action(GTK_WIDGET(self), "win.show-error", "s", message))
         g_message("%s", message);
 }
+}
+
+static void save_to_history(WenshuGongwenPage *self)
+{
+    save_draft(self, TRUE);
+}
+
+/* The body is streaming: save it unfinished on its first tokens, then at
+ * most every STREAM_SAVE_MS. */
+static void save_streamed_body(WenshuGongwenPage *self)
+{
+    gint64 now = g_get_monotonic_time();
+    if (self->stream_saved_at && now - self->stream_saved_at < STREAM_SAVE_MS * 1000)
+        return;
+    self->stream_saved_at = now;
+    save_draft(self, FALSE);
 }
 
 static gboolean on_autosave_timeout(gpointer user_data)
@@ -573,7 +607,7 @@ gboolean wenshu_gongwen_page_load_conversation(WenshuGongwenPage *self, WenshuHi
     g_return_val_if_fail(WENSHU_IS_GONGWEN_PAGE(self), FALSE);
     if (self->job) {
         g_set_error_literal(error, WENSHU_RUNNER_ERROR, WENSHU_RUNNER_ERROR_BUSY,
-                            "公文: a draft is being generated; stop it first");
+                            _("Official document: a draft is being generated; stop it first"));
         return FALSE;
     }
     g_autoptr(WenshuConversation) c = wenshu_history_get(history, conversation, error);
@@ -630,7 +664,7 @@ static struct draft_job *job_from_form(WenshuGongwenPage *self)
 {
     guint item = adw_combo_row_get_selected(self->kind_row);
     if (item >= (guint)self->n_kinds) {
-        wenshu_status_set(self->status_label, TRUE, "请选择文种");
+        wenshu_status_set(self->status_label, TRUE, _("Choose a document type"));
         return NULL;
     }
     struct draft_job *job = g_new0(struct draft_job, 1);
@@ -645,7 +679,9 @@ static struct draft_job *job_from_form(WenshuGongwenPage *self)
     job->notes = g_strstrip(wenshu_buffer_text(gtk_text_view_get_buffer(self->facts_view)));
     if (!job->date)
         job->date = today_text();
-    const char *missing = !job->issuer ? "请填写发文机关" : !*job->notes ? "请填写事实与要点" : NULL;
+    const char *missing = !job->issuer  ? _("Fill in the issuing agency")
+                          : !*job->notes ? _("Fill in the facts and key points")
+                                         : NULL;
     if (missing) {
         wenshu_status_set(self->status_label, TRUE, missing);
         draft_job_free(job);
@@ -659,7 +695,7 @@ static struct draft_job *job_from_form(WenshuGongwenPage *self)
     job->system = gw_draft_system_prompt(&job->facts);
     job->user_header = gw_draft_header_prompt(&job->facts);
     if (!job->system || !job->user_header) {
-        wenshu_status_set(self->status_label, TRUE, "内存不足");
+        wenshu_status_set(self->status_label, TRUE, _("Out of memory"));
         draft_job_free(job);
         return NULL;
     }
@@ -682,7 +718,7 @@ static gboolean start_body(WenshuGongwenPage *self, GError **error)
     struct draft_job *job = self->job;
     job->user_body = gw_draft_body_prompt(&job->facts, &job->header);
     if (!job->user_body) {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "内存不足");
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Out of memory"));
         return FALSE;
     }
     struct eng_chat_message msgs[4] = {{"system", job->system},
@@ -691,6 +727,7 @@ static gboolean start_body(WenshuGongwenPage *self, GError **error)
                                        {"user", job->user_body}};
     struct eng_sampler_params sampler = eng_sampler_params_default();
     job->step = DRAFT_STEP_BODY;
+    self->stream_saved_at = 0;
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->draft_view), "", -1);
     return wenshu_runner_start(self->runner, msgs, 4, &sampler, BODY_N_PREDICT, NULL, error);
 }
@@ -713,6 +750,7 @@ static void on_runner_tokens(WenshuRunner *runner, const char *text, WenshuGongw
     GtkTextIter end;
     gtk_text_buffer_get_end_iter(buffer, &end);
     gtk_text_buffer_insert(buffer, &end, text, -1);
+    save_streamed_body(self);
 }
 
 /* The header's JSON is in: parse it and start the body. */
@@ -722,12 +760,12 @@ static void header_finished(WenshuGongwenPage *self)
     GError *error = NULL;
     struct draft_job *job = self->job;
     if (!gw_draft_header_parse(job->json->str, job->json->len, &job->header, &err)) {
-        char *msg = g_strdup_printf("模型给出的版头无法解析：%s", err.msg);
+        char *msg = g_strdup_printf(_("The header the model gave cannot be parsed: %s"), err.msg);
         end_draft(self, FALSE, TRUE, msg);
         g_free(msg);
         return;
     }
-    wenshu_status_set(self->status_label, FALSE, "正在撰写正文…");
+    wenshu_status_set(self->status_label, FALSE, _("Writing the body…"));
     if (!start_body(self, &error)) {
         end_draft(self, FALSE, TRUE, error->message);
         g_error_free(error);
@@ -740,14 +778,14 @@ static void body_finished(WenshuGongwenPage *self)
     struct draft_job *job = self->job;
     char *markdown = gw_draft_compose(&job->facts, &job->header, job->body->str);
     if (!markdown) {
-        end_draft(self, FALSE, TRUE, "内存不足");
+        end_draft(self, FALSE, TRUE, _("Out of memory"));
         return;
     }
     g_clear_pointer(&self->job, draft_job_free); /* so that the text change is checked */
     gtk_text_view_set_editable(self->draft_view, TRUE);
     wenshu_gongwen_page_set_draft_text(self, markdown);
     free(markdown);
-    end_draft(self, TRUE, FALSE, "起草完成，可在稿件中修改");
+    end_draft(self, TRUE, FALSE, _("Draft done; edit it in the draft"));
 }
 
 static void on_runner_finished(WenshuRunner *runner, gboolean stopped, const GError *error,
@@ -762,7 +800,7 @@ static void on_runner_finished(WenshuRunner *runner, gboolean stopped, const GEr
         end_draft(self, FALSE, TRUE, error->message);
     } else if (stopped) {
         /* keep what streamed, and check it as it stands */
-        end_draft(self, FALSE, FALSE, "已停止；已生成的内容保留在稿件中");
+        end_draft(self, FALSE, FALSE, _("Stopped; what was generated stays in the draft"));
         on_draft_buffer_changed(NULL, self);
     } else if (self->job->step == DRAFT_STEP_HEADER) {
         header_finished(self);
@@ -784,7 +822,7 @@ static void draft_activated(GtkWidget *widget, const char *action, GVariant *par
     if (self->job)
         return;
     if (!self->runner || !wenshu_runner_is_loaded(self->runner)) {
-        wenshu_status_set(self->status_label, TRUE, "尚未加载模型");
+        wenshu_status_set(self->status_label, TRUE, _("No model loaded yet"));
         update_actions(self);
         return;
     }
@@ -806,7 +844,7 @@ static void draft_activated(GtkWidget *widget, const char *action, GVariant *par
         g_error_free(error);
         return;
     }
-    wenshu_status_set(self->status_label, FALSE, "正在拟定版头…");
+    wenshu_status_set(self->status_label, FALSE, _("Drafting the header…"));
     gtk_text_view_set_editable(self->draft_view, FALSE); /* the body streams in at its end */
     update_actions(self);
 }
@@ -829,7 +867,7 @@ gboolean wenshu_gongwen_page_export(WenshuGongwenPage *self, const char *docx, c
     char *text = wenshu_gongwen_page_get_draft_text(self);
     struct gw_doc *doc = NULL;
     struct gw_err err = {{0}};
-    const char *target = docx ? docx : pdf ? pdf : "稿件";
+    const char *target = docx ? docx : pdf ? pdf : _("draft");
     g_mutex_lock(wenshu_layout_lock()); /* the preview thread and exports */
     gboolean ok = gw_parse_text(text, strlen(text), target, &doc, &err) &&
                   (!docx || gw_export_docx(doc, NULL, docx, &err)) &&
@@ -853,7 +891,7 @@ static void on_chooser_response(GtkNativeDialog *dialog, int response, WenshuGon
         GError *error = NULL;
         if (wenshu_gongwen_page_export(self, as_pdf ? NULL : path, as_pdf ? path : NULL,
                                        &error)) {
-            char *msg = g_strdup_printf("已导出 %s", path);
+            char *msg = g_strdup_printf(_("Exported %s"), path);
             wenshu_status_set(self->status_label, FALSE, msg);
             g_free(msg);
         } else {
@@ -874,12 +912,14 @@ static void export_activated(GtkWidget *widget, const char *action, GVariant *pa
         return;
     gboolean as_pdf = g_str_equal(action, "gongwen.export-pdf");
     GtkRoot *root = gtk_widget_get_root(widget);
-    self->chooser = gtk_file_chooser_native_new(as_pdf ? "导出 PDF" : "导出 DOCX",
+    self->chooser = gtk_file_chooser_native_new(as_pdf ? _("Export PDF") : _("Export DOCX"),
                                                 GTK_IS_WINDOW(root) ? GTK_WINDOW(root) : NULL,
-                                                GTK_FILE_CHOOSER_ACTION_SAVE, "导出", "取消");
+                                                GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"),
+                                                _("_Cancel"));
     gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->chooser), TRUE);
     gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(self->chooser),
-                                      as_pdf ? "公文.pdf" : "公文.docx");
+                                      /* TRANSLATORS: default file names */
+                                      as_pdf ? _("document.pdf") : _("document.docx"));
     g_object_set_data(G_OBJECT(self->chooser), "wenshu-pdf", GINT_TO_POINTER(as_pdf));
     g_signal_connect(self->chooser, "response", G_CALLBACK(on_chooser_response), self);
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->chooser));

@@ -8,6 +8,7 @@
  */
 #include "wenshu-preferences.h"
 
+#include <glib/gi18n.h>
 #include <string.h>
 
 /* ---- settings ----------------------------------------------------------- */
@@ -30,7 +31,7 @@ int wenshu_settings_get_device(GSettings *settings)
     if (g_str_equal(text, "auto"))
         return fallback;
     if (!eng_device_parse(text, &device)) {
-        g_message("设置 Settings: device \"%s\" is not auto, cpu or a device index; using auto",
+        g_message("Settings: device \"%s\" is not auto, cpu or a device index; using auto",
                   text);
         return fallback;
     }
@@ -109,7 +110,8 @@ static void fill_devices(WenshuPreferences *self)
 {
     GtkStringList *labels = gtk_string_list_new(NULL);
     GStrvBuilder *ids = g_strv_builder_new();
-    gtk_string_list_append(labels, "自动 Auto");
+    /* TRANSLATORS: the device row's first choice: pick the device by itself */
+    gtk_string_list_append(labels, _("Auto"));
     g_strv_builder_add(ids, "auto");
     gtk_string_list_append(labels, "CPU");
     g_strv_builder_add(ids, "cpu");
@@ -125,7 +127,8 @@ static void fill_devices(WenshuPreferences *self)
         g_autofree char *label =
             devices[i].usable
                 ? g_strdup_printf("%s (Vulkan %d)", devices[i].name, i)
-                : g_strdup_printf("%s (Vulkan %d; 不可用 unusable: %s)", devices[i].name, i,
+                /* TRANSLATORS: a GPU's name, its index, and why it cannot be used */
+                : g_strdup_printf(_("%s (Vulkan %d; unusable: %s)"), devices[i].name, i,
                                   devices[i].why_unusable);
         g_autofree char *id = g_strdup_printf("%d", i);
         gtk_string_list_append(labels, label);
@@ -176,7 +179,7 @@ static void on_device_row_notify_selected(AdwComboRow *row, GParamSpec *pspec,
 }
 
 /* GTK 4.8's spin button leaves its − and + buttons without an accessible
- * label: name them after the row ("增加 Increase 线程 Threads"). */
+ * label: name them after the row ("Increase Threads"). */
 static void label_spin_steppers(GtkSpinButton *spin)
 {
     GtkWidget *row = gtk_widget_get_ancestor(GTK_WIDGET(spin), ADW_TYPE_PREFERENCES_ROW);
@@ -184,14 +187,16 @@ static void label_spin_steppers(GtkSpinButton *spin)
     for (GtkWidget *c = gtk_widget_get_first_child(GTK_WIDGET(spin)); c;
          c = gtk_widget_get_next_sibling(c)) {
         const char *icon = GTK_IS_BUTTON(c) ? gtk_button_get_icon_name(GTK_BUTTON(c)) : NULL;
-        const char *verb = NULL;
+        const char *format = NULL; /* a printf format taking the row's title */
         if (g_strcmp0(icon, "value-increase-symbolic") == 0)
-            verb = "增加 Increase";
+            /* TRANSLATORS: a spin button's + button; the row's title, e.g. "Threads" */
+            format = _("Increase %s");
         else if (g_strcmp0(icon, "value-decrease-symbolic") == 0)
-            verb = "减少 Decrease";
-        if (!verb)
+            /* TRANSLATORS: a spin button's − button; the row's title, e.g. "Threads" */
+            format = _("Decrease %s");
+        if (!format)
             continue;
-        g_autofree char *label = g_strdup_printf("%s %s", verb, title);
+        g_autofree char *label = g_strdup_printf(format, title);
         gtk_accessible_update_property(GTK_ACCESSIBLE(c), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
     }
 }

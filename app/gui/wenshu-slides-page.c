@@ -13,6 +13,7 @@
 #include "wenshu-slides-page.h"
 #include "wenshu-page-util.h"
 
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -102,7 +103,8 @@ static void update_actions(WenshuSlidesPage *self)
 static gboolean deck_from_text(const char *text, struct deck **deck, GError **error)
 {
     struct deck_err err = {{0}};
-    if (deck_from_json(text, strlen(text), "提纲", deck, &err))
+    /* TRANSLATORS: names the outline editor's text in parse errors ("outline: ...") */
+    if (deck_from_json(text, strlen(text), _("outline"), deck, &err))
         return TRUE;
     char why[256] = "";
     int n = deck_gen_outline_slides(text, why, sizeof why);
@@ -113,9 +115,10 @@ static gboolean deck_from_text(const char *text, struct deck **deck, GError **er
     char **no_slides = g_new0(char *, n); /* [n] all NULL: the points are the bullets */
     char *merged = deck_gen_merge(text, no_slides, n, why, sizeof why);
     g_free(no_slides);
-    gboolean ok = merged && deck_from_json(merged, strlen(merged), "提纲", deck, &err);
+    gboolean ok = merged && deck_from_json(merged, strlen(merged), _("outline"), deck, &err);
     if (!ok)
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "提纲：%s", merged ? err.msg : why);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("Outline: %s"),
+                    merged ? err.msg : why);
     free(merged);
     return ok;
 }
@@ -211,7 +214,8 @@ static void show_thumbnails(WenshuSlidesPage *self, GPtrArray *pages)
         /* only as wide as the slide drawn, so the card's frame fits the slide */
         gtk_widget_set_halign(picture, GTK_ALIGN_CENTER);
         gtk_widget_add_css_class(picture, "card");
-        char *name = g_strdup_printf("第%u张", i + 1);
+        char *name = /* TRANSLATORS: a slide thumbnail's accessible name */
+            g_strdup_printf(_("Slide %u"), i + 1);
         gtk_accessible_update_property(GTK_ACCESSIBLE(picture), GTK_ACCESSIBLE_PROPERTY_LABEL, name,
                                        -1);
         g_free(name);
@@ -351,7 +355,7 @@ static gboolean start_turn(WenshuSlidesPage *self, GError **error)
         n_predict = SLIDE_N_PREDICT;
     }
     if (!job->system || !job->user) {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "内存不足");
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Out of memory"));
         return FALSE;
     }
     struct eng_chat_message msgs[2] = {{"system", job->system}, {"user", job->user}};
@@ -385,14 +389,18 @@ static void outline_finished(WenshuSlidesPage *self)
     int n = deck_gen_outline_slides(json, why, sizeof why);
     char *deck = n > 0 ? deck_gen_merge(json, NULL, n, why, sizeof why) : NULL;
     if (!deck) {
-        char *msg = g_strdup_printf("模型给出的提纲无法解析：%s", why);
+        char *msg = g_strdup_printf(_("The outline the model gave cannot be parsed: %s"), why);
         end_job(self, FALSE, TRUE, msg);
         g_free(msg);
         return;
     }
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->outline_view), deck, -1);
     free(deck);
-    char *msg = g_strdup_printf("提纲已生成（%d 张），可修改后生成幻灯片", n);
+    char *msg = g_strdup_printf(
+        /* TRANSLATORS: %d is the number of slides */
+        ngettext("Outline ready (%d slide); edit it, then generate the slides",
+                 "Outline ready (%d slides); edit it, then generate the slides", n),
+        n);
     end_job(self, TRUE, FALSE, msg);
     g_free(msg);
 }
@@ -426,14 +434,14 @@ static void slide_finished(WenshuSlidesPage *self)
     char why[256] = "";
     char *deck = deck_gen_merge(job->outline, job->slides, job->n_slides, why, sizeof why);
     if (!deck) {
-        char *msg = g_strdup_printf("幻灯片无法合并：%s", why);
+        char *msg = g_strdup_printf(_("The slides cannot be merged: %s"), why);
         end_job(self, FALSE, TRUE, msg);
         g_free(msg);
         return;
     }
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->outline_view), deck, -1);
     free(deck);
-    end_job(self, TRUE, FALSE, "幻灯片已生成，可导出 PPTX 或 PDF");
+    end_job(self, TRUE, FALSE, _("Slides ready; export them as PPTX or PDF"));
 }
 
 static void on_runner_finished(WenshuRunner *runner, gboolean stopped, const GError *error,
@@ -447,7 +455,7 @@ static void on_runner_finished(WenshuRunner *runner, gboolean stopped, const GEr
     if (error)
         end_job(self, FALSE, TRUE, error->message);
     else if (stopped)
-        end_job(self, FALSE, FALSE, "已停止");
+        end_job(self, FALSE, FALSE, _("Stopped"));
     else if (self->job->step == STEP_OUTLINE)
         outline_finished(self);
     else
@@ -461,7 +469,7 @@ static gboolean can_generate(WenshuSlidesPage *self)
     if (self->job)
         return FALSE;
     if (!self->runner || !wenshu_runner_is_loaded(self->runner)) {
-        wenshu_status_set(self->status_label, TRUE, "尚未加载模型");
+        wenshu_status_set(self->status_label, TRUE, _("No model loaded yet"));
         update_actions(self);
         return FALSE;
     }
@@ -492,12 +500,13 @@ static void outline_activated(GtkWidget *widget, const char *action, GVariant *p
     struct gen_job *job = job_new(self, STEP_OUTLINE);
     if (!job->input.topic && !job->input.source_text) {
         gen_job_free(job);
-        wenshu_status_set(self->status_label, TRUE, "请填写主题或选择源文档");
+        wenshu_status_set(self->status_label, TRUE,
+                          _("Fill in a topic or choose a source document"));
         return;
     }
     g_clear_handle_id(&self->preview_source, g_source_remove);
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->outline_view), "", -1);
-    begin_job(self, job, "正在生成提纲…");
+    begin_job(self, job, _("Generating the outline…"));
 }
 
 static void generate_activated(GtkWidget *widget, const char *action, GVariant *param)
@@ -513,8 +522,9 @@ static void generate_activated(GtkWidget *widget, const char *action, GVariant *
     int n = deck_gen_outline_slides(job->outline, why, sizeof why);
     if (n <= 0 || n > DECK_GEN_MAX_SLIDES) {
         char *msg = n > DECK_GEN_MAX_SLIDES
-                        ? g_strdup_printf("提纲有 %d 张，最多 %d 张", n, DECK_GEN_MAX_SLIDES)
-                        : g_strdup_printf("提纲无法解析：%s", why);
+                        ? g_strdup_printf(_("The outline has %d slides; at most %d"), n,
+                                          DECK_GEN_MAX_SLIDES)
+                        : g_strdup_printf(_("The outline cannot be parsed: %s"), why);
         wenshu_status_set(self->status_label, TRUE, msg);
         g_free(msg);
         gen_job_free(job);
@@ -524,7 +534,7 @@ static void generate_activated(GtkWidget *widget, const char *action, GVariant *
     job->n_slides = n;
     job->slides = g_new0(char *, n);
     set_progress(self, 0, n);
-    begin_job(self, job, "正在逐张生成幻灯片…");
+    begin_job(self, job, _("Generating the slides one by one…"));
 }
 
 static void stop_activated(GtkWidget *widget, const char *action, GVariant *param)
@@ -552,7 +562,8 @@ gboolean wenshu_slides_page_set_source(WenshuSlidesPage *self, const char *path,
     self->source_text = text;
     g_free(self->source_name);
     self->source_name = g_path_get_basename(path);
-    char *label = g_strdup_printf("%s（%zu 字节）", self->source_name, len);
+    char *label = /* TRANSLATORS: the source file's name and its size */
+        g_strdup_printf(_("%s (%zu bytes)"), self->source_name, len);
     gtk_label_set_text(self->source_label, label);
     g_free(label);
     return TRUE;
@@ -599,7 +610,7 @@ static void on_save_response(GtkNativeDialog *dialog, int response, WenshuSlides
                                   : wenshu_slides_page_export(self, as_pdf ? NULL : path,
                                                               as_pdf ? path : NULL, &error);
         if (ok) {
-            char *msg = g_strdup_printf(open_source ? "已读入 %s" : "已导出 %s", path);
+            char *msg = g_strdup_printf(open_source ? _("Read %s") : _("Exported %s"), path);
             wenshu_status_set(self->status_label, FALSE, msg);
             g_free(msg);
         } else {
@@ -623,7 +634,7 @@ static void show_chooser(WenshuSlidesPage *self, const char *title, GtkFileChoos
         gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(self->chooser), name);
     if (mode == GTK_FILE_CHOOSER_ACTION_OPEN) {
         GtkFileFilter *filter = gtk_file_filter_new();
-        gtk_file_filter_set_name(filter, "文档 Documents (.docx .pdf .md .txt)");
+        gtk_file_filter_set_name(filter, _("Documents (.docx .pdf .md .txt)"));
         const char *suffixes[] = {"docx", "pdf", "md", "txt"};
         for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++)
             gtk_file_filter_add_suffix(filter, suffixes[i]);
@@ -644,8 +655,9 @@ static void export_activated(GtkWidget *widget, const char *action, GVariant *pa
     if (self->chooser)
         return;
     gboolean as_pdf = g_str_equal(action, "slides.export-pdf");
-    show_chooser(self, as_pdf ? "导出 PDF" : "导出 PPTX", GTK_FILE_CHOOSER_ACTION_SAVE,
-                 as_pdf ? "幻灯片.pdf" : "幻灯片.pptx", as_pdf);
+    show_chooser(self, as_pdf ? _("Export PDF") : _("Export PPTX"), GTK_FILE_CHOOSER_ACTION_SAVE,
+                 /* TRANSLATORS: default file names */
+                 as_pdf ? _("slides.pdf") : _("slides.pptx"), as_pdf);
 }
 
 static void open_source_activated(GtkWidget *widget, const char *action, GVariant *param)
@@ -654,7 +666,8 @@ static void open_source_activated(GtkWidget *widget, const char *action, GVarian
     (void)param;
     WenshuSlidesPage *self = WENSHU_SLIDES_PAGE(widget);
     if (!self->chooser)
-        show_chooser(self, "选择源文档", GTK_FILE_CHOOSER_ACTION_OPEN, NULL, FALSE);
+        show_chooser(self, _("Choose a source document"), GTK_FILE_CHOOSER_ACTION_OPEN, NULL,
+                     FALSE);
 }
 
 /* ---- the outline text -------------------------------------------------------------------- */
@@ -682,10 +695,10 @@ static void label_spin_buttons(GtkSpinButton *spin)
         const char *icon = GTK_IS_BUTTON(c) ? gtk_button_get_icon_name(GTK_BUTTON(c)) : NULL;
         if (g_strcmp0(icon, "value-decrease-symbolic") == 0)
             gtk_accessible_update_property(GTK_ACCESSIBLE(c), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                           "减少张数 Fewer slides", -1);
+                                           _("Fewer slides"), -1);
         else if (g_strcmp0(icon, "value-increase-symbolic") == 0)
             gtk_accessible_update_property(GTK_ACCESSIBLE(c), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                           "增加张数 More slides", -1);
+                                           _("More slides"), -1);
     }
 }
 

@@ -19,10 +19,15 @@
  */
 #include "wenshu-window.h"
 
+#include <glib/gi18n.h>
+
+#include "wenshu-catalog-dialog.h"
 #include "wenshu-chat-page.h"
 #include "wenshu-clip-page.h"
 #include "wenshu-history.h"
 #include "wenshu-preferences.h"
+#include "wenshu-remote-dialog.h"
+#include "wenshu-remote-settings.h"
 #include "wenshu-slides-page.h"
 #include "wenshu-gongwen-page.h"
 
@@ -107,29 +112,47 @@ static gboolean pulse_progress(gpointer user_data)
     return G_SOURCE_CONTINUE;
 }
 
+/* A model load's progress, with the time left once the runner can tell
+ * (it pulses until the first fraction arrives). The media of a run are the
+ * page's to show: a run is going then. */
 static void on_runner_progress(WenshuRunner *runner, double fraction, const char *what,
                                WenshuWindow *self)
 {
-    (void)runner;
+    if (wenshu_runner_is_running(runner))
+        return;
     gboolean busy = fraction < 1.0;
     gtk_widget_set_visible(GTK_WIDGET(self->load_progress), busy);
-    gtk_progress_bar_set_text(self->load_progress, what);
-    if (busy && !self->pulse_source)
-        self->pulse_source = g_timeout_add(100, pulse_progress, self->load_progress);
-    else if (!busy)
+    if (!busy) {
         g_clear_handle_id(&self->pulse_source, g_source_remove);
+        return;
+    }
+    double left = wenshu_runner_get_seconds_left(runner);
+    g_autofree char *text = left >= 0 ? g_strdup_printf(_("%s — about %.0f s left"), what, left)
+                                      : g_strdup(what);
+    gtk_progress_bar_set_text(self->load_progress, text);
+    if (fraction > 0) {
+        g_clear_handle_id(&self->pulse_source, g_source_remove);
+        gtk_progress_bar_set_fraction(self->load_progress, fraction);
+    } else if (!self->pulse_source) {
+        self->pulse_source = g_timeout_add(100, pulse_progress, self->load_progress);
+    }
 }
 
 static void update_device_label(WenshuWindow *self)
 {
+    /* a remote endpoint: say that text leaves this computer */
+    if (wenshu_remote_mark_label(self->device_label, self->runner))
+        return;
     const char *device = wenshu_runner_get_device(self->runner);
     const char *notice = wenshu_runner_get_device_notice(self->runner);
     const struct eng_model_info *info = wenshu_runner_get_info(self->runner);
     g_autofree char *text = NULL;
     if (!info)
-        text = g_strdup("未加载模型 No model");
+        text = g_strdup(_("No model"));
     else if (notice[0])
-        text = g_strdup_printf("%s (%s)", device, "回退 fallback");
+        text = g_strdup_printf("%s (%s)", device,
+                               /* TRANSLATORS: the device label after a fallback to the CPU */
+                               _("fallback"));
     else
         text = g_strdup(device);
     gtk_label_set_label(self->device_label, text);
@@ -171,7 +194,8 @@ static void on_model_loaded(GObject *source, GAsyncResult *result, gpointer user
         update_device_label(self);
         const struct eng_model_info *info = wenshu_runner_get_info(self->runner);
         g_autofree char *notice = g_strdup_printf(
-            "已加载 Loaded %s (%s)", info->name[0] ? info->name : info->arch, info->device);
+            /* TRANSLATORS: a toast; the model's name, then the device */
+            _("Loaded %s (%s)"), info->name[0] ? info->name : info->arch, info->device);
         wenshu_window_show_toast(self, notice);
         const char *fallback = wenshu_runner_get_device_notice(self->runner);
         if (fallback[0])
@@ -218,8 +242,7 @@ static gboolean reload_model(gpointer user_data)
     if (!self->model_path || !wenshu_runner_is_loaded(self->runner))
         return G_SOURCE_REMOVE;
     if (wenshu_runner_is_running(self->runner) || self->loading_path) {
-        wenshu_window_show_toast(self, "新设置将在下次加载模型时生效 "
-                                       "The new settings apply at the next model load");
+        wenshu_window_show_toast(self, _("The new settings apply at the next model load"));
         return G_SOURCE_REMOVE;
     }
     g_autofree char *path = g_strdup(self->model_path);
@@ -252,7 +275,7 @@ static void fill_recent_menu(WenshuWindow *self)
         g_menu_append_item(self->recent_menu, item);
     }
     if (!paths || !paths[0])
-        g_menu_append(self->recent_menu, "（无 None）", "win.no-recent-model");
+        g_menu_append(self->recent_menu, _("None"), "win.no-recent-model");
 }
 
 static void on_recent_models_changed(GSettings *settings, const char *key, WenshuWindow *self)
@@ -286,12 +309,14 @@ static void setup_primary_menu(WenshuWindow *self)
     }
     g_autoptr(GMenu) menu = g_menu_new();
     g_autoptr(GMenu) models = g_menu_new();
-    g_menu_append_submenu(models, "最近的模型 Recent models", G_MENU_MODEL(self->recent_menu));
+    g_menu_append(models, _("Get models…"), "win.get-models");
+    g_menu_append_submenu(models, _("Recent models"), G_MENU_MODEL(self->recent_menu));
+    g_menu_append(models, _("Remote Model…"), "win.remote-model");
     g_menu_append_section(menu, NULL, G_MENU_MODEL(models));
     g_autoptr(GMenu) app = g_menu_new();
-    g_menu_append(app, "首选项 Preferences", "app.preferences");
-    g_menu_append(app, "键盘快捷键 Keyboard Shortcuts", "win.show-help-overlay");
-    g_menu_append(app, "关于文书 About Wenshu", "app.about");
+    g_menu_append(app, _("Preferences"), "app.preferences");
+    g_menu_append(app, _("Keyboard Shortcuts"), "win.show-help-overlay");
+    g_menu_append(app, _("About Wenshu"), "app.about");
     g_menu_append_section(menu, NULL, G_MENU_MODEL(app));
     gtk_menu_button_set_menu_model(self->primary_menu_button, G_MENU_MODEL(menu));
     /* GTK 4.8 does not pass a menu button's label to its inner toggle, the
@@ -299,7 +324,7 @@ static void setup_primary_menu(WenshuWindow *self)
     GtkWidget *button = GTK_WIDGET(self->primary_menu_button);
     for (GtkWidget *w = button; w; w = w == button ? gtk_widget_get_first_child(button) : NULL)
         gtk_accessible_update_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                       "主菜单 Main menu", -1);
+                                       _("Main menu"), -1);
 }
 
 static void on_model_chosen(GtkNativeDialog *dialog, int response, WenshuWindow *self)
@@ -310,7 +335,7 @@ static void on_model_chosen(GtkNativeDialog *dialog, int response, WenshuWindow 
         if (path)
             wenshu_window_load_model(self, path, 0);
         else
-            wenshu_window_show_error(self, "打开模型 Open model: not a local file");
+            wenshu_window_show_error(self, _("Open model: not a local file"));
     }
     g_object_unref(dialog);
 }
@@ -323,9 +348,10 @@ static void open_model_activated(GtkWidget *widget, const char *action, GVariant
     (void)param;
     WenshuWindow *self = WENSHU_WINDOW(widget);
     GtkFileChooserNative *dialog = gtk_file_chooser_native_new(
-        "打开模型 Open model", GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_OPEN, NULL, NULL);
+        _("Open model"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_OPEN, NULL, NULL);
     GtkFileFilter *filter = gtk_file_filter_new();
-    gtk_file_filter_set_name(filter, "GGUF");
+    /* TRANSLATORS: the file filter for model files */
+    gtk_file_filter_set_name(filter, _("GGUF models"));
     gtk_file_filter_add_pattern(filter, "*.gguf");
     gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(dialog), filter);
     g_object_unref(filter);
@@ -356,7 +382,7 @@ static gint64 row_conversation_id(GtkListBoxRow *row)
 
 static void show_history_error(WenshuWindow *self, GError *error)
 {
-    g_autofree char *message = g_strdup_printf("历史记录 History: %s", error->message);
+    g_autofree char *message = g_strdup_printf(_("History: %s"), error->message);
     wenshu_window_show_error(self, message);
     g_error_free(error);
 }
@@ -368,7 +394,7 @@ static GtkWidget *history_row_new(const WenshuConversation *c)
     g_object_set_data_full(G_OBJECT(row), HISTORY_ID_KEY, g_memdup2(&c->id, sizeof c->id),
                            g_free);
     GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
-    GtkWidget *label = gtk_label_new(c->title[0] ? c->title : "（无标题 Untitled）");
+    GtkWidget *label = gtk_label_new(c->title[0] ? c->title : _("Untitled"));
     gtk_label_set_xalign(GTK_LABEL(label), 0);
     gtk_label_set_ellipsize(GTK_LABEL(label), PANGO_ELLIPSIZE_END);
     gtk_widget_set_hexpand(label, TRUE);
@@ -378,11 +404,11 @@ static GtkWidget *history_row_new(const WenshuConversation *c)
     g_autoptr(GMenu) menu = g_menu_new();
     const struct {
         const char *label, *action;
-    } items[] = {{"重命名 Rename", "win.history-rename"},
-                 {"导出 Markdown Export as Markdown", "win.history-export"},
-                 {"删除 Delete", "win.history-delete"}};
+    } items[] = {{N_("Rename"), "win.history-rename"},
+                 {N_("Export as Markdown"), "win.history-export"},
+                 {N_("Delete"), "win.history-delete"}};
     for (guint i = 0; i < G_N_ELEMENTS(items); i++) {
-        g_autoptr(GMenuItem) item = g_menu_item_new(items[i].label, NULL);
+        g_autoptr(GMenuItem) item = g_menu_item_new(_(items[i].label), NULL);
         g_menu_item_set_action_and_target_value(item, items[i].action,
                                                 g_variant_new_int64(c->id));
         g_menu_append_item(menu, item);
@@ -391,12 +417,12 @@ static GtkWidget *history_row_new(const WenshuConversation *c)
     gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(button), "view-more-symbolic");
     gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(button), G_MENU_MODEL(menu));
     gtk_menu_button_set_has_frame(GTK_MENU_BUTTON(button), FALSE);
-    gtk_widget_set_tooltip_text(button, "更多 More");
+    gtk_widget_set_tooltip_text(button, _("More"));
     /* GTK 4.8 does not pass a menu button's label to its inner toggle, the
      * widget screen readers focus: label both */
     for (GtkWidget *w = button; w; w = w == button ? gtk_widget_get_first_child(button) : NULL)
         gtk_accessible_update_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                       "对话操作 Conversation actions", -1);
+                                       _("Conversation actions"), -1);
     gtk_box_append(GTK_BOX(box), button);
     gtk_list_box_row_set_child(GTK_LIST_BOX_ROW(row), box);
     return row;
@@ -450,7 +476,8 @@ static gboolean restore_into_page(WenshuWindow *self, const WenshuConversation *
         return TRUE;
     }
     g_set_error(error, WENSHU_HISTORY_ERROR, WENSHU_HISTORY_ERROR_FAILED,
-                "%s: this version cannot open a “%s” conversation", c->title, c->kind);
+                /* TRANSLATORS: the conversation's title, then its kind (chat, gongwen...) */
+                _("%s: this version cannot open a “%s” conversation"), c->title, c->kind);
     return FALSE;
 }
 
@@ -459,7 +486,7 @@ gboolean wenshu_window_open_conversation(WenshuWindow *self, gint64 conversation
     g_return_val_if_fail(WENSHU_IS_WINDOW(self), FALSE);
     if (!self->history) {
         g_set_error_literal(error, WENSHU_HISTORY_ERROR, WENSHU_HISTORY_ERROR_FAILED,
-                            "历史记录 History: not open");
+                            _("History: not open"));
         return FALSE;
     }
     g_autoptr(WenshuConversation) c = wenshu_history_get(self->history, conversation, error);
@@ -549,9 +576,9 @@ gboolean wenshu_window_delete_conversation(WenshuWindow *self, gint64 conversati
     if (!c || !wenshu_history_delete(self->history, conversation, error))
         return FALSE;
     wenshu_window_refresh_history(self);
-    g_autofree char *text = g_strdup_printf("已删除 Deleted “%s”", c->title);
+    g_autofree char *text = g_strdup_printf(_("Deleted “%s”"), c->title);
     AdwToast *toast = adw_toast_new(text);
-    adw_toast_set_button_label(toast, "撤销 Undo");
+    adw_toast_set_button_label(toast, _("Undo"));
     adw_toast_set_action_name(toast, "win.history-undo");
     adw_toast_set_action_target_value(toast, g_variant_new_int64(conversation));
     self->n_undo_toasts++;
@@ -632,15 +659,15 @@ static void history_rename_activated(GtkWidget *widget, const char *action, GVar
     if (!c)
         return;
     GtkWidget *dialog =
-        adw_message_dialog_new(GTK_WINDOW(self), "重命名 Rename", NULL);
+        adw_message_dialog_new(GTK_WINDOW(self), _("Rename"), NULL);
     GtkWidget *entry = gtk_entry_new();
     gtk_editable_set_text(GTK_EDITABLE(entry), c->title);
     gtk_entry_set_activates_default(GTK_ENTRY(entry), TRUE);
     gtk_accessible_update_property(GTK_ACCESSIBLE(entry), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                   "标题 Title", -1);
+                                   _("Title"), -1);
     adw_message_dialog_set_extra_child(ADW_MESSAGE_DIALOG(dialog), entry);
-    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", "取消 Cancel",
-                                     "rename", "重命名 Rename", NULL);
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", _("Cancel"),
+                                     "rename", _("Rename"), NULL);
     adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "rename");
     adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "rename",
                                                ADW_RESPONSE_SUGGESTED);
@@ -657,11 +684,11 @@ static void on_export_chosen(GtkNativeDialog *dialog, int response, WenshuWindow
         g_autofree char *path = file ? g_file_get_path(file) : NULL;
         GError *error = NULL;
         if (!path) {
-            wenshu_window_show_error(self, "导出 Export: not a local file");
+            wenshu_window_show_error(self, _("Export: not a local file"));
         } else if (!wenshu_window_export_conversation(self, *id, path, &error)) {
             show_history_error(self, error);
         } else {
-            g_autofree char *notice = g_strdup_printf("已导出 Exported %s", path);
+            g_autofree char *notice = g_strdup_printf(_("Exported %s"), path);
             wenshu_window_show_toast(self, notice);
         }
     }
@@ -677,7 +704,7 @@ static void history_export_activated(GtkWidget *widget, const char *action, GVar
     if (!c)
         return;
     GtkFileChooserNative *dialog =
-        gtk_file_chooser_native_new("导出 Markdown Export as Markdown", GTK_WINDOW(self),
+        gtk_file_chooser_native_new(_("Export as Markdown"), GTK_WINDOW(self),
                                     GTK_FILE_CHOOSER_ACTION_SAVE, NULL, NULL);
     g_autofree char *name = g_strdup_printf("%s.md", c->title[0] ? c->title : "wenshu");
     g_strdelimit(name, "/\\\\", '_');
@@ -729,7 +756,7 @@ gboolean wenshu_window_restore_interrupted(WenshuWindow *self)
     }
     if (error)
         show_history_error(self, error);
-    wenshu_window_show_toast(self, "上次未完成的内容已恢复 / Restored an unfinished draft");
+    wenshu_window_show_toast(self, _("Restored an unfinished draft"));
     return TRUE;
 }
 
@@ -836,7 +863,7 @@ static void wenshu_window_dispose(GObject *object)
     /* the pages are gone, so nothing borrows the history any more */
     if (self->history) {
         if (!wenshu_history_purge_deleted(self->history, NULL))
-            g_message("历史记录 History: the deleted conversations were not purged");
+            g_message("History: the deleted conversations were not purged");
         g_clear_pointer(&self->history, wenshu_history_close);
     }
     g_clear_object(&self->runner);
@@ -850,6 +877,36 @@ static void wenshu_window_finalize(GObject *object)
     g_free(WENSHU_WINDOW(object)->loading_path);
     g_free(WENSHU_WINDOW(object)->model_path);
     G_OBJECT_CLASS(wenshu_window_parent_class)->finalize(object);
+}
+
+/* Use in the catalogue: load the model (its mmproj is found beside it). */
+static void on_catalog_model_chosen(WenshuCatalogDialog *dialog, const char *model_path,
+                                    const char *mmproj_path, WenshuWindow *self)
+{
+    (void)dialog;
+    (void)mmproj_path;
+    wenshu_window_load_model(self, model_path, 0);
+}
+
+/* The model catalogue: downloads, imports, the recommended model. */
+static void get_models_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    (void)param;
+    wenshu_catalog_dialog_present(GTK_WINDOW(widget), G_CALLBACK(on_catalog_model_chosen), widget);
+}
+
+/* The remote endpoint dialog; the device label follows its changes. */
+static void remote_model_activated(GtkWidget *widget, const char *action, GVariant *param)
+{
+    (void)action;
+    (void)param;
+    WenshuWindow *self = WENSHU_WINDOW(widget);
+    WenshuRemoteDialog *dialog =
+        wenshu_remote_dialog_new(GTK_WINDOW(self), self->runner, self->settings);
+    g_signal_connect_object(dialog, "endpoint-changed", G_CALLBACK(update_device_label), self,
+                            G_CONNECT_SWAPPED);
+    gtk_window_present(GTK_WINDOW(dialog));
 }
 
 static void wenshu_window_class_init(WenshuWindowClass *klass)
@@ -886,6 +943,9 @@ static void wenshu_window_class_init(WenshuWindowClass *klass)
     gtk_widget_class_bind_template_callback(widget_class, on_leaflet_folded_changed);
 
     gtk_widget_class_install_action(widget_class, "win.open-model", NULL, open_model_activated);
+    gtk_widget_class_install_action(widget_class, "win.remote-model", NULL,
+                                    remote_model_activated);
+    gtk_widget_class_install_action(widget_class, "win.get-models", NULL, get_models_activated);
     gtk_widget_class_install_action(widget_class, "win.show-error", "s", show_error_activated);
     gtk_widget_class_install_action(widget_class, "win.open-recent", "s", open_recent_activated);
     gtk_widget_class_install_action(widget_class, "win.dismiss-error", NULL,
@@ -909,20 +969,22 @@ static void wenshu_window_init(WenshuWindow *self)
     g_signal_connect(self->runner, "progress", G_CALLBACK(on_runner_progress), self);
     self->gongwen_page = wenshu_gongwen_page_new(self->runner);
     gtk_stack_add_titled(self->page_stack, self->gongwen_page, "gongwen",
-                         "公文 Official document");
+                         _("Official document"));
     g_signal_connect(self->gongwen_page, "history-changed", G_CALLBACK(on_page_history_changed),
                      self);
     gtk_stack_add_titled(self->page_stack, wenshu_slides_page_new(self->runner), "slides",
-                         "幻灯片 Slides");
-    gtk_stack_add_titled(self->page_stack, wenshu_clip_page_new(), "clip", "视频摘要 Clip summary");
+                         _("Slides"));
+    gtk_stack_add_titled(self->page_stack, wenshu_clip_page_new(), "clip", _("Clip summary"));
     self->chat_page = wenshu_chat_page_new(self->runner);
     g_signal_connect(self->chat_page, "history-changed", G_CALLBACK(on_page_history_changed),
                      self);
-    gtk_stack_add_titled(self->page_stack, self->chat_page, "chat", "对话 Chat");
+    gtk_stack_add_titled(self->page_stack, self->chat_page, "chat", _("Chat"));
     g_signal_connect(self, "close-request", G_CALLBACK(on_close_request), NULL);
     wenshu_window_show_page(self, "chat");
     on_leaflet_folded_changed(self->leaflet, NULL, self);
     setup_primary_menu(self);
+    if (wenshu_remote_settings_apply(self->settings, self->runner))
+        update_device_label(self);
 }
 
 WenshuWindow *wenshu_window_new(GtkApplication *app)

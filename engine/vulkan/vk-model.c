@@ -94,7 +94,8 @@ static enum eng_status check_types(const struct eng_model *m, struct eng_err *er
     return ENG_STATUS_OK;
 }
 
-enum eng_status vk_model_new(const struct eng_model *m, int index, struct vk_model **out,
+enum eng_status vk_model_new(const struct eng_model *m, int index, eng_progress_fn progress,
+                             void *progress_user_data, struct vk_model **out,
                              struct eng_err *err)
 {
     *out = NULL;
@@ -114,7 +115,8 @@ enum eng_status vk_model_new(const struct eng_model *m, int index, struct vk_mod
     if ((st = vk_ctx_new(index, &vm->ctx, err)))
         goto fail;
     /* 2 matrices + 7 per layer, each with its own parts array. */
-    if ((st = vk_pack_weights(vm->ctx, m->weight_bytes, 2 + 7 * m->n_layer, pack_model, vm,
+    struct vk_pack_progress pp = {.fn = progress, .user_data = progress_user_data};
+    if ((st = vk_pack_weights(vm->ctx, m->weight_bytes, 2 + 7 * m->n_layer, pack_model, vm, &pp,
                               &vm->weights, err)))
         goto fail;
     *out = vm;

@@ -21,10 +21,12 @@ struct eng_model;
 struct vk_model;
 struct vk_session;
 
-/* Upload m's weights to Vulkan device `index`.
+/* Upload m's weights to Vulkan device `index`; progress (may be NULL) gets
+ * the bytes uploaded of all the bytes to upload, after each weight.
  * Ownership: *out owns the device context and the weights; free with
  * vk_model_free() before m. */
-enum eng_status vk_model_new(const struct eng_model *m, int index, struct vk_model **out,
+enum eng_status vk_model_new(const struct eng_model *m, int index, eng_progress_fn progress,
+                             void *progress_user_data, struct vk_model **out,
                              struct eng_err *err);
 void vk_model_free(struct vk_model **vm);
 

@@ -15,6 +15,9 @@ struct vk_packer {
     uint64_t *chunk_bytes;  /* [max_chunks] sizes found by the first pass */
     int max_chunks, chunk;  /* chunk being filled */
     uint64_t offset;        /* next free byte in it */
+    uint64_t placed;        /* bytes placed so far (the sizing pass's: all of them) */
+    uint64_t total;         /* second pass: the bytes the sizing pass placed */
+    const struct vk_pack_progress *progress; /* second pass: may be NULL */
     enum eng_status status;
     struct eng_err *err;
 };
@@ -30,6 +33,7 @@ static struct vk_view pack_bytes(struct vk_packer *pk, const void *src, uint64_t
     }
     ENG_ASSERT(pk->chunk < pk->max_chunks && n <= pk->chunk_cap);
     pk->offset = at + n;
+    pk->placed += n;
     if (!pk->upload) {
         /* The matrix shaders read whole 16-byte units: a view's last bytes
          * may be read past its end, so chunks end on a 16-byte boundary. */
@@ -39,6 +43,8 @@ static struct vk_view pack_bytes(struct vk_packer *pk, const void *src, uint64_t
     const struct vk_buf *buf = &pk->w->chunks[pk->chunk];
     if (pk->status == ENG_STATUS_OK)
         pk->status = vk_upload(pk->ctx, buf, at, src, n, pk->err);
+    if (pk->status == ENG_STATUS_OK && pk->progress && pk->progress->fn)
+        pk->progress->fn(pk->placed, pk->total, pk->progress->user_data);
     return vk_view_sub(buf, at, n);
 }
 
@@ -100,7 +106,8 @@ static enum eng_status alloc_chunks(struct vk_ctx *ctx, const uint64_t *chunk_by
 }
 
 enum eng_status vk_pack_weights(struct vk_ctx *ctx, uint64_t total_bytes, int max_matrices,
-                                vk_pack_walk_fn walk, void *user_data, struct vk_weights *out,
+                                vk_pack_walk_fn walk, void *user_data,
+                                const struct vk_pack_progress *progress, struct vk_weights *out,
                                 struct eng_err *err)
 {
     *out = (struct vk_weights){.max_owned_parts = max_matrices};
@@ -128,7 +135,10 @@ enum eng_status vk_pack_weights(struct vk_ctx *ctx, uint64_t total_bytes, int ma
     free(chunk_bytes);
     if (!st) {
         struct vk_packer upload = {.ctx = ctx, .w = out, .upload = true, .chunk_cap = cap,
-                                   .max_chunks = out->n_chunks, .err = err};
+                                   .max_chunks = out->n_chunks, .total = sizing.placed,
+                                   .progress = progress, .err = err};
+        if (progress && progress->fn)
+            progress->fn(0, upload.total, progress->user_data);
         walk(&upload, user_data);
         st = upload.status;
     }

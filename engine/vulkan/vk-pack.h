@@ -43,16 +43,24 @@ struct vk_view vk_pack_vector(struct vk_packer *pk, const float *v, int n);
  * views and *out are valid after the second pass only. */
 void vk_pack_matrix(struct vk_packer *pk, const struct cpu_matrix *w, struct vk_matrix *out);
 
+/* Who follows an upload: fn (may be NULL) gets the bytes uploaded of all the
+ * bytes the walk places, after each vector and each matrix part. */
+struct vk_pack_progress {
+    eng_progress_fn fn;
+    void *user_data;
+};
+
 /* Run walk twice on ctx: size the chunks, allocate them, upload.
  * total_bytes: about the bytes the walk places (e.g. the file's weight
  * bytes), which bounds the chunk count; max_matrices: the most
- * vk_pack_matrix() calls of one walk.
+ * vk_pack_matrix() calls of one walk; progress may be NULL.
  * Ownership: on success *out owns the chunks and the parts arrays, which the
  * views and matrices that walk filled in point into; free with
  * vk_weights_free() before ctx. On failure nothing is left to free.
  * Errors: ENG_STATUS_ERR_NOMEM, and vk_buf_new()'s and vk_upload()'s errors. */
 enum eng_status vk_pack_weights(struct vk_ctx *ctx, uint64_t total_bytes, int max_matrices,
-                                vk_pack_walk_fn walk, void *user_data, struct vk_weights *out,
+                                vk_pack_walk_fn walk, void *user_data,
+                                const struct vk_pack_progress *progress, struct vk_weights *out,
                                 struct eng_err *err);
 
 /* Free the chunks and the parts arrays; leaves *w zeroed. Accepts a zeroed *w. */

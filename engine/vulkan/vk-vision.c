@@ -3,8 +3,9 @@
  * uploads the pixels (patches gathered or reordered on the host), records
  * the whole ViT, the merger or connector into one command buffer, submits
  * it and downloads the rows (in several submits of whole temporal groups
- * or images when the activations would exceed one binding). The pass mirrors vision.h's CPU encoders op
- * for op.
+ * or images when the activations would exceed one binding; and submits of
+ * whole layers while a progress callback follows the encode). The pass
+ * mirrors vision.h's CPU encoders op for op.
  *
  * Host-side reorders keep the device work to plain row-wise ops:
  *  - Qwen: the two temporal kernel slices become one matrix of rows
@@ -21,6 +22,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../engine-internal.h"
 #include "../quant.h"
@@ -230,6 +232,7 @@ enum eng_status vk_vision_new(const struct mmproj *p, int device_index, struct v
     struct projector_walk walk = {.vv = vv, .hw = &hw};
     /* patch, mm0, mm2, mm_fc; 7 a layer */
     if ((st = vk_pack_weights(vv->ctx, p->gguf->size, 4 + 7 * p->n_layer, pack_projector, &walk,
+                              NULL,
                               &vv->weights, err)))
         goto fail;
     free_host_weights(&hw);
@@ -420,15 +423,72 @@ static void record_mlp(struct vk_vision *vv, struct encode_bufs *b, int il)
     mul_mat(ctx, &l->ffn_down, &b->ff, &b->x, n, &l->ffn_down_b, true);
 }
 
-/* The ViT blocks; Qwen2.5-VL layers without full_attention attend within windows. */
-static void record_blocks(struct vk_vision *vv, struct encode_bufs *b)
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A followed encode splits its pass into submits of whole layers, so the
+ * report after each comes when the device has run them. A submit and its
+ * wait cost tens of microseconds on a GPU: layers are grouped until a
+ * submit runs at least this long, keeping that cost under about 1%. */
+#define FOLLOWED_SUBMIT_SECONDS 0.005
+
+/* The layers recorded since the last submit of a followed pass. */
+struct layer_group {
+    struct vision_progress *progress; /* NULL or without fn: one submit, no reports */
+    int n_images;                     /* encoder images of the pass */
+    int n_layers;                     /* layers recorded since the last submit */
+    double started;                   /* when recording them began */
+};
+
+/* After an encoder layer of a followed pass: once the group holds
+ * progress->vk_layers_per_submit layers (or this was the last layer), run
+ * it, report its layers on the pass's images and record on. On an error
+ * nothing is being recorded any more. */
+static enum eng_status layer_done(struct vk_vision *vv, struct layer_group *g, bool last,
+                                  struct eng_err *err)
+{
+    struct vision_progress *vp = g->progress;
+    if (!vp || !vp->fn)
+        return ENG_STATUS_OK;
+    if (vp->vk_layers_per_submit < 1)
+        vp->vk_layers_per_submit = 1;
+    if (++g->n_layers < vp->vk_layers_per_submit && !last)
+        return ENG_STATUS_OK;
+    enum eng_status st = vk_cmd_submit(vv->ctx, err);
+    if (st)
+        return st;
+    double now = now_seconds();
+    if (now - g->started < FOLLOWED_SUBMIT_SECONDS && vp->vk_layers_per_submit < vv->p->n_layer)
+        vp->vk_layers_per_submit *= 2;
+    for (int i = 0; i < g->n_layers; i++)
+        vision_progress_add(vp, g->n_images);
+    g->n_layers = 0;
+    g->started = now;
+    vk_cmd_begin(vv->ctx);
+    return ENG_STATUS_OK;
+}
+
+/* The ViT blocks; Qwen2.5-VL layers without full_attention attend within
+ * windows. Errors: a followed pass's submit failed (see layer_done()). */
+static enum eng_status record_blocks(struct vk_vision *vv, struct encode_bufs *b,
+                                     struct vision_progress *progress, int n_images,
+                                     struct eng_err *err)
 {
     const struct mmproj *p = vv->p;
-    for (int il = 0; il < p->n_layer; il++) {
+    struct layer_group group = {.progress = progress, .n_images = n_images,
+                                .started = now_seconds()};
+    enum eng_status st = ENG_STATUS_OK;
+    for (int il = 0; il < p->n_layer && !st; il++) {
         bool windowed = p->type == MMPROJ_TYPE_QWEN25VL && !p->layers[il].full_attention;
         record_attention(vv, b, il, windowed);
         record_mlp(vv, b, il);
+        st = layer_done(vv, &group, il == p->n_layer - 1, err);
     }
+    return st;
 }
 
 /* Upload n bytes to the start of buffer dst (nothing when n is 0). */
@@ -559,18 +619,24 @@ static enum eng_status qwen_check(const struct mmproj *p, const struct qwen_pixe
     return ENG_STATUS_OK;
 }
 
-/* Record patch embed, blocks and the PatchMerger. */
-static void record_qwen(struct vk_vision *vv, struct encode_bufs *b, int n_units)
+/* Record patch embed, blocks and the PatchMerger of grid_t groups.
+ * Errors: as record_blocks(). */
+static enum eng_status record_qwen(struct vk_vision *vv, struct encode_bufs *b, int n_units,
+                                   int grid_t, struct vision_progress *progress,
+                                   struct eng_err *err)
 {
     struct vk_ctx *ctx = vv->ctx;
     mul_mat(ctx, &vv->patch, &b->pix, &b->x, b->n_tok, NULL, false);
-    record_blocks(vv, b);
+    enum eng_status st = record_blocks(vv, b, progress, grid_t, err);
+    if (st)
+        return st;
     /* ln_q per patch; m*m consecutive rows are one merged row (a free reshape). */
     norm(vv, &b->x, &b->xn, vv->post_ln_w, vv->post_ln_b, b->n_tok);
     uint64_t hidden = (uint64_t)n_units * vv->mm0.n_out;
     mul_mat(ctx, &vv->mm0, &b->xn, &b->merged, n_units, &vv->mm0_b, false);
     vk_op_gelu_erf(ctx, floats(&b->merged, hidden), floats(&b->merged, hidden), (uint32_t)hidden);
     mul_mat(ctx, &vv->mm2, &b->merged, &b->out, n_units, &vv->mm2_b, false);
+    return ENG_STATUS_OK;
 }
 
 /* Download the merged rows and put them back in the input's unit order. */
@@ -592,7 +658,8 @@ static enum eng_status qwen_download(struct vk_vision *vv, const struct encode_b
 
 /* One submit: the temporal groups of px (checked) into out. */
 static enum eng_status encode_qwen_batch(struct vk_vision *vv, const struct qwen_pixels *px,
-                                         float *out, struct eng_err *err)
+                                         struct vision_progress *progress, float *out,
+                                         struct eng_err *err)
 {
     const struct mmproj *p = vv->p;
     struct qwen_inputs in;
@@ -614,8 +681,8 @@ static enum eng_status encode_qwen_batch(struct vk_vision *vv, const struct qwen
         (in.n_win && (st = upload_tiles(vv, &b.tiles_window, in.win_bounds, in.n_win, err))))
         goto out_free_bufs;
     vk_cmd_begin(vv->ctx);
-    record_qwen(vv, &b, in.n_units);
-    if ((st = vk_cmd_submit(vv->ctx, err)))
+    if ((st = record_qwen(vv, &b, in.n_units, px->grid_t, progress, err)) ||
+        (st = vk_cmd_submit(vv->ctx, err)))
         goto out_free_bufs;
     st = qwen_download(vv, &b, &in, out, err);
 out_free_bufs:
@@ -650,7 +717,8 @@ static int groups_per_batch(const struct vk_vision *vv, int patch_in, int64_t gr
 }
 
 enum eng_status vk_vision_encode_qwen(struct vk_vision *vv, const struct qwen_pixels *px,
-                                      float *out, struct eng_err *err)
+                                      struct vision_progress *progress, float *out,
+                                      struct eng_err *err)
 {
     const struct mmproj *p = vv->p;
     ENG_ASSERT(p->type == MMPROJ_TYPE_QWEN2VL || p->type == MMPROJ_TYPE_QWEN25VL);
@@ -666,7 +734,8 @@ enum eng_status vk_vision_encode_qwen(struct vk_vision *vv, const struct qwen_pi
         struct qwen_pixels sub = *px;
         sub.grid_t = px->grid_t - t0 < per_batch ? px->grid_t - t0 : per_batch;
         sub.values = px->values + (size_t)t0 * group_tokens * px->patch_dim;
-        st = encode_qwen_batch(vv, &sub, out + (size_t)t0 * group_rows * p->projection_dim, err);
+        st = encode_qwen_batch(vv, &sub, progress,
+                               out + (size_t)t0 * group_rows * p->projection_dim, err);
     }
     return st;
 }
@@ -723,8 +792,11 @@ static enum eng_status idefics3_check(const struct mmproj *p, const struct idefi
     return ENG_STATUS_OK;
 }
 
-/* Record patch embed, positions, blocks, post LayerNorm, shuffle and the connector. */
-static void record_idefics3(struct vk_vision *vv, struct encode_bufs *b, int n_out)
+/* Record patch embed, positions, blocks, post LayerNorm, shuffle and the
+ * connector of n_images images. Errors: as record_blocks(). */
+static enum eng_status record_idefics3(struct vk_vision *vv, struct encode_bufs *b, int n_out,
+                                       int n_images, struct vision_progress *progress,
+                                       struct eng_err *err)
 {
     const struct mmproj *p = vv->p;
     struct vk_ctx *ctx = vv->ctx;
@@ -732,7 +804,9 @@ static void record_idefics3(struct vk_vision *vv, struct encode_bufs *b, int n_o
     mul_mat(ctx, &vv->patch, &b->pix, &b->x, b->n_tok, &vv->patch_bias, false);
     vk_op_add(ctx, floats(&b->x, all), vv->position, floats(&b->x, all), (uint32_t)all,
               (uint32_t)p->n_pos * p->n_embd);
-    record_blocks(vv, b);
+    enum eng_status st = record_blocks(vv, b, progress, n_images, err);
+    if (st)
+        return st;
     norm(vv, &b->x, &b->xn, vv->post_ln_w, vv->post_ln_b, b->n_tok);
     /* The normed rows as an f32 matrix, so get_rows gathers them. */
     struct vk_matrix_part part = {.view = floats(&b->xn, all), .row0 = 0, .n_rows = b->n_tok};
@@ -742,11 +816,13 @@ static void record_idefics3(struct vk_vision *vv, struct encode_bufs *b, int n_o
     vk_op_get_rows(ctx, &rows, floats(&b->ids, (uint64_t)b->n_tok), b->n_tok,
                    floats(&b->merged, all));
     mul_mat(ctx, &vv->mm_fc, &b->merged, &b->out, n_out, NULL, false);
+    return ENG_STATUS_OK;
 }
 
 /* One submit: the images of px (checked) into out. */
 static enum eng_status encode_idefics3_batch(struct vk_vision *vv,
-                                             const struct idefics3_pixels *px, float *out,
+                                             const struct idefics3_pixels *px,
+                                             struct vision_progress *progress, float *out,
                                              struct eng_err *err)
 {
     const struct mmproj *p = vv->p;
@@ -777,8 +853,8 @@ static enum eng_status encode_idefics3_batch(struct vk_vision *vv,
         (st = upload_tiles(vv, &b.tiles_full, bounds, px->n_images, err)))
         goto out_free_bufs;
     vk_cmd_begin(vv->ctx);
-    record_idefics3(vv, &b, n_out);
-    if ((st = vk_cmd_submit(vv->ctx, err)))
+    if ((st = record_idefics3(vv, &b, n_out, px->n_images, progress, err)) ||
+        (st = vk_cmd_submit(vv->ctx, err)))
         goto out_free_bufs;
     st = vk_download(vv->ctx, &b.out, 0, out,
                      sizeof(float) * (uint64_t)n_out * p->projection_dim, err);
@@ -794,7 +870,8 @@ out_free_host:
 }
 
 enum eng_status vk_vision_encode_idefics3(struct vk_vision *vv, const struct idefics3_pixels *px,
-                                          float *out, struct eng_err *err)
+                                          struct vision_progress *progress, float *out,
+                                          struct eng_err *err)
 {
     const struct mmproj *p = vv->p;
     ENG_ASSERT(p->type == MMPROJ_TYPE_IDEFICS3);
@@ -810,8 +887,8 @@ enum eng_status vk_vision_encode_idefics3(struct vk_vision *vv, const struct ide
         struct idefics3_pixels sub = *px;
         sub.n_images = px->n_images - i0 < per_batch ? px->n_images - i0 : per_batch;
         sub.values = px->values + (size_t)i0 * image_values;
-        st = encode_idefics3_batch(vv, &sub, out + (size_t)i0 * image_rows * p->projection_dim,
-                                   err);
+        st = encode_idefics3_batch(vv, &sub, progress,
+                                   out + (size_t)i0 * image_rows * p->projection_dim, err);
     }
     return st;
 }

@@ -16,6 +16,7 @@
 
 #include "../media/preprocess.h"
 #include "../mmproj.h"
+#include "../vision.h"
 #include "../wenshu-engine.h"
 
 struct vk_vision;
@@ -41,18 +42,25 @@ uint64_t vk_vision_device_bytes(const struct vk_vision *vv);
  * Temporal groups (Idefics3: images) never attend to each other, so input
  * whose activations exceed one device binding (maxStorageBufferRange) runs
  * as several submits of whole groups.
+ * progress (may be NULL) advances by the groups of a submit for each
+ * encoder layer run: with a callback, the pass is split into submits of
+ * whole layers (one at first, more while they run in under 5 ms), and each
+ * submit's layers are reported when the device has run them.
  * Errors: ENG_STATUS_ERR_ARG when the pixels do not fit the projector or
  * one group's activations would not fit one binding, ENG_STATUS_ERR_NOMEM,
  * and device errors.
  * Ownership: out is the caller's. Thread-safety: encodes on one vv are
  * serialized by its lock. */
 enum eng_status vk_vision_encode_qwen(struct vk_vision *vv, const struct qwen_pixels *px,
-                                      float *out, struct eng_err *err);
+                                      struct vision_progress *progress, float *out,
+                                      struct eng_err *err);
 
 /* Encode Idefics3 / SmolVLM images: the contract and the output layout of
  * vision_encode_idefics3_cpu(). out: [px->n_images * tokens per image][projection_dim].
- * Errors, ownership and thread-safety: as vk_vision_encode_qwen(). */
+ * Progress (by images), errors, ownership and thread-safety: as
+ * vk_vision_encode_qwen(). */
 enum eng_status vk_vision_encode_idefics3(struct vk_vision *vv, const struct idefics3_pixels *px,
-                                          float *out, struct eng_err *err);
+                                          struct vision_progress *progress, float *out,
+                                          struct eng_err *err);
 
 #endif /* WENSHU_VK_VISION_H */

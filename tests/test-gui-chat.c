@@ -15,7 +15,8 @@
  *   it with a text-only model fails with the reason naming PATH.
  * - The 公文 page saves the body while it streams, as an unfinished message
  *   holding what the view showed, and completes it when drafting ends.
- * - The window's load progress shows the fraction and the step's name.
+ * - The window's load progress shows the fraction and the step's name; at
+ *   its default size the window is not folded (no page is too wide).
  * Screenshots go to gui-artifacts/.
  */
 #include "gui-fixture.h"
@@ -447,6 +448,21 @@ static void test_load_progress(Fixture *f, gconstpointer data)
     g_assert_false(gtk_widget_get_visible(GTK_WIDGET(bar)));
 }
 
+/* At its default size the window shows the sidebar beside the pages: no
+ * page may be so wide that the leaflet folds (every page is in the stack,
+ * so the widest sets the minimum). */
+static void test_default_width_unfolded(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    AdwLeaflet *leaflet =
+        ADW_LEAFLET(gui_find_descendant(GTK_WIDGET(f->window), ADW_TYPE_LEAFLET));
+    g_assert_nonnull(leaflet);
+    gui_spin(100);
+    int width = gtk_widget_get_width(GTK_WIDGET(f->window));
+    g_test_message("window %d px wide", width);
+    g_assert_false(adw_leaflet_get_folded(leaflet));
+}
+
 int main(int argc, char **argv)
 {
     gui_init(&argc, &argv, TRUE);
@@ -465,6 +481,7 @@ int main(int argc, char **argv)
     ADD("/gui/chat/media-marker-restored", test_media_marker_restored);
     ADD("/gui/gongwen/saved-while-streaming", test_gongwen_saved_while_streaming);
     ADD("/gui/window/load-progress", test_load_progress);
+    ADD("/gui/window/default-width-unfolded", test_default_width_unfolded);
     int status = g_test_run();
     g_free(model_path);
     return status;

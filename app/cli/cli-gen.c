@@ -1,12 +1,21 @@
 /* cli-gen.c: generation steps shared by draft, slides and clip: a text sink
  * for streamed tokens, and one chat turn that answers with JSON following a
- * schema, reusing the cached prompt prefix of the previous turn.
+ * schema, reusing the cached prompt prefix of the previous turn, or sent to
+ * a remote endpoint; and the temporary PNG files a remote turn's images
+ * travel as.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <cairo.h>
+#include <glib.h>
+#include <glib/gstdio.h>
 
 #include "cli.h"
+#include "clip.h"
 
 bool cli_sink_piece(int32_t token, const char *text, size_t len, void *user_data)
 {
@@ -64,11 +73,27 @@ static int eval_cached(struct cli_gen *g, const char *prompt)
     return 0;
 }
 
+/* The turn on g->remote: names[n_images] are the image files. */
+static char *remote_turn(struct cli_gen *g, const struct eng_chat_message *msgs,
+                         const char *const *names, int n_images, const struct eng_schema *schema,
+                         int max_tokens, FILE *echo)
+{
+    struct cli_text_sink sink = {.echo = echo};
+    if (cli_remote_turn(g->remote, msgs, 2, names, n_images, &g->sampler, schema, max_tokens,
+                        g->cancel, &sink)) {
+        free(sink.text);
+        return NULL;
+    }
+    return sink.text ? sink.text : strdup("");
+}
+
 char *cli_gen_turn(struct cli_gen *g, const char *system, const char *user,
                    struct eng_media *const *media, const char *const *names, int n_media,
                    const struct eng_schema *schema, int max_tokens, FILE *echo)
 {
     struct eng_chat_message msgs[2] = {{"system", system}, {"user", user}};
+    if (g->remote)
+        return remote_turn(g, msgs, names, n_media, schema, max_tokens, echo);
     struct eng_chat_params cp = eng_chat_params_default();
     cp.enable_thinking = false;
     char *prompt = NULL;
@@ -109,4 +134,48 @@ char *cli_gen_turn(struct cli_gen *g, const char *system, const char *user,
         return NULL;
     }
     return sink.text ? sink.text : strdup("");
+}
+
+/* ---- temporary PNG files ----------------------------------------------------------------- */
+
+char *cli_temp_images_write(struct cli_temp_images *t, const struct eng_image *image)
+{
+    GError *error = NULL;
+    if (!t->dir && !(t->dir = g_dir_make_tmp("wenshu-images-XXXXXX", &error))) {
+        cli_fail("cannot make a temporary folder for the images: %s", error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "image-%d.png", t->n_files);
+    char *path = g_build_filename(t->dir, name, NULL);
+    cairo_surface_t *surface = clip_image_surface(image);
+    /* cairo writes an RGB24 surface as an 8-bit RGB PNG: the pixels round-trip */
+    cairo_status_t st =
+        surface ? cairo_surface_write_to_png(surface, path) : CAIRO_STATUS_NO_MEMORY;
+    cairo_surface_destroy(surface);
+    t->n_files++; /* counted even on failure: a half-written file is removed too */
+    if (st != CAIRO_STATUS_SUCCESS) {
+        cli_fail("%s: cannot write the image: %s", path, cairo_status_to_string(st));
+        g_free(path);
+        return NULL;
+    }
+    return path;
+}
+
+void cli_temp_images_remove(struct cli_temp_images *t)
+{
+    for (int i = 0; t->dir && i < t->n_files; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "image-%d.png", i);
+        char *path = g_build_filename(t->dir, name, NULL);
+        if (g_unlink(path) != 0 && errno != ENOENT)
+            fprintf(stderr, "wenshu-cli: %s: cannot remove: %s\n", path, g_strerror(errno));
+        g_free(path);
+    }
+    if (t->dir && g_rmdir(t->dir) != 0)
+        fprintf(stderr, "wenshu-cli: %s: cannot remove: %s\n", t->dir, g_strerror(errno));
+    g_free(t->dir);
+    t->dir = NULL;
+    t->n_files = 0;
 }

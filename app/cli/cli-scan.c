@@ -1,6 +1,7 @@
 /* cli-scan.c: reading a scanned PDF (no text layer) through the vision
  * model: each page is rendered with poppler-glib and cairo, encoded by the
- * projector, and transcribed by the model as free text.
+ * projector, and transcribed by the model as free text; or, with a remote
+ * endpoint, written as a PNG into a temporary folder and sent as an image.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +62,11 @@ static bool render_page(PopplerPage *page, struct eng_image *image)
     return ok;
 }
 
-/* One page's text. NULL after printing why. */
-static char *transcribe_page(struct cli_gen *g, struct eng_mmproj *proj, const char *path,
-                             PopplerPage *page, int index, int n_pages)
+/* One page's text. Locally the page is encoded by proj; with g->remote it
+ * is written into images and sent from there. NULL after printing why. */
+static char *transcribe_page(struct cli_gen *g, struct eng_mmproj *proj,
+                             struct cli_temp_images *images, const char *path, PopplerPage *page,
+                             int index, int n_pages)
 {
     struct eng_image image = {0};
     if (!render_page(page, &image)) {
@@ -72,9 +75,16 @@ static char *transcribe_page(struct cli_gen *g, struct eng_mmproj *proj, const c
         return NULL;
     }
     struct eng_media *media = NULL;
+    char *png = NULL; /* the page's file, with g->remote */
     struct eng_err err;
-    enum eng_status st = eng_mmproj_encode_image(proj, &image, &media, &err);
+    enum eng_status st = ENG_STATUS_OK;
+    if (g->remote)
+        png = cli_temp_images_write(images, &image);
+    else
+        st = eng_mmproj_encode_image(proj, &image, &media, &err);
     free(image.rgb);
+    if (g->remote && !png)
+        return NULL;
     if (st) {
         cli_fail("%s: page %d: %s", path, index + 1, err.msg);
         return NULL;
@@ -82,10 +92,11 @@ static char *transcribe_page(struct cli_gen *g, struct eng_mmproj *proj, const c
     char *user = g_strdup_printf("这是扫描件第%d页（共%d页）：%s\n请逐字转写页面上的全部文字，"
                                  "保持原有段落和标题层次，不加说明和评论。",
                                  index + 1, n_pages, ENG_MEDIA_MARKER);
-    const char *names[1] = {path};
+    const char *names[1] = {png ? png : path};
     char *text = cli_gen_turn(g, "你是一名细致的文字录入员，只转写看到的文字。", user, &media,
                               names, 1, NULL, 1500, NULL);
     g_free(user);
+    g_free(png);
     eng_media_free(&media);
     return text;
 }
@@ -113,11 +124,12 @@ char *cli_transcribe_pdf(struct cli_gen *g, struct eng_mmproj *proj, const char 
         fprintf(stderr, "wenshu-cli: %s: reading the first %d of %d scanned pages\n", path, n,
                 n_pages);
     GString *all = g_string_new(NULL);
+    struct cli_temp_images images = {0}; /* the pages sent to g->remote */
     bool ok = true;
     for (int i = 0; ok && i < n; i++) {
         fprintf(stderr, "\rwenshu-cli: %s: transcribing page %d of %d   ", path, i + 1, n);
         PopplerPage *page = poppler_document_get_page(doc, i);
-        char *text = page ? transcribe_page(g, proj, path, page, i, n_pages) : NULL;
+        char *text = page ? transcribe_page(g, proj, &images, path, page, i, n_pages) : NULL;
         if (page)
             g_object_unref(page);
         ok = text != NULL;
@@ -128,6 +140,7 @@ char *cli_transcribe_pdf(struct cli_gen *g, struct eng_mmproj *proj, const char 
         free(text);
     }
     fprintf(stderr, "\n");
+    cli_temp_images_remove(&images);
     g_object_unref(doc);
     char *out = ok ? strdup(all->str) : NULL;
     g_string_free(all, TRUE);

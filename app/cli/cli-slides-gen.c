@@ -2,7 +2,8 @@
  * then the slides one at a time (deck-gen.h), with progress on stderr.
  *
  * A scanned PDF input (no text layer) is transcribed page by page by the
- * vision model when --mmproj is given (cli-scan.c).
+ * vision model when --mmproj is given (cli-scan.c). With --remote every
+ * turn goes to the endpoint instead, a scanned PDF's pages as images.
  * The outline is written to --outline-out when asked (to edit and pass back
  * with --outline); --outline-only stops there. A given outline skips the
  * outline step. Each slide's JSON is checked as it comes: a slide whose
@@ -45,11 +46,11 @@ static char *read_text(const char *path)
 static char *read_source(const struct slides_gen_options *o, struct cli_gen *g,
                          struct eng_mmproj *proj)
 {
-    if (!proj || !cli_is_pdf(o->input)) {
+    if ((!proj && !g->remote) || !cli_is_pdf(o->input)) {
         char *text = read_text(o->input);
         if (!text && cli_is_pdf(o->input))
             fprintf(stderr, "wenshu-cli: to read a scanned PDF, give the model's vision "
-                            "projector (--mmproj)\n");
+                            "projector (--mmproj) or a remote endpoint (--remote)\n");
         return text;
     }
     char *text = NULL;
@@ -74,8 +75,17 @@ static int open_projector(const struct slides_gen_options *o, struct cli_gen *g,
     return 0;
 }
 
-static int open_model(const struct slides_gen_options *o, struct cli_gen *g)
+/* The local model and its session, or the endpoint (*endpoint owned by the caller). */
+static int open_model(const struct slides_gen_options *o, struct cli_gen *g,
+                      WenshuRemoteEndpoint **endpoint)
 {
+    g->sampler = o->sampler;
+    g->cancel = &cancel_flag;
+    if (o->remote.url) {
+        *endpoint = cli_remote_endpoint_new(&o->remote);
+        g->remote = *endpoint;
+        return 0;
+    }
     g->model = cli_load_model(o->model, o->n_threads, o->device, false, false);
     if (!g->model)
         return 1;
@@ -85,8 +95,6 @@ static int open_model(const struct slides_gen_options *o, struct cli_gen *g)
     struct eng_err err;
     if (eng_session_new(g->model, &sp, &g->session, &err) != ENG_STATUS_OK)
         return cli_fail("%s: %s", o->model, err.msg);
-    g->sampler = o->sampler;
-    g->cancel = &cancel_flag;
     return 0;
 }
 
@@ -156,7 +164,8 @@ int cli_slides_generate(const struct slides_gen_options *o, char **deck_json)
     char *source = NULL, *outline = NULL, *base = NULL;
     struct cli_gen g = {0};
     struct eng_mmproj *proj = NULL;
-    int status = open_model(o, &g);
+    WenshuRemoteEndpoint *endpoint = NULL;
+    int status = open_model(o, &g, &endpoint);
     double t0 = now_seconds(); /* the work's start, the model loaded */
     if (!status && o->mmproj)
         status = open_projector(o, &g, &proj);
@@ -203,5 +212,6 @@ int cli_slides_generate(const struct slides_gen_options *o, char **deck_json)
     eng_mmproj_free(&proj);
     eng_session_free(&g.session);
     eng_model_free(&g.model);
+    wenshu_remote_endpoint_free(&endpoint);
     return status;
 }

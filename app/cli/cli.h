@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "remote.h"
 #include "wenshu-engine.h"
 
 /* Each sub-command: argc/argv start at the sub-command's name. Returns the
@@ -179,8 +180,10 @@ struct cli_text_sink {
 bool cli_sink_piece(int32_t token, const char *text, size_t len, void *user_data);
 
 /* A model and session answering one JSON turn after another; text-only
- * prompts reuse the longest cached prefix of the previous one. */
+ * prompts reuse the longest cached prefix of the previous one. With remote
+ * set, every turn goes to that endpoint instead (model and session NULL). */
 struct cli_gen {
+    const WenshuRemoteEndpoint *remote; /* not owned; NULL: the local model */
     struct eng_model *model;
     struct eng_session *session;
     struct eng_sampler_params sampler;
@@ -191,26 +194,72 @@ struct cli_gen {
 /* Render [system, user] (user holds one ENG_MEDIA_MARKER per medium), then
  * generate at most max_tokens: JSON that follows schema, or free text when
  * schema is NULL (stopping at the end token), echoed to echo (may be NULL).
- * Returns the malloc'd reply, or NULL after printing why. */
+ * Locally media[] are the encoded media and names[] their files (for
+ * messages); with g->remote, media may be NULL and names[] are the image
+ * files sent. Returns the malloc'd reply, or NULL after printing why. */
 char *cli_gen_turn(struct cli_gen *g, const char *system, const char *user,
                    struct eng_media *const *media, const char *const *names, int n_media,
                    const struct eng_schema *schema, int max_tokens, FILE *echo);
 void cli_gen_free(struct cli_gen *g); /* the cached tokens; not the model or session */
+
+/* ---- remote endpoints for draft, slides and clip (cmd-remote.c) ---- */
+
+/* --remote URL --remote-model M [--api-key-env VAR]: run every turn on an
+ * OpenAI-compatible server instead of a local model. */
+struct cli_remote_options {
+    const char *url;     /* --remote: the base URL; NULL: a local model */
+    const char *model;   /* --remote-model: the "model" field of requests */
+    const char *key_env; /* --api-key-env: the variable holding the key, or NULL */
+};
+/* Returns true when argv[*i] was one of the three flags (and advances *i);
+ * a missing value sets *missing after printing why. */
+bool cli_remote_opt(int argc, char **argv, int *i, struct cli_remote_options *r, bool *missing);
+/* Whether the remote flags given make sense together (a model name with
+ * the URL, a set key variable); false after printing why, naming command. */
+bool cli_remote_check(const char *command, const struct cli_remote_options *r);
+/* The endpoint for checked options (the key read from the environment).
+ * Ownership: free with wenshu_remote_endpoint_free(). */
+WenshuRemoteEndpoint *cli_remote_endpoint_new(const struct cli_remote_options *r);
+/* One streamed chat completion: msgs[n_msgs] (one ENG_MEDIA_MARKER per
+ * image in their contents), image_paths[n_images] sent as data URLs, the
+ * schema as response_format json_schema (NULL: free text), max_tokens,
+ * the sampler's temperature, top_p and seed. The text goes to sink (and
+ * its echo). Returns 0, or 1 after printing the endpoint's error (it names
+ * the URL); a cancel prints "stopped". */
+int cli_remote_turn(const WenshuRemoteEndpoint *endpoint, const struct eng_chat_message *msgs,
+                    int n_msgs, const char *const *image_paths, int n_images,
+                    const struct eng_sampler_params *sampler, const struct eng_schema *schema,
+                    int max_tokens, const volatile int *cancel, struct cli_text_sink *sink);
+
+/* A private temporary folder of PNG files, for images sent to an endpoint
+ * (rendered pages, video frames). Made on the first write; removed with its
+ * files by cli_temp_images_remove(). */
+struct cli_temp_images {
+    char *dir;   /* g_malloc'd; NULL until the first write */
+    int n_files; /* files written: image-0.png .. image-(n_files-1).png */
+};
+/* Write image as an 8-bit RGB PNG (lossless) into the folder. Returns its
+ * path (g_malloc'd, the caller frees it), or NULL after printing why. */
+char *cli_temp_images_write(struct cli_temp_images *t, const struct eng_image *image);
+/* Delete the files and the folder; safe to call again. */
+void cli_temp_images_remove(struct cli_temp_images *t);
 
 /* ---- scanned PDFs (cli-scan.c) ---- */
 
 /* Whether the file starts like a PDF. */
 bool cli_is_pdf(const char *path);
 /* The text of a PDF without a text layer: each page (at most max_pages)
- * rendered, encoded by proj and transcribed by g's model. NULL after
- * printing why. */
+ * rendered, encoded by proj and transcribed by g's model; with g->remote
+ * (proj NULL) each page goes to the endpoint as a PNG from a temporary
+ * folder, removed at the end. NULL after printing why. */
 char *cli_transcribe_pdf(struct cli_gen *g, struct eng_mmproj *proj, const char *path,
                          int max_pages);
 
 /* ---- slides with the model (cli-slides-gen.c) ---- */
 
 struct slides_gen_options {
-    const char *model;        /* the text model */
+    const char *model;        /* the text model, or NULL with remote.url */
+    struct cli_remote_options remote; /* remote.url: an endpoint instead of a model */
     const char *mmproj;       /* its vision projector, for a scanned PDF input; or NULL */
     const char *input;        /* the source document (.docx, .pdf, .md, .txt), or NULL */
     const char *topic;        /* or NULL */

@@ -5,6 +5,7 @@
  *       [--highlights cut.mp4 --chapters 1,3] [--fps 1] [--max-frames 256]
  *       [--frames-per-segment 4] [--min-chapter 5] [--max-chapter 120]
  *       [-c CTX] [-t N] [--device D] [--temp ...] [--timings]
+ *       [--remote URL --remote-model M [--api-key-env VAR]]
  *
  * Pipeline: scene cuts and sampled frames from the engine (decode);
  * segments from the cuts (libwenshu-clip); with a model, each segment's
@@ -13,6 +14,12 @@
  * titles and summaries, and the groups one clip summary (the reduce,
  * clip-gen.h). Without a model the chapters are titled by their times.
  * --timings prints the wall time of decode, encode and generate as JSON.
+ *
+ * With --remote (instead of -m and --mmproj, which are refused with it) the
+ * turns go to an OpenAI-compatible endpoint: a segment's frames are written
+ * as PNG files into a private temporary folder (removed at the end) and
+ * sent as images, one ENG_MEDIA_MARKER each, since the chat API has no
+ * video part. "encode" then times the PNG writing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +39,7 @@ struct clip_options {
     int max_frames, frames_per_segment, n_ctx, n_threads, device;
     bool timings;
     struct eng_sampler_params sampler;
+    struct cli_remote_options remote; /* remote.url: an endpoint instead of -m/--mmproj */
 };
 
 struct clip_timings {
@@ -90,7 +98,8 @@ static bool parse_clip_options(int argc, char **argv, struct clip_options *o)
                                .sampler = eng_sampler_params_default()};
     for (int i = 1; i < argc; i++) {
         bool missing = false, bad = false;
-        if (cli_opt(argc, argv, &i, "-m", "--model", &o->model, &missing) ||
+        if (cli_remote_opt(argc, argv, &i, &o->remote, &missing) ||
+            cli_opt(argc, argv, &i, "-m", "--model", &o->model, &missing) ||
             cli_opt(argc, argv, &i, NULL, "--mmproj", &o->mmproj, &missing) ||
             cli_opt(argc, argv, &i, "-o", "--output", &o->md, &missing) ||
             cli_opt(argc, argv, &i, NULL, "--srt", &o->srt, &missing) ||
@@ -111,7 +120,12 @@ static bool parse_clip_options(int argc, char **argv, struct clip_options *o)
         if (missing || bad)
             return false;
     }
+    if (!cli_remote_check("clip", &o->remote))
+        return false;
     const char *why = !o->video ? "no video given (clip VIDEO.mp4 ...)"
+                      : o->remote.url && (o->model || o->mmproj)
+                          ? "--remote replaces the local model: give neither -m nor --mmproj "
+                            "(the frames go to the endpoint as images)"
                       : !o->md && !o->srt && !o->vtt && !o->sheet && !o->highlights
                           ? "no output given (-o summary.md, --srt, --vtt, --sheet or --highlights)"
                       : (o->model != NULL) != (o->mmproj != NULL)
@@ -199,54 +213,105 @@ struct clip_run {
     int n_segments;
     struct cli_gen gen;
     struct eng_mmproj *proj;
+    WenshuRemoteEndpoint *remote; /* owned; NULL: the local model and proj */
+    struct cli_temp_images images; /* the frames sent to remote */
     const int *keyframes;     /* [n_segments] each segment's representative frame */
     const char *name;          /* the video's base name, for prompts */
     struct clip_timings t;
 };
 
-/* The segment's frames as a short clip: up to frames_per_segment of them,
- * spread evenly, or its keyframe when the segment holds no sampled frame.
- * The frames are shallow copies: their pixels stay the video's. */
+/* The segment's frames as a short clip (clip_segment_frames). */
 static int segment_frames(const struct clip_run *r, int s, struct eng_video_frame *out)
 {
-    const struct clip_segment *seg = &r->segments[s];
-    int want = r->o->frames_per_segment;
-    if (seg->n_frames == 0) {
-        out[0] = r->video->frames[r->keyframes[s]];
-        return 1;
-    }
-    int n = seg->n_frames < want ? seg->n_frames : want;
+    return clip_segment_frames(r->video, &r->segments[s], r->keyframes[s],
+                               r->o->frames_per_segment, out);
+}
+
+/* Write frames[n] as PNG files for the endpoint; paths[n] (g_malloc'd)
+ * receive their names. Returns 0, or 1 after printing why. */
+static int write_frames(struct clip_run *r, const struct eng_video_frame *frames, int n,
+                        char **paths)
+{
     for (int i = 0; i < n; i++)
-        out[i] = r->video->frames[seg->first_frame + (int)((double)i * seg->n_frames / n)];
-    return n;
+        if (!(paths[i] = cli_temp_images_write(&r->images, &frames[i].image)))
+            return 1;
+    return 0;
+}
+
+/* The describe prompt's one marker (the clip) repeated n times, one per
+ * frame sent as an image. malloc'd; NULL when out of memory. */
+static char *one_marker_per_frame(const char *user, int n)
+{
+    const char *at = strstr(user, ENG_MEDIA_MARKER);
+    if (!at)
+        return strdup(user);
+    GString *out = g_string_new_len(user, at - user);
+    for (int i = 0; i < n; i++)
+        g_string_append(out, ENG_MEDIA_MARKER);
+    g_string_append(out, at + strlen(ENG_MEDIA_MARKER));
+    char *text = strdup(out->str);
+    g_string_free(out, TRUE);
+    return text;
+}
+
+/* The segment's frames as one encoded clip (local), or as PNG files in
+ * paths[*n_media] (remote). Returns 0, or 1 after printing why. */
+static int segment_media(struct clip_run *r, int s, struct eng_media **media, char **paths,
+                         int *n_media)
+{
+    struct eng_video_frame frames[16];
+    int n = segment_frames(r, s, frames);
+    double t0 = now_seconds();
+    if (r->remote) {
+        *n_media = n;
+        int status = write_frames(r, frames, n, paths);
+        r->t.encode += now_seconds() - t0;
+        return status;
+    }
+    struct eng_video sub = *r->video;
+    sub.frames = frames;
+    sub.n_frames = n;
+    sub.duration = r->segments[s].end - r->segments[s].start;
+    struct eng_err err;
+    enum eng_status st = eng_mmproj_encode_video(r->proj, &sub, &cancel_flag, media, &err);
+    r->t.encode += now_seconds() - t0;
+    *n_media = 1;
+    if (st)
+        return cli_fail("%s: segment %d: %s", r->o->video, s + 1, err.msg);
+    return 0;
 }
 
 /* One segment's description (map). NULL after printing why. */
 static char *describe_segment(struct clip_run *r, int s)
 {
-    struct eng_video_frame frames[16];
-    int n = segment_frames(r, s, frames);
-    struct eng_video sub = *r->video;
-    sub.frames = frames;
-    sub.n_frames = n;
-    sub.duration = r->segments[s].end - r->segments[s].start;
     struct eng_media *media = NULL;
-    struct eng_err err;
-    double t0 = now_seconds();
-    enum eng_status st = eng_mmproj_encode_video(r->proj, &sub, &cancel_flag, &media, &err);
-    r->t.encode += now_seconds() - t0;
-    if (st) {
-        cli_fail("%s: segment %d: %s", r->o->video, s + 1, err.msg);
+    char *paths[16] = {0}; /* [n_media] the frames' files, remote only */
+    int n_media = 0;
+    if (segment_media(r, s, &media, paths, &n_media)) {
+        for (int i = 0; i < 16; i++)
+            g_free(paths[i]);
         return NULL;
     }
     char *system = clip_gen_system_prompt();
     char *user = clip_gen_describe_prompt(r->name, s + 1, r->n_segments, r->segments[s].start,
                                           r->segments[s].end);
+    if (r->remote && user) {
+        char *marked = one_marker_per_frame(user, n_media);
+        free(user);
+        user = marked;
+    }
     struct clip_describe_schema schema;
     clip_describe_schema_init(&schema);
-    const char *names[1] = {r->o->video};
-    t0 = now_seconds();
-    char *json = cli_gen_turn(&r->gen, system, user, &media, names, 1, &schema.root, 400, NULL);
+    const char *video_name[1] = {r->o->video};
+    const char *const *names = r->remote ? (const char *const *)paths : video_name;
+    double t0 = now_seconds();
+    char *json = system && user ? cli_gen_turn(&r->gen, system, user, &media, names, n_media,
+                                               &schema.root, 400, NULL)
+                                : NULL;
+    if (!system || !user)
+        cli_fail("out of memory");
+    for (int i = 0; i < 16; i++)
+        g_free(paths[i]);
     r->t.generate += now_seconds() - t0;
     char *description = json ? clip_gen_json_string(json, "description") : NULL;
     if (json && !description)
@@ -408,6 +473,13 @@ static int write_outputs(const struct clip_options *o, const struct eng_video *v
 static int load_models(struct clip_run *r)
 {
     const struct clip_options *o = r->o;
+    if (o->remote.url) {
+        r->remote = cli_remote_endpoint_new(&o->remote);
+        r->gen.remote = r->remote;
+        r->gen.sampler = o->sampler;
+        r->gen.cancel = &cancel_flag;
+        return 0;
+    }
     struct eng_mmproj_params pp = eng_mmproj_params_default();
     pp.path = o->mmproj;
     pp.n_threads = o->n_threads;
@@ -469,7 +541,7 @@ int cmd_clip(int argc, char **argv)
     r.segments = segments;
     r.n_segments = n;
     r.keyframes = keyframes;
-    if (!status && o.model)
+    if (!status && (o.model || o.remote.url))
         status = load_models(&r) || summarise(&r, chapters, &title, &summary);
     else if (!status)
         untitled_chapters(chapters, n);
@@ -495,6 +567,8 @@ int cmd_clip(int argc, char **argv)
     eng_session_free(&r.gen.session);
     eng_model_free(&r.gen.model);
     eng_mmproj_free(&r.proj);
+    wenshu_remote_endpoint_free(&r.remote);
+    cli_temp_images_remove(&r.images);
     eng_video_free(&video);
     g_free(base);
     return status;

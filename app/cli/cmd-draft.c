@@ -6,6 +6,13 @@
  *       [--number 发文字号] [--signer 签发人] [--date 2025年3月18日] [--contact 附注]
  *       [-o out.docx] [--pdf out.pdf] [--md draft.md] [--sealed]
  *       [-n BODY_TOKENS] [-c CTX] [-t N] [--device D] [--temp ...]
+ *   wenshu-cli draft --remote URL --remote-model M [--api-key-env VAR] [--image p.png]... ...
+ *
+ * With --remote both steps run on an OpenAI-compatible endpoint instead of a
+ * local model: no -m, and --mmproj is refused (the endpoint reads the
+ * --image files itself, sent as data URLs). An endpoint's error (a refused
+ * key, 429, a timeout, a dropped stream) names the URL, and no output file
+ * is written.
  *
  * Two steps on one session (gw-draft.h): the header as a JSON object the
  * sampler enforces (printed to stderr), then the body, streamed to stdout.
@@ -38,6 +45,7 @@ struct draft_options {
     int n_predict, n_ctx, n_threads, device;
     struct eng_sampler_params sampler;
     struct cli_media_options media;
+    struct cli_remote_options remote; /* remote.url: an endpoint instead of -m */
 };
 
 static volatile int cancel_flag;
@@ -53,7 +61,8 @@ static bool parse_option(int argc, char **argv, int *i, struct draft_options *o,
     const char *v = NULL;
     bool missing = false;
     bool hit = true;
-    if (cli_opt(argc, argv, i, "-m", "--model", &o->model_path, &missing) ||
+    if (cli_remote_opt(argc, argv, i, &o->remote, &missing) ||
+        cli_opt(argc, argv, i, "-m", "--model", &o->model_path, &missing) ||
         cli_opt(argc, argv, i, NULL, "--kind", &o->kind, &missing) ||
         cli_opt(argc, argv, i, NULL, "--issuer", &o->issuer, &missing) ||
         cli_opt(argc, argv, i, NULL, "--facts", &o->facts_path, &missing) ||
@@ -108,7 +117,15 @@ static bool parse_draft_options(int argc, char **argv, struct draft_options *o)
         if (bad)
             return false;
     }
-    const char *missing = !o->model_path ? "a model (-m MODEL.gguf)"
+    if (!cli_remote_check("draft", &o->remote))
+        return false;
+    if (o->remote.url && (o->model_path || o->media.mmproj)) {
+        cli_fail("draft: --remote replaces the local model: give neither -m nor --mmproj (the "
+                 "endpoint reads the --image files itself)");
+        return false;
+    }
+    const char *missing = !o->model_path && !o->remote.url
+                              ? "a model (-m MODEL.gguf or --remote URL)"
                           : !o->kind     ? "a kind (--kind 通知)"
                           : !o->issuer   ? "the issuing agency (--issuer 名称)"
                           : !o->facts_path ? "the facts (--facts NOTES.txt|.docx|.pdf)"
@@ -178,6 +195,9 @@ static bool read_inputs(const struct draft_options *o, struct draft_inputs *in)
 /* ---- the model ------------------------------------------------------------------------- */
 
 struct draft_run {
+    WenshuRemoteEndpoint *remote; /* owned; NULL: the local model below */
+    const char *image_paths[CLI_MAX_MEDIA]; /* [n_images] the --image files, for remote */
+    int n_images;
     struct eng_model *model;
     struct eng_session *session;
     struct cli_media_set media;
@@ -215,6 +235,27 @@ static int generate(struct draft_run *r, const int32_t *prompt, size_t n_prompt,
     return 0;
 }
 
+/* Step 1 on the endpoint; frees msgs' contents. */
+static int remote_header(struct draft_run *r, const struct gw_draft_facts *facts,
+                         struct eng_chat_message *msgs, struct cli_text_sink *json)
+{
+    int status = 1;
+    struct gw_draft_schema schema;
+    gw_draft_header_schema(facts->kind, &schema);
+    fprintf(stderr, "wenshu-cli: 版头（%s）：", r->o->remote.url);
+    json->echo = stderr;
+    if (msgs[0].content && msgs[1].content)
+        status = cli_remote_turn(r->remote, msgs, 2, r->image_paths, r->n_images,
+                                 &r->o->sampler, &schema.root, 600, &cancel_flag, json);
+    else
+        cli_fail("out of memory");
+    if (!status)
+        fprintf(stderr, "\n");
+    free((char *)msgs[0].content);
+    free((char *)msgs[1].content);
+    return status;
+}
+
 /* Step 1: the header. *prompt1 keeps the rendered prompt, *n_prompt1 the
  * cache rows it took, for step 2. */
 static int draft_header(struct draft_run *r, const struct gw_draft_facts *facts, char **prompt1,
@@ -223,6 +264,8 @@ static int draft_header(struct draft_run *r, const struct gw_draft_facts *facts,
     char *system = gw_draft_system_prompt(facts);
     char *user = gw_draft_header_prompt(facts);
     struct eng_chat_message msgs[2] = {{"system", system}, {"user", user}};
+    if (r->remote)
+        return remote_header(r, facts, msgs, json);
     *prompt1 = system && user ? render(r, msgs, 2) : NULL;
     free(system);
     free(user);
@@ -248,6 +291,19 @@ static int draft_body(struct draft_run *r, const struct gw_draft_facts *facts,
     char *user2 = gw_draft_body_prompt(facts, header);
     struct eng_chat_message msgs[4] = {
         {"system", system}, {"user", user1}, {"assistant", json}, {"user", user2}};
+    if (r->remote) {
+        body->echo = stdout;
+        int status = system && user1 && user2
+                         ? cli_remote_turn(r->remote, msgs, 4, r->image_paths, r->n_images,
+                                           &r->o->sampler, NULL, r->o->n_predict, &cancel_flag,
+                                           body)
+                         : cli_fail("out of memory");
+        printf("\n");
+        free(system);
+        free(user1);
+        free(user2);
+        return status;
+    }
     char *prompt2 = system && user1 && user2 ? render(r, msgs, 4) : NULL;
     free(system);
     free(user1);
@@ -347,6 +403,17 @@ static int run_draft(struct draft_run *r, const struct gw_draft_facts *facts)
     return status;
 }
 
+/* Both steps on the endpoint; the --image files go as data URLs. */
+static int run_remote_draft(struct draft_run *r, const struct gw_draft_facts *facts)
+{
+    for (int i = 0; i < r->o->media.n_items; i++)
+        r->image_paths[r->n_images++] = r->o->media.items[i].path;
+    r->remote = cli_remote_endpoint_new(&r->o->remote);
+    int status = run_draft(r, facts);
+    wenshu_remote_endpoint_free(&r->remote);
+    return status;
+}
+
 int cmd_draft(int argc, char **argv)
 {
     struct draft_options o;
@@ -364,6 +431,11 @@ int cmd_draft(int argc, char **argv)
     }
     signal(SIGINT, on_sigint);
     struct draft_run r = {.o = &o};
+    if (o.remote.url) {
+        int status = run_remote_draft(&r, &facts);
+        inputs_free(&in);
+        return status;
+    }
     r.model = cli_load_model_and_media(o.model_path, o.n_threads, o.device, false, &o.media,
                                        &r.media);
     struct eng_session_params sp = eng_session_params_default();

@@ -6,6 +6,9 @@
  * from the command line, where `ps` would show it). Exit status: 0, 2 for
  * bad options, 1 for a failed request (the text so far stays printed), 130
  * after Ctrl-C.
+ *
+ * The same three flags serve draft, slides and clip: cli_remote_opt()
+ * parses them, cli_remote_turn() runs one of their turns on the endpoint.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -16,9 +19,7 @@
 #include "remote.h"
 
 struct remote_options {
-    const char *url;
-    const char *model;
-    const char *key_env; /* the variable holding the key, or NULL */
+    struct cli_remote_options remote;
     const char *prompt;
     const char *system;
     int n_predict; /* -1: not given */
@@ -28,6 +29,68 @@ struct remote_options {
 };
 
 static volatile int remote_cancel;
+
+bool cli_remote_opt(int argc, char **argv, int *i, struct cli_remote_options *r, bool *missing)
+{
+    return cli_opt(argc, argv, i, NULL, "--remote", &r->url, missing) ||
+           cli_opt(argc, argv, i, NULL, "--remote-model", &r->model, missing) ||
+           cli_opt(argc, argv, i, NULL, "--api-key-env", &r->key_env, missing);
+}
+
+bool cli_remote_check(const char *command, const struct cli_remote_options *r)
+{
+    if (!r->url && (r->model || r->key_env)) {
+        cli_fail("%s: --remote-model and --api-key-env need --remote URL", command);
+        return false;
+    }
+    if (r->url && (!r->model || !*r->model)) {
+        cli_fail("%s --remote %s: give --remote-model NAME", command, r->url);
+        return false;
+    }
+    if (r->key_env && !getenv(r->key_env)) {
+        cli_fail("%s: --api-key-env %s: that variable is not set", command, r->key_env);
+        return false;
+    }
+    return true;
+}
+
+WenshuRemoteEndpoint *cli_remote_endpoint_new(const struct cli_remote_options *r)
+{
+    return wenshu_remote_endpoint_new(r->url, r->model, r->key_env ? getenv(r->key_env) : NULL);
+}
+
+/* A WenshuRemoteTextFn feeding a struct cli_text_sink. */
+static gboolean sink_delta(const char *text, gsize len, gpointer user_data)
+{
+    return cli_sink_piece(-1, text, len, user_data);
+}
+
+int cli_remote_turn(const WenshuRemoteEndpoint *endpoint, const struct eng_chat_message *msgs,
+                    int n_msgs, const char *const *image_paths, int n_images,
+                    const struct eng_sampler_params *sampler, const struct eng_schema *schema,
+                    int max_tokens, const volatile int *cancel, struct cli_text_sink *sink)
+{
+    WenshuRemoteChat chat = {.messages = msgs,
+                             .n_messages = n_msgs,
+                             .media_paths = image_paths,
+                             .n_media = n_images,
+                             .sampler = sampler,
+                             .max_tokens = max_tokens,
+                             .schema = schema,
+                             .on_text = sink_delta,
+                             .user_data = sink,
+                             .cancel_flag = cancel};
+    GError *error = NULL;
+    if (wenshu_remote_chat(endpoint, &chat, NULL, &error))
+        return 0;
+    if (sink->echo) /* the error on a line of its own */
+        fputc('\n', sink->echo);
+    int status = g_error_matches(error, WENSHU_REMOTE_ERROR, WENSHU_REMOTE_ERROR_CANCELLED)
+                     ? cli_fail("stopped")
+                     : cli_fail("%s", error->message);
+    g_error_free(error);
+    return status;
+}
 
 static void on_remote_sigint(int sig)
 {
@@ -42,9 +105,7 @@ static bool parse_remote_options(int argc, char **argv, struct remote_options *o
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         bool missing = false, bad = false;
-        if (cli_opt(argc, argv, &i, NULL, "--remote", &o->url, &missing) ||
-            cli_opt(argc, argv, &i, NULL, "--remote-model", &o->model, &missing) ||
-            cli_opt(argc, argv, &i, NULL, "--api-key-env", &o->key_env, &missing) ||
+        if (cli_remote_opt(argc, argv, &i, &o->remote, &missing) ||
             cli_opt(argc, argv, &i, "-p", "--prompt", &o->prompt, &missing) ||
             cli_opt(argc, argv, &i, NULL, "--system", &o->system, &missing)) {
         } else if (cli_opt(argc, argv, &i, "-n", "--n-predict", &v, &missing)) {
@@ -64,15 +125,11 @@ static bool parse_remote_options(int argc, char **argv, struct remote_options *o
         if (missing || bad)
             return false;
     }
-    if (!o->model || !*o->model || !o->prompt) {
+    if (!o->prompt) {
         cli_fail("%s --remote: give --remote-model NAME and -p PROMPT", argv[0]);
         return false;
     }
-    if (o->key_env && !getenv(o->key_env)) {
-        cli_fail("%s: --api-key-env %s: that variable is not set", argv[0], o->key_env);
-        return false;
-    }
-    return true;
+    return cli_remote_check(argv[0], &o->remote);
 }
 
 static gboolean print_delta(const char *text, gsize len, gpointer user_data)
@@ -100,8 +157,7 @@ int cmd_run_remote(int argc, char **argv)
     if (o.system)
         msgs[n_msgs++] = (struct eng_chat_message){"system", o.system};
     msgs[n_msgs++] = (struct eng_chat_message){"user", text};
-    WenshuRemoteEndpoint *endpoint =
-        wenshu_remote_endpoint_new(o.url, o.model, o.key_env ? getenv(o.key_env) : NULL);
+    WenshuRemoteEndpoint *endpoint = cli_remote_endpoint_new(&o.remote);
     if (o.timeout_s > 0)
         endpoint->timeout_s = o.timeout_s;
     WenshuRemoteChat chat = {.messages = msgs,

@@ -6,6 +6,9 @@
  *   wenshu-cli slides -m MODEL.gguf [--mmproj P.gguf] [--input doc.docx|.pdf|.md|.txt] [--topic T]
  *                     [--slides 8] [--outline edited.json] [--outline-out outline.json]
  *                     [--outline-only] [-c CTX] [-t N] [--device D] [--temp ...] ...
+ *   wenshu-cli slides --remote URL --remote-model M [--api-key-env VAR] [--input ...] ...
+ *                     (every turn on an OpenAI-compatible endpoint; no -m, no --mmproj:
+ *                     a scanned PDF's pages go to the endpoint as images)
  *
  * With a model the outline comes first (saved with --outline-out, to edit
  * and pass back with --outline), then each slide (cli-slides-gen.c).
@@ -31,7 +34,8 @@ struct slides_options {
     const char *theme;   /* a theme name, "plain" by default */
     const char *pptx, *pdf, *png;
     double dpi;
-    struct slides_gen_options gen; /* the model's inputs (gen.model NULL: none) */
+    struct slides_gen_options gen; /* the model's inputs (gen.model and
+                                    * gen.remote.url NULL: none) */
 };
 
 /* The model's options; true when argv[*i] was one (and *i advanced). */
@@ -39,7 +43,8 @@ static bool parse_model_option(int argc, char **argv, int *i, struct slides_gen_
                                bool *bad, bool *missing)
 {
     const char *v = NULL;
-    if (cli_opt(argc, argv, i, "-m", "--model", &g->model, missing) ||
+    if (cli_remote_opt(argc, argv, i, &g->remote, missing) ||
+        cli_opt(argc, argv, i, "-m", "--model", &g->model, missing) ||
         cli_opt(argc, argv, i, NULL, "--mmproj", &g->mmproj, missing) ||
         cli_opt(argc, argv, i, NULL, "--input", &g->input, missing) ||
         cli_opt(argc, argv, i, NULL, "--topic", &g->topic, missing) ||
@@ -98,12 +103,18 @@ static bool parse_slides_options(int argc, char **argv, struct slides_options *o
             return false;
     }
     o->gen.outline = o->outline;
-    const char *why = !o->gen.model && !o->outline
+    if (!cli_remote_check("slides", &o->gen.remote))
+        return false;
+    bool generator = o->gen.model || o->gen.remote.url; /* a local model or an endpoint */
+    const char *why = o->gen.remote.url && (o->gen.model || o->gen.mmproj)
+                          ? "--remote replaces the local model: give neither -m nor --mmproj"
+                      : !generator && !o->outline
                           ? "no input given (--outline outline.json, or -m MODEL with --input "
                             "or --topic)"
-                      : !o->gen.model && (o->gen.input || o->gen.topic || o->gen.outline_out)
-                          ? "--input, --topic and --outline-out need a model (-m MODEL.gguf)"
-                      : o->gen.model && !o->outline && !o->gen.input && !o->gen.topic
+                      : !generator && (o->gen.input || o->gen.topic || o->gen.outline_out)
+                          ? "--input, --topic and --outline-out need a model (-m MODEL.gguf "
+                            "or --remote URL)"
+                      : generator && !o->outline && !o->gen.input && !o->gen.topic
                           ? "the model needs something to work from (--input, --topic or "
                             "--outline)"
                       : o->gen.outline_only && !o->gen.outline_out
@@ -193,7 +204,8 @@ int cmd_slides(int argc, char **argv)
     if (!parse_slides_options(argc, argv, &o))
         return 2;
     int status = 2;
-    struct deck *d = o.gen.model ? generate_deck(&o, &status) : load_outline(o.outline);
+    bool generated = o.gen.model || o.gen.remote.url;
+    struct deck *d = generated ? generate_deck(&o, &status) : load_outline(o.outline);
     if (!d)
         return status;
     if (o.gen.outline_only && !o.pptx && !o.pdf && !o.png) {

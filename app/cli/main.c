@@ -42,13 +42,16 @@ static const struct command commands[] = {
     {"format", cmd_format, "format DRAFT [-o OUT.docx] [--pdf OUT.pdf] [--png PREFIX] [--dpi N] "
                            "[--kind K] [--format ordinary|letter|order|minutes] [--sealed]"},
     {"clip", cmd_clip, "clip VIDEO [-m MODEL --mmproj PROJ] [-o summary.md] [--srt F] [--vtt F] "
-                       "[--sheet F.png] [--highlights F --chapters 1,3] [--fps 1] [--timings]"},
+                       "[--sheet F.png] [--highlights F --chapters 1,3] [--fps 1] [--timings] "
+                       "[--remote URL --remote-model M [--api-key-env VAR]]"},
     {"slides", cmd_slides, "slides --outline OUTLINE.json [--theme plain|red|dark] [-o OUT.pptx] "
-                           "[--pdf OUT.pdf] [--png PREFIX] [--dpi N]"},
+                           "[--pdf OUT.pdf] [--png PREFIX] [--dpi N]; with -m MODEL or --remote URL "
+                           "--remote-model M: --input F or --topic T writes the outline"},
     {"draft", cmd_draft, "draft -m MODEL --kind 通知 --issuer 机关 --facts NOTES [--attach F]... "
                          "[--mmproj P --image I]... [--to 主送] [--number 字号] [--signer 签发人] "
                          "[--date 日期] [--contact 附注] [-o OUT.docx] [--pdf OUT.pdf] "
-                         "[--md DRAFT.md] [--sealed] [-n N] [-c CTX]"},
+                         "[--md DRAFT.md] [--sealed] [-n N] [-c CTX]; --remote URL --remote-model M "
+                         "[--api-key-env VAR] instead of -m"},
     {"devices", cmd_devices, "devices [--json]   list Vulkan devices and the automatic choice"},
     {"image", cmd_image,
      "image FILE... [--max-pixels N] [-o OUT.ppm]   decode images (size; pixels as PPM)"},

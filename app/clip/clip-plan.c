@@ -197,3 +197,16 @@ void clip_pick_keyframes(const struct clip_segment *segments, int n_segments,
         keyframes[s] = best;
     }
 }
+
+int clip_segment_frames(const struct eng_video *video, const struct clip_segment *segment,
+                        int keyframe, int max_frames, struct eng_video_frame *out)
+{
+    if (segment->n_frames == 0) {
+        out[0] = video->frames[keyframe];
+        return 1;
+    }
+    int n = segment->n_frames < max_frames ? segment->n_frames : max_frames;
+    for (int i = 0; i < n; i++)
+        out[i] = video->frames[segment->first_frame + (int)((double)i * segment->n_frames / n)];
+    return n;
+}

@@ -75,8 +75,7 @@ static gboolean plan_layout(const struct eng_video *video, int n, const struct c
     return TRUE;
 }
 
-/* An RGB frame as a cairo RGB24 surface (a copy); NULL when cairo fails. */
-static cairo_surface_t *surface_from_image(const struct eng_image *image)
+cairo_surface_t *clip_image_surface(const struct eng_image *image)
 {
     cairo_surface_t *surface =
         cairo_image_surface_create(CAIRO_FORMAT_RGB24, image->width, image->height);
@@ -103,7 +102,7 @@ static cairo_surface_t *surface_from_image(const struct eng_image *image)
 static gboolean draw_thumbnail(cairo_t *cr, const struct eng_image *image, double x, double y,
                                const struct sheet_layout *layout)
 {
-    cairo_surface_t *frame = surface_from_image(image);
+    cairo_surface_t *frame = clip_image_surface(image);
     if (!frame)
         return FALSE;
     double scale = MIN((double)layout->thumb_width / image->width,

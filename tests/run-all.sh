@@ -21,7 +21,8 @@ setup() {
 setup build -Dwerror=true
 meson test -C build --print-errorlogs
 setup build-asan -Dwerror=true -Dbuildtype=debugoptimized -Db_sanitize=address,undefined
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --suite engine --suite e2e --suite vulkan
 
 if [ ! -d build-fuzz/meson-private ]; then

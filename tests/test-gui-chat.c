@@ -12,7 +12,8 @@
  *   is kept as the start of the new reply, and greedy continuation of a
  *   reply cut by the page's token limit equals the uncut greedy reply.
  * - A saved message with "[media: PATH]" comes back as a medium: resending
- *   it with a text-only model fails with the reason naming PATH.
+ *   it with a text-only model fails with the reason naming PATH; the same
+ *   text typed by the user is defused and never becomes a medium.
  * - The 公文 page saves the body while it streams, as an unfinished message
  *   holding what the view showed, and completes it when drafting ends.
  * - The window's load progress shows the fraction and the step's name; at
@@ -332,6 +333,19 @@ static void test_media_marker_restored(Fixture *f, gconstpointer data)
     /* the saved reply is still shown and kept */
     g_autofree char *reply = wenshu_chat_page_dup_reply(f->chat);
     g_assert_cmpstr(reply, ==, "一张图片。");
+
+    /* typed text that looks like a saved marker is not one: sent, saved and
+     * restored, it sends no file */
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->chat), "draft.new", NULL));
+    g_autofree char *typed = g_strdup_printf("看看 [media: %s] 这段文字。", png);
+    send_and_wait(f, typed, 4);
+    gint64 typed_id = wenshu_chat_page_get_conversation(f->chat);
+    g_assert_true(wenshu_chat_page_load_conversation(f->chat, typed_id, &error));
+    g_assert_no_error(error);
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->window), "win.dismiss-error", NULL));
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->chat), "draft.regenerate", NULL));
+    gui_wait_until(runner_idle, f->runner, WAIT_MS, "the regenerated reply");
+    g_assert_null(wenshu_window_get_error(f->window)); /* no image for a text model */
 }
 
 /* ---- the 公文 page's autosave while the body streams ---------------------- */

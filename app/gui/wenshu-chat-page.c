@@ -564,18 +564,30 @@ static gboolean start_reply(WenshuChatPage *self, const char *prefix)
     return TRUE;
 }
 
-/* Append text the user typed or attached, with any ENG_MEDIA_MARKER in it
- * defused (it would stand for a medium): "<__media__>" becomes "<_media_>". */
-static void append_user_text(GString *out, const char *text)
+/* Append text with every occurrence of marker written as defused. */
+static void append_defused(GString *out, const char *text, const char *marker,
+                           const char *defused)
 {
-    size_t marker_len = strlen(ENG_MEDIA_MARKER);
+    size_t marker_len = strlen(marker);
     const char *hit;
-    while ((hit = strstr(text, ENG_MEDIA_MARKER))) {
+    while ((hit = strstr(text, marker))) {
         g_string_append_len(out, text, hit - text);
-        g_string_append(out, "<_media_>");
+        g_string_append(out, defused);
         text = hit + marker_len;
     }
     g_string_append(out, text);
+}
+
+/* Append text the user typed or attached, with what would stand for a
+ * medium defused: "<__media__>" (a marker now) becomes "<_media_>", and
+ * "[media: " (a marker once saved and restored, which would send that file)
+ * becomes "[media : ". */
+static void append_user_text(GString *out, const char *text)
+{
+    GString *no_markers = g_string_new(NULL);
+    append_defused(no_markers, text, ENG_MEDIA_MARKER, "<_media_>");
+    append_defused(out, no_markers->str, MEDIA_SAVED_OPEN, "[media : ");
+    g_string_free(no_markers, TRUE);
 }
 
 /* The user message: each attached image or clip as a marker, each text or

@@ -378,3 +378,32 @@ double gui_block_mean_diff(GdkTexture *texture, cairo_surface_t *surface, int bl
     g_free(pixels);
     return sum / (double)n_blocks;
 }
+
+/* ---- the scenes clip ------------------------------------------------------ */
+
+char *gui_make_scenes_clip(const char *dir, const char *name, gboolean corner_box)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    const char *filter = corner_box ? "[0:v][1:v][2:v]concat=n=3:v=1:a=0,"
+                                      "drawbox=x=0:y=0:w=80:h=45:color=white:t=fill"
+                                    : "[0:v][1:v][2:v]concat=n=3:v=1:a=0";
+    const char *argv[] = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                          "-f", "lavfi", "-i", "color=c=red:s=320x180:r=10:d=8",
+                          "-f", "lavfi", "-i", "color=c=green:s=320x180:r=10:d=9",
+                          "-f", "lavfi", "-i", "color=c=blue:s=320x180:r=10:d=7",
+                          "-filter_complex", filter, "-c:v", "mpeg4", "-q:v", "5", path, NULL};
+    char *err = NULL;
+    int status = 0;
+    GError *error = NULL;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, &err,
+                      &status, &error)) {
+        g_test_message("ffmpeg: %s", error->message);
+        g_error_free(error);
+        g_free(path);
+        return NULL;
+    }
+    if (!g_spawn_check_wait_status(status, &error))
+        g_error("ffmpeg (%s): %s\n%s", path, error->message, err ? err : "");
+    g_free(err);
+    return path;
+}

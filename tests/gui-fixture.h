@@ -105,6 +105,14 @@ char *gui_make_fixture_model(const char *file_name, gboolean qwen3_vocab);
  * the main loop until it is loaded; fails on an error or after ms. */
 void gui_load_model_cpu(WenshuRunner *runner, const char *path, int ms);
 
+/* ---- the scenes clip ------------------------------------------------------ */
+/* dir/name: a 24 s 320x180 MPEG-4 clip of three solid colour scenes (red
+ * 0-8 s, green 8-17 s, blue 17-24 s) made by the ffmpeg CLI; with
+ * corner_box a white box in the top-left corner of every frame (so that a
+ * flipped frame differs). NULL (after a g_test_message) without ffmpeg;
+ * g_error when ffmpeg fails. Caller frees. */
+char *gui_make_scenes_clip(const char *dir, const char *name, gboolean corner_box);
+
 /* ---- PDF comparisons ----------------------------------------------------- */
 
 /* Pages of the PDF at path; when out is not NULL the document is returned

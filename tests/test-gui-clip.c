@@ -59,39 +59,16 @@ static void make_fixtures(void)
     g_assert_no_error(error);
     model_path = g_build_filename(tmp_dir, "vision-text.gguf", NULL);
     mmproj_path = g_build_filename(tmp_dir, "mmproj-qwen2vl.gguf", NULL);
-    video_path = g_build_filename(tmp_dir, "scenes.mp4", NULL);
     const char *synth[] = {cli,    "synth", "--arch",   "qwen2vl", "--preset",
                            "tiny", "-o",    model_path, NULL};
     run_command(synth);
     const char *synth_proj[] = {cli,  "synth",     "--mmproj", "qwen2vl_merger",
                                 "-o", mmproj_path, NULL};
     run_command(synth_proj);
-    const char *video[] = {"ffmpeg",
-                           "-v",
-                           "error",
-                           "-y",
-                           "-f",
-                           "lavfi",
-                           "-i",
-                           "color=c=red:s=320x180:r=10:d=8",
-                           "-f",
-                           "lavfi",
-                           "-i",
-                           "color=c=green:s=320x180:r=10:d=9",
-                           "-f",
-                           "lavfi",
-                           "-i",
-                           "color=c=blue:s=320x180:r=10:d=7",
-                           "-filter_complex",
-                           "[0:v][1:v][2:v]concat=n=3:v=1:a=0,"
-                           "drawbox=x=0:y=0:w=80:h=45:color=white:t=fill",
-                           "-c:v",
-                           "mpeg4",
-                           "-q:v",
-                           "5",
-                           video_path,
-                           NULL};
-    run_command(video);
+    /* the corner box: a frame written upside down would differ */
+    video_path = gui_make_scenes_clip(tmp_dir, "scenes.mp4", TRUE);
+    if (!video_path)
+        g_error("the ffmpeg CLI is needed (tests/install-deps.sh --tests)");
 }
 
 /* The reference: `wenshu-cli clip` writes dir/cli.md, cli.srt, cli.vtt. */

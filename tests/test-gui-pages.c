@@ -332,43 +332,7 @@ static void test_slides_outline_with_model(Fixture *f, gconstpointer data)
 /* Solid colour scenes: red 0-8 s, green 8-17 s, blue 17-24 s. */
 static char *make_video(Fixture *f)
 {
-    char *path = g_build_filename(f->tmpdir, "scenes.mp4", NULL);
-    const char *argv[] = {"ffmpeg",
-                          "-hide_banner",
-                          "-loglevel",
-                          "error",
-                          "-y",
-                          "-f",
-                          "lavfi",
-                          "-i",
-                          "color=c=red:s=320x180:r=10:d=8",
-                          "-f",
-                          "lavfi",
-                          "-i",
-                          "color=c=green:s=320x180:r=10:d=9",
-                          "-f",
-                          "lavfi",
-                          "-i",
-                          "color=c=blue:s=320x180:r=10:d=7",
-                          "-filter_complex",
-                          "[0:v][1:v][2:v]concat=n=3:v=1:a=0",
-                          "-c:v",
-                          "mpeg4",
-                          "-q:v",
-                          "5",
-                          path,
-                          NULL};
-    int status = 0;
-    GError *error = NULL;
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-                      &status, &error)) {
-        g_test_message("ffmpeg: %s", error->message);
-        g_error_free(error);
-        g_free(path);
-        return NULL;
-    }
-    g_assert_true(g_spawn_check_wait_status(status, NULL));
-    return path;
+    return gui_make_scenes_clip(f->tmpdir, "scenes.mp4", FALSE);
 }
 
 static gboolean open_and_wait(Fixture *f, const char *path)

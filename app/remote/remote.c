@@ -337,7 +337,7 @@ static gboolean add_video_parts(JsonBuilder *b, const char *path, GError **error
         return FALSE;
     }
     gboolean ok = TRUE;
-    for (int i = 0; i < video->n_frames && ok; i++) {
+    for (int i = 0; i < video->n_frames; i++) {
         const struct eng_video_frame *frame = &video->frames[i];
         g_autofree char *url = frame_data_url(&frame->image);
         if (!url) {
